@@ -1,0 +1,117 @@
+package dev.tally.common.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.TransactionalCallable;
+import org.jooq.conf.Settings;
+import org.jooq.impl.DSL;
+
+/**
+ * One service's database: a HikariCP pool, its Flyway migrations ({@code classpath:db/migration/<schema>}),
+ * and jOOQ. {@link #transaction} bounds every statement by the calling RPC's deadline.
+ */
+public final class Database implements AutoCloseable {
+  private final HikariDataSource dataSource;
+  private final DSLContext dsl;
+  private final DatabaseConfig config;
+
+  private Database(HikariDataSource dataSource, DatabaseConfig config) {
+    this.dataSource = dataSource;
+    this.config = config;
+    this.dsl = DSL.using(dataSource, SQLDialect.POSTGRES, new Settings().withExecuteLogging(false));
+  }
+
+  /** Opens the pool and, when configured, migrates the schema to the latest version. */
+  public static Database open(DatabaseConfig config, MeterRegistry registry) {
+    HikariConfig hikari = new HikariConfig();
+    hikari.setPoolName("db-" + config.schema());
+    hikari.setJdbcUrl(config.url());
+    hikari.setUsername(config.user());
+    hikari.setPassword(config.password());
+    hikari.setMaximumPoolSize(config.maxPoolSize());
+    hikari.setMinimumIdle(Math.min(config.minIdle(), config.maxPoolSize()));
+    hikari.setConnectionTimeout(config.connectionTimeout().toMillis());
+    hikari.setValidationTimeout(Math.min(config.connectionTimeout().toMillis(), 5_000));
+    hikari.setIdleTimeout(600_000);
+    hikari.setMaxLifetime(1_800_000);
+    hikari.setConnectionInitSql("set search_path to " + config.schema() + ", public");
+    hikari.addDataSourceProperty("options", "-c statement_timeout=" + config.statementTimeout().toMillis());
+    hikari.addDataSourceProperty("reWriteBatchedInserts", "true");
+    if (registry != null) {
+      hikari.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(registry));
+    }
+    HikariDataSource ds = new HikariDataSource(hikari);
+    try {
+      if (config.migrate()) {
+        migrate(ds, config.schema());
+      }
+    } catch (RuntimeException e) {
+      ds.close();
+      throw e;
+    }
+    return new Database(ds, config);
+  }
+
+  /** Applies {@code classpath:db/migration/<schema>} to {@code schema}. */
+  public static void migrate(DataSource ds, String schema) {
+    Flyway.configure()
+        .dataSource(ds)
+        .schemas(schema)
+        .defaultSchema(schema)
+        .createSchemas(true)
+        .locations("classpath:db/migration/" + schema)
+        .failOnMissingLocations(true)
+        .load()
+        .migrate();
+  }
+
+  public DSLContext dsl() {
+    return dsl;
+  }
+
+  public DataSource dataSource() {
+    return dataSource;
+  }
+
+  public String schema() {
+    return config.schema();
+  }
+
+  /**
+   * Runs {@code work} in one transaction. When the current gRPC call has a deadline, the transaction's
+   * statements are limited to the time left, and an already expired call does no work at all.
+   */
+  public <T> T transaction(TransactionalCallable<T> work) {
+    Deadline deadline = Context.current().getDeadline();
+    if (deadline == null) {
+      return dsl.transactionResult(work);
+    }
+    long remainingMs = deadline.timeRemaining(TimeUnit.MILLISECONDS);
+    if (remainingMs <= 0) {
+      throw new TallyException(Status.Code.DEADLINE_EXCEEDED, Reasons.DEADLINE_EXCEEDED,
+          "the call's deadline passed before the database was reached");
+    }
+    long timeoutMs = Math.min(remainingMs, config.statementTimeout().toMillis());
+    return dsl.transactionResult(tx -> {
+      tx.dsl().execute("set local statement_timeout = " + Math.max(1, timeoutMs));
+      return work.run(tx);
+    });
+  }
+
+  @Override
+  public void close() {
+    dataSource.close();
+  }
+}

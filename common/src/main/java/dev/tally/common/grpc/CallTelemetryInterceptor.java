@@ -1,0 +1,127 @@
+package dev.tally.common.grpc;
+
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.ForwardingServerCall;
+import io.grpc.ForwardingServerCallListener;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * Outermost interceptor: gives each call a request id (echoed in the response headers, in the gRPC
+ * context and in the logging MDC), records {@code tally.grpc.server.calls} (count and latency histogram by
+ * method and status) and writes one log line per finished call.
+ */
+public final class CallTelemetryInterceptor implements ServerInterceptor {
+  private static final Logger log = LoggerFactory.getLogger("tally.access");
+
+  private final MeterRegistry registry;
+
+  public CallTelemetryInterceptor(MeterRegistry registry) {
+    this.registry = registry;
+  }
+
+  @Override
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+      ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+    String requestId = RequestIds.fromHeaders(headers);
+    String method = call.getMethodDescriptor().getFullMethodName();
+    long startNanos = System.nanoTime();
+    ServerCall<ReqT, RespT> observed =
+        new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
+          @Override
+          public void sendHeaders(Metadata responseHeaders) {
+            responseHeaders.put(RequestIds.HEADER, requestId);
+            super.sendHeaders(responseHeaders);
+          }
+
+          @Override
+          public void close(Status status, Metadata trailers) {
+            long elapsed = System.nanoTime() - startNanos;
+            Timer.builder("tally.grpc.server.calls")
+                .description("gRPC calls served, by method and final status")
+                .tag("method", method)
+                .tag("status", status.getCode().name())
+                .publishPercentileHistogram()
+                .register(registry)
+                .record(elapsed, java.util.concurrent.TimeUnit.NANOSECONDS);
+            trailers.put(RequestIds.HEADER, requestId);
+            logCompletion(requestId, method, status, elapsed);
+            super.close(status, trailers);
+          }
+        };
+    Context context = Context.current().withValue(RequestIds.CONTEXT, requestId);
+    ServerCall.Listener<ReqT> delegate = Contexts.interceptCall(context, observed, headers, next);
+    return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {
+      @Override
+      public void onMessage(ReqT message) {
+        withMdc(requestId, () -> super.onMessage(message));
+      }
+
+      @Override
+      public void onHalfClose() {
+        withMdc(requestId, super::onHalfClose);
+      }
+
+      @Override
+      public void onCancel() {
+        withMdc(requestId, super::onCancel);
+      }
+
+      @Override
+      public void onComplete() {
+        withMdc(requestId, super::onComplete);
+      }
+
+      @Override
+      public void onReady() {
+        withMdc(requestId, super::onReady);
+      }
+    };
+  }
+
+  private static void withMdc(String requestId, Runnable r) {
+    String previous = MDC.get("request_id");
+    MDC.put("request_id", requestId);
+    try {
+      r.run();
+    } finally {
+      if (previous == null) {
+        MDC.remove("request_id");
+      } else {
+        MDC.put("request_id", previous);
+      }
+    }
+  }
+
+  private static void logCompletion(String requestId, String method, Status status, long elapsedNanos) {
+    if (!log.isInfoEnabled()) {
+      return;
+    }
+    String previous = MDC.get("request_id");
+    MDC.put("request_id", requestId);
+    try {
+      // The description is ours (never a secret or a stack trace), so it is safe to log.
+      log.info(
+          "{} {} {}ms{}",
+          method,
+          status.getCode(),
+          elapsedNanos / 1_000_000,
+          status.isOk() || status.getDescription() == null ? "" : " " + status.getDescription());
+    } finally {
+      if (previous == null) {
+        MDC.remove("request_id");
+      } else {
+        MDC.put("request_id", previous);
+      }
+    }
+  }
+}

@@ -1,0 +1,17 @@
+package dev.tally.common.kafka;
+
+import java.util.Set;
+
+/** The Kafka topics of the contract (DESIGN.md §1); every record is keyed by billing account. */
+public final class Topics {
+  /** Priced usage events from metering; consumed by the wallet (debits) and by metering (rollups). */
+  public static final String USAGE = "usage.v1";
+  /** Identity changes (teams, members, keys); consumed by the wallet and every gateway. */
+  public static final String IDENTITY = "identity.v1";
+  /** Wallet state changes (balances, suspension, limits, notifications); consumed by every gateway. */
+  public static final String WALLET = "wallet.v1";
+
+  public static final Set<String> ALL = Set.of(USAGE, IDENTITY, WALLET);
+
+  private Topics() {}
+}

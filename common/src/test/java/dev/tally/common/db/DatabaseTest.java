@@ -1,0 +1,68 @@
+package dev.tally.common.db;
+
+import static org.jooq.impl.DSL.field;
+import static org.jooq.impl.DSL.table;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.tally.common.error.TallyException;
+import dev.tally.common.testing.TestInfra;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import java.util.concurrent.TimeUnit;
+import org.jooq.exception.DataAccessException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class DatabaseTest {
+  private static Database db;
+
+  @BeforeAll
+  static void open() {
+    db = Database.open(TestInfra.newDatabase(DatabaseTest.class, "probe"), null);
+  }
+
+  @AfterAll
+  static void close() {
+    db.close();
+  }
+
+  @Test
+  void migrationsCreateTheSchemaAndTransactionsCommit() {
+    db.transaction(tx -> tx.dsl().insertInto(table("probe"), field("id"), field("name")).values(1L, "a").execute());
+    String name = db.dsl().select(field("name", String.class)).from(table("probe.probe")).where(field("id").eq(1L))
+        .fetchOne(0, String.class);
+    assertEquals("a", name);
+  }
+
+  @Test
+  void failedTransactionRollsBack() {
+    assertThrows(IllegalStateException.class, () -> db.transaction(tx -> {
+      tx.dsl().insertInto(table("probe"), field("id"), field("name")).values(2L, "b").execute();
+      throw new IllegalStateException("boom");
+    }));
+    assertEquals(0, db.dsl().fetchCount(table("probe"), field("id").eq(2L)));
+  }
+
+  @Test
+  void expiredDeadlineDoesNoWork() throws Exception {
+    Context.CancellableContext ctx = Context.current().withDeadline(
+        Deadline.after(1, TimeUnit.MILLISECONDS), java.util.concurrent.Executors.newSingleThreadScheduledExecutor());
+    Thread.sleep(5); // the only way to be past a deadline is to wait past it
+    TallyException e = ctx.call(() -> assertThrows(TallyException.class, () -> db.transaction(tx ->
+        tx.dsl().insertInto(table("probe"), field("id"), field("name")).values(3L, "c").execute())));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, e.code());
+    assertEquals(0, db.dsl().fetchCount(table("probe"), field("id").eq(3L)));
+  }
+
+  @Test
+  void statementsAreBoundedByTheCallDeadline() throws Exception {
+    Context.CancellableContext ctx = Context.current().withDeadline(
+        Deadline.after(300, TimeUnit.MILLISECONDS), java.util.concurrent.Executors.newSingleThreadScheduledExecutor());
+    DataAccessException e = ctx.call(() -> assertThrows(DataAccessException.class,
+        () -> db.transaction(tx -> tx.dsl().execute("select pg_sleep(5)"))));
+    assertEquals("57014", e.sqlState()); // query_canceled by statement_timeout
+  }
+}
