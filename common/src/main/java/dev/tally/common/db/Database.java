@@ -19,7 +19,7 @@ import org.jooq.conf.Settings;
 import org.jooq.impl.DSL;
 
 /**
- * One service's database: a HikariCP pool, its Flyway migrations ({@code classpath:db/migration/<schema>}),
+ * One service's database: a HikariCP pool, its Flyway migrations (see {@link #migrate}),
  * and jOOQ. {@link #transaction} bounds every statement by the calling RPC's deadline.
  */
 public final class Database implements AutoCloseable {
@@ -34,7 +34,7 @@ public final class Database implements AutoCloseable {
   }
 
   /** Opens the pool and, when configured, migrates the schema to the latest version. */
-  public static Database open(DatabaseConfig config, MeterRegistry registry) {
+  public static Database open(DatabaseConfig config, String service, MeterRegistry registry) {
     HikariConfig hikari = new HikariConfig();
     hikari.setPoolName("db-" + config.schema());
     hikari.setJdbcUrl(config.url());
@@ -55,7 +55,7 @@ public final class Database implements AutoCloseable {
     HikariDataSource ds = new HikariDataSource(hikari);
     try {
       if (config.migrate()) {
-        migrate(ds, config.schema());
+        migrate(ds, config.schema(), service);
       }
     } catch (RuntimeException e) {
       ds.close();
@@ -64,14 +64,17 @@ public final class Database implements AutoCloseable {
     return new Database(ds, config);
   }
 
-  /** Applies {@code classpath:db/migration/<schema>} to {@code schema}. */
-  public static void migrate(DataSource ds, String schema) {
+  /**
+   * Applies the shared tables ({@code classpath:db/common}: request log, outbox; versions 0.x) and the
+   * service's own {@code classpath:db/migration/<service>} (versions 1 and up) to {@code schema}.
+   */
+  public static void migrate(DataSource ds, String schema, String service) {
     Flyway.configure()
         .dataSource(ds)
         .schemas(schema)
         .defaultSchema(schema)
         .createSchemas(true)
-        .locations("classpath:db/migration/" + schema)
+        .locations("classpath:db/common", "classpath:db/migration/" + service)
         .failOnMissingLocations(true)
         .load()
         .migrate();

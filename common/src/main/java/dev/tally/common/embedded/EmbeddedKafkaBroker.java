@@ -1,6 +1,11 @@
 package dev.tally.common.embedded;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
@@ -10,31 +15,30 @@ import org.apache.kafka.common.test.TestKitNodes;
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
   private final KafkaClusterTestKit cluster;
+  private final Path ephemeralDir;
 
-  private EmbeddedKafkaBroker(KafkaClusterTestKit cluster) {
+  private EmbeddedKafkaBroker(KafkaClusterTestKit cluster, Path ephemeralDir) {
     this.cluster = cluster;
+    this.ephemeralDir = ephemeralDir;
   }
 
   /** A throwaway broker on a free port; its logs are deleted on close. */
   public static EmbeddedKafkaBroker startEphemeral() {
-    return start(null);
-  }
-
-  /** A broker that keeps its logs under {@code baseDir} (created when missing). */
-  public static EmbeddedKafkaBroker startPersistent(Path baseDir) {
-    return start(baseDir);
-  }
-
-  private static EmbeddedKafkaBroker start(Path baseDir) {
     try {
-      TestKitNodes.Builder nodes =
-          new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1);
-      if (baseDir != null) {
-        nodes.setBaseDirectory(baseDir);
-      }
+      // Our own directory: the test kit's default temp dir is deleted by a shutdown hook that races ours.
+      return start(Files.createTempDirectory("tally-kafka"), true);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static EmbeddedKafkaBroker start(Path baseDir, boolean ephemeral) {
+    try {
+      TestKitNodes.Builder nodes = new TestKitNodes.Builder()
+          .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).setBaseDirectory(baseDir);
       KafkaClusterTestKit cluster =
           new KafkaClusterTestKit.Builder(nodes.build())
-              .setDeleteOnClose(baseDir == null)
+              .setDeleteOnClose(false)
               .setConfigProp("offsets.topic.replication.factor", "1")
               .setConfigProp("offsets.topic.num.partitions", "4")
               .setConfigProp("transaction.state.log.replication.factor", "1")
@@ -51,7 +55,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       cluster.format();
       cluster.startup();
       cluster.waitForReadyBrokers();
-      return new EmbeddedKafkaBroker(cluster);
+      return new EmbeddedKafkaBroker(cluster, ephemeral ? baseDir : null);
     } catch (Exception e) {
       throw new IllegalStateException("embedded Kafka failed to start: " + e.getMessage(), e);
     }
@@ -67,6 +71,18 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       cluster.close();
     } catch (Exception e) {
       throw new IllegalStateException("embedded Kafka failed to stop: " + e.getMessage(), e);
+    } finally {
+      if (ephemeralDir != null) {
+        deleteRecursively(ephemeralDir);
+      }
+    }
+  }
+
+  private static void deleteRecursively(Path dir) {
+    try (Stream<Path> walk = Files.walk(dir)) {
+      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      // best effort: a temp directory left behind is harmless
     }
   }
 }

@@ -21,7 +21,7 @@ class DatabaseTest {
 
   @BeforeAll
   static void open() {
-    db = Database.open(TestInfra.newDatabase(DatabaseTest.class, "probe"), null);
+    db = Database.open(TestInfra.newDatabase(DatabaseTest.class, "probe"), "probe", null);
   }
 
   @AfterAll

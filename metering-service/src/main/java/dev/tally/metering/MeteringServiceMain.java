@@ -1,0 +1,33 @@
+package dev.tally.metering;
+
+import dev.tally.common.app.ServiceRunner;
+import dev.tally.common.config.Env;
+import dev.tally.common.db.Database;
+import dev.tally.common.grpc.GrpcServer;
+import dev.tally.common.kafka.KafkaClients;
+import dev.tally.common.kafka.Topics;
+import dev.tally.common.metrics.Metrics;
+import dev.tally.metering.config.MeteringConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+/** The metering service as its own process, configured by environment variables (what the Helm chart runs). */
+public final class MeteringServiceMain {
+  private MeteringServiceMain() {}
+
+  public static void main(String[] args) {
+    ServiceRunner.main("metering-service", () -> {
+      MeteringConfig config = MeteringConfig.fromEnv(Env.system());
+      ServiceRunner runner = new ServiceRunner();
+      runner.manage(start(config, runner));
+      runner.awaitShutdown();
+    });
+  }
+
+  /** Starts the service's server on its database and Kafka; everything it opens is managed by {@code runner}. */
+  public static GrpcServer start(MeteringConfig config, ServiceRunner runner) throws java.io.IOException {
+    PrometheusMeterRegistry registry = Metrics.newRegistry("metering");
+    runner.manage(Database.open(config.database(), "metering", registry));
+    new KafkaClients(config.kafka(), registry).ensureTopics(Topics.ALL);
+    return GrpcServer.builder("metering", config.server(), registry).start();
+  }
+}

@@ -1,0 +1,101 @@
+package dev.tally.stack;
+
+import dev.tally.common.app.ServiceRunner;
+import dev.tally.common.config.Env;
+import dev.tally.common.db.DatabaseConfig;
+import dev.tally.common.embedded.EmbeddedKafkaBroker;
+import dev.tally.common.embedded.EmbeddedPostgresServer;
+import dev.tally.common.grpc.GrpcServer;
+import dev.tally.common.grpc.ServerConfig;
+import dev.tally.common.kafka.KafkaConfig;
+import dev.tally.gateway.GatewayMain;
+import dev.tally.gateway.config.GatewayConfig;
+import dev.tally.identity.IdentityServiceMain;
+import dev.tally.identity.config.IdentityConfig;
+import dev.tally.metering.MeteringServiceMain;
+import dev.tally.metering.config.MeteringConfig;
+import dev.tally.wallet.WalletServiceMain;
+import dev.tally.wallet.config.WalletConfig;
+import java.time.Duration;
+
+/**
+ * The whole suite in one process: embedded PostgreSQL and Kafka (unless external ones are configured),
+ * the three services and the gateway, each on its own fixed port. The README's run command.
+ */
+public final class TallyStack implements AutoCloseable {
+  private final ServiceRunner runner;
+  private final GrpcServer gateway;
+
+  private TallyStack(ServiceRunner runner, GrpcServer gateway) {
+    this.runner = runner;
+    this.gateway = gateway;
+  }
+
+  public static void main(String[] args) {
+    ServiceRunner.main("tally-stack", () -> {
+      StackConfig config = StackConfig.from(Env.system(), args);
+      TallyStack stack = start(config);
+      System.out.println("Tally is running. Gateway: localhost:" + stack.gatewayPort()
+          + (config.ephemeral() ? " (ephemeral data)" : " (data in " + config.dataDir() + ")"));
+      stack.runner.awaitShutdown();
+    });
+  }
+
+  public static TallyStack start(StackConfig config) throws Exception {
+    ServiceRunner runner = new ServiceRunner();
+    try {
+      DatabaseConfig db = database(config, runner);
+      KafkaConfig kafka = kafka(config, runner);
+      int metrics = config.metricsPort();
+      Duration drain = Duration.ofSeconds(5);
+      GrpcServer identity = runner.manage(IdentityServiceMain.start(new IdentityConfig(
+          server(config.identityPort(), metrics < 0 ? -1 : metrics + 1, drain), db.withSchema("identity"), kafka),
+          runner));
+      GrpcServer wallet = runner.manage(WalletServiceMain.start(new WalletConfig(
+          server(config.walletPort(), metrics < 0 ? -1 : metrics + 2, drain), db.withSchema("wallet"), kafka),
+          runner));
+      GrpcServer metering = runner.manage(MeteringServiceMain.start(new MeteringConfig(
+          server(config.meteringPort(), metrics < 0 ? -1 : metrics + 3, drain), db.withSchema("metering"), kafka),
+          runner));
+      GrpcServer gateway = runner.manage(GatewayMain.start(new GatewayConfig(
+          server(config.gatewayPort(), metrics, drain), kafka,
+          "localhost:" + identity.port(), "localhost:" + wallet.port(), "localhost:" + metering.port())));
+      return new TallyStack(runner, gateway);
+    } catch (Exception e) {
+      runner.closeAll();
+      throw e;
+    }
+  }
+
+  private static ServerConfig server(int port, int metricsPort, Duration drain) {
+    return new ServerConfig(port, metricsPort, drain, 4 * 1024 * 1024, true);
+  }
+
+  private static DatabaseConfig database(StackConfig config, ServiceRunner runner) {
+    if (!config.externalDbUrl().isEmpty()) {
+      return DatabaseConfig.fromEnv(Env.system(), "identity");
+    }
+    EmbeddedPostgresServer pg = runner.manage(config.ephemeral()
+        ? EmbeddedPostgresServer.startEphemeral()
+        : EmbeddedPostgresServer.startPersistent(config.dataDir().resolve("postgres"), config.postgresPort()));
+    pg.createDatabase("tally");
+    return DatabaseConfig.of(pg.jdbcUrl("tally"), pg.user(), pg.password(), "identity");
+  }
+
+  private static KafkaConfig kafka(StackConfig config, ServiceRunner runner) {
+    if (!config.externalKafka().isEmpty()) {
+      return KafkaConfig.fromEnv(Env.system());
+    }
+    EmbeddedKafkaBroker broker = runner.manage(EmbeddedKafkaBroker.startEphemeral());
+    return KafkaConfig.plaintext(broker.bootstrapServers());
+  }
+
+  public int gatewayPort() {
+    return gateway.port();
+  }
+
+  @Override
+  public void close() {
+    runner.closeAll();
+  }
+}
