@@ -1,14 +1,36 @@
 package dev.tally.identity;
 
 import dev.tally.common.app.ServiceRunner;
+import dev.tally.common.auth.CallerInterceptor;
+import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.config.Env;
 import dev.tally.common.db.Database;
 import dev.tally.common.grpc.GrpcServer;
 import dev.tally.common.kafka.KafkaClients;
+import dev.tally.common.kafka.OutboxRelay;
 import dev.tally.common.kafka.Topics;
 import dev.tally.common.metrics.Metrics;
+import dev.tally.identity.access.Access;
+import dev.tally.identity.audit.AuditLog;
+import dev.tally.identity.audit.AuditQueries;
 import dev.tally.identity.config.IdentityConfig;
+import dev.tally.identity.db.ApiKeyDao;
+import dev.tally.identity.db.AuditDao;
+import dev.tally.identity.db.InvitationDao;
+import dev.tally.identity.db.TeamDao;
+import dev.tally.identity.db.UserDao;
+import dev.tally.identity.events.IdentityEvents;
+import dev.tally.identity.grpc.IdentityGrpcService;
+import dev.tally.identity.invitations.InvitationMailer;
+import dev.tally.identity.invitations.InvitationManager;
+import dev.tally.identity.keys.ApiKeyManager;
+import dev.tally.identity.keys.Secrets;
+import dev.tally.identity.teams.TeamManager;
+import dev.tally.identity.users.UserManager;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
 
 /** The identity service as its own process, configured by environment variables (what the Helm chart runs). */
 public final class IdentityServiceMain {
@@ -23,11 +45,38 @@ public final class IdentityServiceMain {
     });
   }
 
-  /** Starts the service's server on its database and Kafka; everything it opens is managed by {@code runner}. */
-  public static GrpcServer start(IdentityConfig config, ServiceRunner runner) throws java.io.IOException {
+  /** Starts the service on its database and Kafka; everything it opens is managed by {@code runner}. */
+  public static GrpcServer start(IdentityConfig config, ServiceRunner runner) throws IOException {
     PrometheusMeterRegistry registry = Metrics.newRegistry("identity");
-    runner.manage(Database.open(config.database(), "identity", registry));
-    new KafkaClients(config.kafka(), registry).ensureTopics(Topics.ALL);
-    return GrpcServer.builder("identity", config.server(), registry).start();
+    Database db = runner.manage(Database.open(config.database(), "identity", registry));
+    KafkaClients kafka = new KafkaClients(config.kafka(), registry);
+    kafka.ensureTopics(Topics.ALL);
+    OutboxRelay relay = runner.manage(
+        new OutboxRelay(db, runner.manage(kafka.producer("identity-outbox")), Duration.ofSeconds(1), "identity"));
+    db.afterCommit(relay::wake);
+    relay.start();
+    return GrpcServer.builder("identity", config.server(), registry)
+        .addInterceptor(new CallerInterceptor(new CallerSigner(config.internalAuthKey(), Clock.systemUTC())))
+        .addService(service(config, db))
+        .start();
+  }
+
+  /** Wires the managers over their DAOs. */
+  static IdentityGrpcService service(IdentityConfig config, Database db) {
+    UserDao userDao = new UserDao();
+    TeamDao teamDao = new TeamDao();
+    InvitationDao invitationDao = new InvitationDao();
+    ApiKeyDao apiKeyDao = new ApiKeyDao();
+    AuditDao auditDao = new AuditDao();
+    Access access = new Access(teamDao);
+    AuditLog audit = new AuditLog(auditDao);
+    IdentityEvents events = new IdentityEvents();
+    Secrets secrets = new Secrets(config.secretPepper());
+    ApiKeyManager keys = new ApiKeyManager(apiKeyDao, teamDao, access, secrets, audit, events, config.policy());
+    TeamManager teams = new TeamManager(teamDao, invitationDao, access, keys, audit, events, config.policy());
+    InvitationManager invitations = new InvitationManager(invitationDao, teamDao, userDao, access, teams, secrets,
+        audit, config.policy(), InvitationMailer.NONE);
+    return new IdentityGrpcService(db, new UserManager(userDao, events), teams, invitations, keys,
+        new AuditQueries(auditDao, access));
   }
 }

@@ -22,7 +22,9 @@ class IdentityServiceMainTest {
   @Test
   void startMigratesTheSchemaAndServesHealth() throws Exception {
     IdentityConfig config = new IdentityConfig(ServerConfig.ephemeral(),
-        TestInfra.newDatabase(IdentityServiceMainTest.class, "identity"), TestInfra.kafka());
+        TestInfra.newDatabase(IdentityServiceMainTest.class, "identity"), TestInfra.kafka(),
+        dev.tally.identity.config.IdentityPolicy.defaults(), IdentityConfig.DEV_INTERNAL_AUTH_KEY,
+        IdentityConfig.DEV_SECRET_PEPPER);
     ServiceRunner runner = new ServiceRunner();
     try {
       GrpcServer server = runner.manage(IdentityServiceMain.start(config, runner));

@@ -8,7 +8,13 @@ import dev.tally.common.error.TallyException;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Status;
+import com.google.protobuf.Message;
+import com.google.protobuf.Parser;
+import dev.tally.common.auth.Caller;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
@@ -26,6 +32,7 @@ public final class Database implements AutoCloseable {
   private final HikariDataSource dataSource;
   private final DSLContext dsl;
   private final DatabaseConfig config;
+  private final List<Runnable> afterCommit = new CopyOnWriteArrayList<>();
 
   private Database(HikariDataSource dataSource, DatabaseConfig config) {
     this.dataSource = dataSource;
@@ -97,6 +104,26 @@ public final class Database implements AutoCloseable {
    * statements are limited to the time left, and an already expired call does no work at all.
    */
   public <T> T transaction(TransactionalCallable<T> work) {
+    T result = transactionWithoutHooks(work);
+    afterCommit.forEach(Runnable::run);
+    return result;
+  }
+
+  /**
+   * A mutating RPC's transaction, idempotent on its {@code request_id} (see {@link Idempotency}): the
+   * work runs once per caller, method and request id; replays get the first response.
+   */
+  public <Q extends Message, R extends Message> R mutate(
+      Caller caller, String method, String requestId, Q request, Parser<R> parser, Function<DSLContext, R> work) {
+    return transaction(tx -> Idempotency.once(tx.dsl(), caller.key(), method, requestId, request, parser, work));
+  }
+
+  /** Runs {@code hook} after every committed transaction (e.g. to wake the outbox relay). */
+  public void afterCommit(Runnable hook) {
+    afterCommit.add(hook);
+  }
+
+  private <T> T transactionWithoutHooks(TransactionalCallable<T> work) {
     Deadline deadline = Context.current().getDeadline();
     if (deadline == null) {
       return dsl.transactionResult(work);

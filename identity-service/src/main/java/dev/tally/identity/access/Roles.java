@@ -1,0 +1,48 @@
+package dev.tally.identity.access;
+
+import static dev.tally.proto.identity.v1.Permission.*;
+
+import dev.tally.proto.identity.v1.Permission;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+
+/** The built-in roles and their permissions (DESIGN.md's role table). */
+public final class Roles {
+  public static final String OWNER = "roles/owner";
+  public static final String ADMIN = "roles/admin";
+  public static final String MEMBER = "roles/member";
+
+  /** Permissions only an Owner may ever hold; custom roles cannot contain them. */
+  public static final Set<Permission> OWNER_ONLY =
+      EnumSet.of(PERMISSION_TEAM_DELETE, PERMISSION_TEAM_TRANSFER_OWNERSHIP);
+
+  private static final Set<Permission> MEMBER_PERMISSIONS =
+      EnumSet.of(PERMISSION_KEYS_MANAGE_OWN, PERMISSION_KEYS_USE, PERMISSION_USAGE_VIEW_OWN);
+
+  private static final Set<Permission> ADMIN_PERMISSIONS = union(MEMBER_PERMISSIONS, EnumSet.of(
+      PERMISSION_TEAM_UPDATE, PERMISSION_BILLING_VIEW, PERMISSION_USAGE_VIEW_TEAM, PERMISSION_MEMBERS_INVITE,
+      PERMISSION_MEMBERS_REMOVE, PERMISSION_MEMBERS_UPDATE_ROLE, PERMISSION_KEYS_MANAGE_ALL,
+      PERMISSION_AUDIT_VIEW, PERMISSION_ROLES_MANAGE));
+
+  private static final Set<Permission> OWNER_PERMISSIONS =
+      union(ADMIN_PERMISSIONS, EnumSet.of(PERMISSION_TEAM_DELETE, PERMISSION_TEAM_TRANSFER_OWNERSHIP,
+          PERMISSION_BILLING_MANAGE));
+
+  public static final Map<String, Set<Permission>> BUILTIN = Map.of(
+      OWNER, OWNER_PERMISSIONS, ADMIN, ADMIN_PERMISSIONS, MEMBER, MEMBER_PERMISSIONS);
+
+  public static final Map<String, String> DISPLAY_NAMES = Map.of(OWNER, "Owner", ADMIN, "Admin", MEMBER, "Member");
+
+  private Roles() {}
+
+  public static boolean isBuiltin(String role) {
+    return BUILTIN.containsKey(role);
+  }
+
+  private static Set<Permission> union(Set<Permission> a, Set<Permission> b) {
+    EnumSet<Permission> s = EnumSet.copyOf(a);
+    s.addAll(b);
+    return Set.copyOf(s);
+  }
+}

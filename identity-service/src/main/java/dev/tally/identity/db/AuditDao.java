@@ -1,0 +1,40 @@
+package dev.tally.identity.db;
+
+import static dev.tally.identity.db.jooq.Tables.AUDIT_EVENTS;
+
+import dev.tally.identity.db.jooq.tables.records.AuditEventsRecord;
+import java.time.OffsetDateTime;
+import java.util.Collection;
+import java.util.List;
+import org.jooq.Condition;
+import org.jooq.DSLContext;
+import org.jooq.JSONB;
+import org.jooq.impl.DSL;
+
+/** The append-only audit log. */
+public final class AuditDao {
+
+  public void insert(DSLContext tx, AuditEventsRecord event) {
+    tx.insertInto(AUDIT_EVENTS).set(event).execute();
+  }
+
+  public List<AuditEventsRecord> list(DSLContext tx, String scope, Collection<String> actions,
+      OffsetDateTime start, OffsetDateTime end, String beforeId, int limit) {
+    Condition c = AUDIT_EVENTS.SCOPE.eq(scope);
+    if (!actions.isEmpty()) {
+      c = c.and(AUDIT_EVENTS.ACTION.in(actions));
+    }
+    if (start != null) {
+      c = c.and(AUDIT_EVENTS.CREATE_TIME.ge(start));
+    }
+    if (end != null) {
+      c = c.and(AUDIT_EVENTS.CREATE_TIME.lt(end));
+    }
+    Condition before = beforeId == null ? DSL.noCondition() : AUDIT_EVENTS.ID.lt(beforeId);
+    return tx.selectFrom(AUDIT_EVENTS).where(c, before).orderBy(AUDIT_EVENTS.ID.desc()).limit(limit).fetch();
+  }
+
+  public static JSONB json(String s) {
+    return JSONB.valueOf(s);
+  }
+}

@@ -1,0 +1,114 @@
+package dev.tally.identity.grpc;
+
+import static dev.tally.common.grpc.ProtoTime.ts;
+
+import dev.tally.identity.access.Access;
+import dev.tally.identity.access.Names;
+import dev.tally.identity.access.Roles;
+import dev.tally.identity.db.TeamDao;
+import dev.tally.identity.db.jooq.tables.records.ApiKeysRecord;
+import dev.tally.identity.db.jooq.tables.records.AuditEventsRecord;
+import dev.tally.identity.db.jooq.tables.records.CustomRolesRecord;
+import dev.tally.identity.db.jooq.tables.records.InvitationsRecord;
+import dev.tally.identity.db.jooq.tables.records.MembersRecord;
+import dev.tally.identity.db.jooq.tables.records.UsersRecord;
+import dev.tally.identity.invitations.InvitationManager;
+import dev.tally.identity.keys.ApiKeyManager;
+import dev.tally.common.ids.Wallets;
+import dev.tally.proto.identity.v1.ApiKey;
+import dev.tally.proto.identity.v1.ApiKeyKind;
+import dev.tally.proto.identity.v1.ApiKeyState;
+import dev.tally.proto.identity.v1.AuditEvent;
+import dev.tally.proto.identity.v1.Invitation;
+import dev.tally.proto.identity.v1.InvitationState;
+import dev.tally.proto.identity.v1.Member;
+import dev.tally.proto.identity.v1.Permission;
+import dev.tally.proto.identity.v1.Principal;
+import dev.tally.proto.identity.v1.Role;
+import dev.tally.proto.identity.v1.Team;
+import dev.tally.proto.identity.v1.User;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** Maps identity rows to their v1 protobuf resources. */
+final class IdentityProtos {
+  private IdentityProtos() {}
+
+  static User user(UsersRecord u) {
+    return User.newBuilder().setName(Names.user(u.getId())).setExternalId(u.getExternalId()).setEmail(u.getEmail())
+        .setDisplayName(u.getDisplayName()).setCreateTime(ts(u.getCreateTime())).setUpdateTime(ts(u.getUpdateTime()))
+        .build();
+  }
+
+  static Team team(TeamDao.TeamView v) {
+    return Team.newBuilder().setName(Names.team(v.team().getId())).setDisplayName(v.team().getDisplayName())
+        .setOwner(Names.user(v.team().getOwnerId())).setWallet(Wallets.ofTeam(v.team().getId()))
+        .setMemberCount(v.memberCount()).setCreateTime(ts(v.team().getCreateTime()))
+        .setUpdateTime(ts(v.team().getUpdateTime())).build();
+  }
+
+  static Member membership(MembersRecord m) {
+    if (m == null) {
+      return Member.getDefaultInstance();
+    }
+    return Member.newBuilder().setName(Names.member(m.getTeamId(), m.getUserId())).setUser(Names.user(m.getUserId()))
+        .setRole(m.getRole()).setJoinTime(ts(m.getJoinTime())).build();
+  }
+
+  static Member member(TeamDao.MemberView m) {
+    return Member.newBuilder().setName(Names.member(m.teamId(), m.userId())).setUser(Names.user(m.userId()))
+        .setEmail(m.email()).setDisplayName(m.displayName()).setRole(m.role()).setJoinTime(ts(m.joinTime())).build();
+  }
+
+  static Role builtinRole(String name, Set<Permission> permissions) {
+    return Role.newBuilder().setName(name).setDisplayName(Roles.DISPLAY_NAMES.get(name))
+        .addAllPermissions(permissions.stream().sorted().toList()).setBuiltin(true).build();
+  }
+
+  static Role customRole(CustomRolesRecord r) {
+    return Role.newBuilder().setName(Names.customRole(r.getTeamId(), r.getRoleId())).setDisplayName(r.getDisplayName())
+        .addAllPermissions(Access.permissions(r).stream().sorted().toList()).setCreateTime(ts(r.getCreateTime()))
+        .build();
+  }
+
+  static Invitation invitation(InvitationsRecord i) {
+    return Invitation.newBuilder().setName(Names.invitation(i.getTeamId(), i.getId())).setEmail(i.getEmailLower())
+        .setRole(i.getRole())
+        .setState(InvitationState.valueOf("INVITATION_STATE_"
+            + InvitationManager.effectiveState(i).toUpperCase(Locale.ROOT)))
+        .setInviter(Names.user(i.getInviterId())).setCreateTime(ts(i.getCreateTime()))
+        .setExpireTime(ts(i.getExpireTime())).setCloseTime(ts(i.getCloseTime())).setSendCount(i.getSendCount())
+        .build();
+  }
+
+  static String invitationState(InvitationState s) {
+    return s.name().substring("INVITATION_STATE_".length()).toLowerCase(Locale.ROOT);
+  }
+
+  static ApiKey apiKey(ApiKeysRecord k) {
+    return ApiKey.newBuilder().setName(Names.apiKey(k.getId())).setDisplayName(k.getDisplayName())
+        .setKind(ApiKeyKind.valueOf("API_KEY_KIND_" + k.getKind().toUpperCase(Locale.ROOT)))
+        .setState(ApiKeyState.valueOf("API_KEY_STATE_"
+            + ApiKeyManager.effectiveState(k).toUpperCase(Locale.ROOT)))
+        .setOwner(k.getOwnerId() == null ? "" : Names.user(k.getOwnerId()))
+        .setTeam(k.getTeamId() == null ? "" : Names.team(k.getTeamId()))
+        .setBillingAccount(ApiKeyManager.billingAccount(k)).setCreator(Names.user(k.getCreatorId()))
+        .setSecretPrefix(k.getSecretPrefix()).setCreateTime(ts(k.getCreateTime()))
+        .setLastUseTime(ts(k.getLastUseTime())).setExpireTime(ts(k.getExpireTime()))
+        .setRevokeTime(ts(k.getRevokeTime())).setRotateTime(ts(k.getRotateTime()))
+        .setPreviousSecretExpireTime(ts(k.getPreviousSecretExpireTime())).build();
+  }
+
+  static String keyState(ApiKeyState s) {
+    return s.name().substring("API_KEY_STATE_".length()).toLowerCase(Locale.ROOT);
+  }
+
+  static AuditEvent auditEvent(AuditEventsRecord e, Map<String, String> details) {
+    return AuditEvent.newBuilder().setName(e.getScope() + "/auditEvents/" + e.getId())
+        .setActor(Principal.newBuilder().setUser(e.getActorUser()).setTeam(e.getActorTeam())
+            .setApiKey(e.getActorKey()))
+        .setAction(e.getAction()).setTarget(e.getTarget()).setRequestId(e.getRequestId())
+        .setCreateTime(ts(e.getCreateTime())).putAllDetails(details).build();
+  }
+}
