@@ -73,7 +73,7 @@ final class IdentityFixture implements AutoCloseable {
 
   TestUser newUser(String label) {
     int n = USERS.incrementAndGet();
-    String email = label + n + "@example.com";
+    String email = label + "." + n + "@example.com";
     User u = platform().upsertUser(UpsertUserRequest.newBuilder().setExternalId("ext-" + label + "-" + n + "-"
         + System.nanoTime()).setEmail(email).setDisplayName(label).build()).getUser();
     return new TestUser(Caller.user(u.getName()), u.getName(), email);
