@@ -9,7 +9,11 @@ import dev.tally.proto.events.v1.IdentityEvent;
 import java.time.Instant;
 import org.jooq.DSLContext;
 
-/** Publishes identity changes to {@code identity.v1} through the outbox, in the change's transaction. */
+/**
+ * Publishes identity changes to {@code identity.v1} through the outbox, in the change's transaction. Events
+ * are keyed by the billing account they concern (a team's wallet for team, member and team-key events), so
+ * a consumer sees one team's changes in order: the team before its keys, its keys before its deletion.
+ */
 public final class IdentityEvents {
 
   /** Appends {@code event} (its change set, the rest filled in here), keyed by {@code key}. */

@@ -74,7 +74,7 @@ public final class TeamManager {
     keys.onJoin(tx, caller, userId);
     audit.record(tx, Names.team(team.getId()), caller, "team.create", Names.team(team.getId()),
         Map.of("display_name", name));
-    events.publish(tx, Names.team(team.getId()), caller, IdentityEvent.newBuilder().setTeamCreated(
+    events.publish(tx, Wallets.ofTeam(team.getId()), caller, IdentityEvent.newBuilder().setTeamCreated(
         TeamCreated.newBuilder().setTeam(Names.team(team.getId())).setOwner(Names.user(userId))
             .setWallet(Wallets.ofTeam(team.getId())).setOwnerWallet(Wallets.ofUser(userId))
             .setMovePaidBalance(policy.movePaidBalanceOnJoin())));
@@ -120,7 +120,7 @@ public final class TeamManager {
       keys.restorePersonalKeysIfTeamless(tx, caller, userId);
     }
     audit.record(tx, teamName, caller, "team.delete", teamName, Map.of("members", Integer.toString(members.size())));
-    events.publish(tx, teamName, caller, IdentityEvent.newBuilder().setTeamDeleted(TeamDeleted.newBuilder()
+    events.publish(tx, Wallets.ofTeam(teamId), caller, IdentityEvent.newBuilder().setTeamDeleted(TeamDeleted.newBuilder()
         .setTeam(teamName).setOwner(Names.user(team.getOwnerId())).setWallet(Wallets.ofTeam(teamId))
         .setOwnerWallet(Wallets.ofUser(team.getOwnerId()))));
   }
@@ -167,7 +167,7 @@ public final class TeamManager {
       teams.setRole(tx, teamId, userId, newRole);
       audit.record(tx, Names.team(teamId), caller, "member.update_role", memberName,
           Map.of("old_role", target.getRole(), "role", newRole));
-      events.publish(tx, Names.team(teamId), caller, IdentityEvent.newBuilder().setMemberRoleChanged(
+      events.publish(tx, Wallets.ofTeam(teamId), caller, IdentityEvent.newBuilder().setMemberRoleChanged(
           MemberRoleChanged.newBuilder().setTeam(Names.team(teamId)).setUser(Names.user(userId))
               .setOldRole(target.getRole()).setNewRole(newRole)));
     }
@@ -192,7 +192,7 @@ public final class TeamManager {
     teams.deleteMember(tx, teamId, userId);
     keys.onLeave(tx, caller, teamId, userId);
     audit.record(tx, Names.team(teamId), caller, "member.remove", memberName, Map.of("role", target.getRole()));
-    events.publish(tx, Names.team(teamId), caller, IdentityEvent.newBuilder().setMemberRemoved(
+    events.publish(tx, Wallets.ofTeam(teamId), caller, IdentityEvent.newBuilder().setMemberRemoved(
         MemberRemoved.newBuilder().setTeam(Names.team(teamId)).setUser(Names.user(userId))));
   }
 
@@ -209,7 +209,7 @@ public final class TeamManager {
     teams.deleteMember(tx, teamId, me.userId());
     keys.onLeave(tx, caller, teamId, me.userId());
     audit.record(tx, teamName, caller, "member.leave", Names.member(teamId, me.userId()), Map.of());
-    events.publish(tx, teamName, caller, IdentityEvent.newBuilder().setMemberLeft(
+    events.publish(tx, Wallets.ofTeam(teamId), caller, IdentityEvent.newBuilder().setMemberLeft(
         MemberLeft.newBuilder().setTeam(teamName).setUser(Names.user(me.userId()))));
   }
 
@@ -229,7 +229,7 @@ public final class TeamManager {
     teams.setOwner(tx, teamId, newOwnerId);
     audit.record(tx, teamName, caller, "team.transfer_ownership", teamName,
         Map.of("old_owner", Names.user(oldOwnerId), "new_owner", newOwnerName));
-    events.publish(tx, teamName, caller, IdentityEvent.newBuilder().setOwnershipTransferred(
+    events.publish(tx, Wallets.ofTeam(teamId), caller, IdentityEvent.newBuilder().setOwnershipTransferred(
         OwnershipTransferred.newBuilder().setTeam(teamName).setOldOwner(Names.user(oldOwnerId))
             .setNewOwner(newOwnerName)));
     return view(tx, teams.activeTeam(tx, teamId, false).orElseThrow(), me.userId());
@@ -239,7 +239,7 @@ public final class TeamManager {
   public void join(DSLContext tx, Caller caller, String teamId, String userId, String role) {
     teams.insertMember(tx, teamId, userId, role);
     keys.onJoin(tx, caller, userId);
-    events.publish(tx, Names.team(teamId), caller, IdentityEvent.newBuilder().setMemberJoined(
+    events.publish(tx, Wallets.ofTeam(teamId), caller, IdentityEvent.newBuilder().setMemberJoined(
         MemberJoined.newBuilder().setTeam(Names.team(teamId)).setUser(Names.user(userId)).setRole(role)
             .setTeamWallet(Wallets.ofTeam(teamId)).setUserWallet(Wallets.ofUser(userId))
             .setMovePaidBalance(policy.movePaidBalanceOnJoin())));

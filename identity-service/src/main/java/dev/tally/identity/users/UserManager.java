@@ -43,7 +43,7 @@ public final class UserManager {
       return new Upserted(users.update(tx, u.getId(), email, displayName), false);
     }
     UsersRecord created = users.insert(tx, Ids.newId(), externalId, email, displayName);
-    events.publish(tx, Names.user(created.getId()), caller, IdentityEvent.newBuilder()
+    events.publish(tx, Wallets.ofUser(created.getId()), caller, IdentityEvent.newBuilder()
         .setUserUpserted(UserUpserted.newBuilder().setUser(Names.user(created.getId()))
             .setWallet(Wallets.ofUser(created.getId()))));
     return new Upserted(created, true);
