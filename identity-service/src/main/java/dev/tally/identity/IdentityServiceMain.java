@@ -24,6 +24,8 @@ import dev.tally.identity.grpc.IdentityGrpcService;
 import dev.tally.identity.invitations.InvitationMailer;
 import dev.tally.identity.invitations.InvitationManager;
 import dev.tally.identity.keys.ApiKeyManager;
+import dev.tally.identity.mail.MailRelay;
+import dev.tally.identity.mail.OutboxInvitationMailer;
 import dev.tally.identity.keys.Secrets;
 import dev.tally.identity.teams.TeamManager;
 import dev.tally.identity.users.UserManager;
@@ -55,14 +57,22 @@ public final class IdentityServiceMain {
         new OutboxRelay(db, runner.manage(kafka.producer("identity-outbox")), Duration.ofSeconds(1), "identity"));
     db.afterCommit(relay::wake);
     relay.start();
+    InvitationMailer mailer = InvitationMailer.NONE;
+    if (config.smtp().enabled()) {
+      OutboxInvitationMailer outboxMailer = new OutboxInvitationMailer(config.secretPepper());
+      MailRelay mailRelay = runner.manage(new MailRelay(db, config.smtp(), outboxMailer));
+      db.afterCommit(mailRelay::wake);
+      mailRelay.start();
+      mailer = outboxMailer;
+    }
     return GrpcServer.builder("identity", config.server(), registry)
         .addInterceptor(new CallerInterceptor(new CallerSigner(config.internalAuthKey(), Clock.systemUTC())))
-        .addService(service(config, db))
+        .addService(service(config, db, mailer))
         .start();
   }
 
   /** Wires the managers over their DAOs. */
-  static IdentityGrpcService service(IdentityConfig config, Database db) {
+  static IdentityGrpcService service(IdentityConfig config, Database db, InvitationMailer mailer) {
     UserDao userDao = new UserDao();
     TeamDao teamDao = new TeamDao();
     InvitationDao invitationDao = new InvitationDao();
@@ -75,7 +85,7 @@ public final class IdentityServiceMain {
     ApiKeyManager keys = new ApiKeyManager(apiKeyDao, teamDao, access, secrets, audit, events, config.policy());
     TeamManager teams = new TeamManager(teamDao, invitationDao, access, keys, audit, events, config.policy());
     InvitationManager invitations = new InvitationManager(invitationDao, teamDao, userDao, access, teams, secrets,
-        audit, config.policy(), InvitationMailer.NONE);
+        audit, config.policy(), mailer);
     return new IdentityGrpcService(db, new UserManager(userDao, events), teams, invitations, keys,
         new AuditQueries(auditDao, access));
   }

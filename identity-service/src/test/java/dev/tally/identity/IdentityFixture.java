@@ -15,6 +15,7 @@ import dev.tally.common.grpc.ServerConfig;
 import dev.tally.common.testing.TestInfra;
 import dev.tally.identity.config.IdentityConfig;
 import dev.tally.identity.config.IdentityPolicy;
+import dev.tally.identity.mail.SmtpConfig;
 import dev.tally.proto.identity.v1.*;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -50,9 +51,13 @@ final class IdentityFixture implements AutoCloseable {
   }
 
   IdentityFixture(Class<?> owner, IdentityPolicy policy) throws Exception {
+    this(owner, policy, SmtpConfig.DISABLED);
+  }
+
+  IdentityFixture(Class<?> owner, IdentityPolicy policy, SmtpConfig smtp) throws Exception {
     DatabaseConfig db = TestInfra.newDatabase(owner, "identity");
     config = new IdentityConfig(ServerConfig.ephemeral(), db, TestInfra.kafka(), policy,
-        IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER);
+        IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER, smtp);
     server = runner.manage(IdentityServiceMain.start(config, runner));
     channel = NettyChannelBuilder.forAddress("localhost", server.port()).usePlaintext().build();
     signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());

@@ -24,7 +24,7 @@ class IdentityServiceMainTest {
     IdentityConfig config = new IdentityConfig(ServerConfig.ephemeral(),
         TestInfra.newDatabase(IdentityServiceMainTest.class, "identity"), TestInfra.kafka(),
         dev.tally.identity.config.IdentityPolicy.defaults(), IdentityConfig.DEV_INTERNAL_AUTH_KEY,
-        IdentityConfig.DEV_SECRET_PEPPER);
+        IdentityConfig.DEV_SECRET_PEPPER, dev.tally.identity.mail.SmtpConfig.DISABLED);
     ServiceRunner runner = new ServiceRunner();
     try {
       GrpcServer server = runner.manage(IdentityServiceMain.start(config, runner));

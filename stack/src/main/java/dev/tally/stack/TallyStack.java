@@ -13,6 +13,7 @@ import dev.tally.gateway.config.GatewayConfig;
 import dev.tally.identity.IdentityServiceMain;
 import dev.tally.identity.config.IdentityConfig;
 import dev.tally.identity.config.IdentityPolicy;
+import dev.tally.identity.mail.SmtpConfig;
 import dev.tally.metering.MeteringServiceMain;
 import dev.tally.metering.config.MeteringConfig;
 import dev.tally.wallet.WalletServiceMain;
@@ -51,7 +52,8 @@ public final class TallyStack implements AutoCloseable {
       Duration drain = Duration.ofSeconds(5);
       GrpcServer identity = runner.manage(IdentityServiceMain.start(new IdentityConfig(
           server(config.identityPort(), metrics < 0 ? -1 : metrics + 1, drain), db.withSchema("identity"), kafka,
-          IdentityPolicy.fromEnv(Env.system()), IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER),
+          IdentityPolicy.fromEnv(Env.system()), IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER,
+          SmtpConfig.fromEnv(Env.system())),
           runner));
       GrpcServer wallet = runner.manage(WalletServiceMain.start(new WalletConfig(
           server(config.walletPort(), metrics < 0 ? -1 : metrics + 2, drain), db.withSchema("wallet"), kafka),
