@@ -18,6 +18,7 @@ import dev.tally.metering.MeteringServiceMain;
 import dev.tally.metering.config.MeteringConfig;
 import dev.tally.wallet.WalletServiceMain;
 import dev.tally.wallet.config.WalletConfig;
+import dev.tally.wallet.config.WalletPolicy;
 import java.time.Duration;
 
 /**
@@ -55,9 +56,10 @@ public final class TallyStack implements AutoCloseable {
           IdentityPolicy.fromEnv(Env.system()), IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER,
           SmtpConfig.fromEnv(Env.system())),
           runner));
-      GrpcServer wallet = runner.manage(WalletServiceMain.start(new WalletConfig(
-          server(config.walletPort(), metrics < 0 ? -1 : metrics + 2, drain), db.withSchema("wallet"), kafka),
-          runner));
+      GrpcServer wallet = WalletServiceMain.start(new WalletConfig(
+          server(config.walletPort(), metrics < 0 ? -1 : metrics + 2, drain), db.withSchema("wallet"), kafka,
+          WalletPolicy.fromEnv(Env.system()), "localhost:" + identity.port(), WalletConfig.DEV_INTERNAL_AUTH_KEY),
+          runner, java.time.Clock.systemUTC()).server();
       GrpcServer metering = runner.manage(MeteringServiceMain.start(new MeteringConfig(
           server(config.meteringPort(), metrics < 0 ? -1 : metrics + 3, drain), db.withSchema("metering"), kafka),
           runner));

@@ -1,14 +1,37 @@
 package dev.tally.wallet;
 
 import dev.tally.common.app.ServiceRunner;
+import dev.tally.common.auth.CallerInterceptor;
+import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.config.Env;
 import dev.tally.common.db.Database;
 import dev.tally.common.grpc.GrpcServer;
 import dev.tally.common.kafka.KafkaClients;
+import dev.tally.common.kafka.OutboxRelay;
 import dev.tally.common.kafka.Topics;
+import dev.tally.common.kafka.TransactionalConsumer;
 import dev.tally.common.metrics.Metrics;
+import dev.tally.wallet.access.IdentityBillingAccess;
 import dev.tally.wallet.config.WalletConfig;
+import dev.tally.wallet.db.AppliedEventDao;
+import dev.tally.wallet.db.TransferDao;
+import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.events.WalletEvents;
+import dev.tally.wallet.grpc.WalletGrpcService;
+import dev.tally.wallet.holds.HoldManager;
+import dev.tally.wallet.ledger.Ledger;
+import dev.tally.wallet.membership.MembershipApplier;
+import dev.tally.wallet.usage.Charges;
+import dev.tally.wallet.usage.UsageApplier;
+import dev.tally.wallet.wallets.Housekeeper;
+import dev.tally.wallet.wallets.WalletBook;
+import dev.tally.wallet.wallets.WalletManager;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
 
 /** The wallet service as its own process, configured by environment variables (what the Helm chart runs). */
 public final class WalletServiceMain {
@@ -18,16 +41,52 @@ public final class WalletServiceMain {
     ServiceRunner.main("wallet-service", () -> {
       WalletConfig config = WalletConfig.fromEnv(Env.system());
       ServiceRunner runner = new ServiceRunner();
-      runner.manage(start(config, runner));
+      start(config, runner, Clock.systemUTC());
       runner.awaitShutdown();
     });
   }
 
-  /** Starts the service's server on its database and Kafka; everything it opens is managed by {@code runner}. */
-  public static GrpcServer start(WalletConfig config, ServiceRunner runner) throws java.io.IOException {
+  /** The running pieces of a wallet service, for the stack and the tests. */
+  public record Running(GrpcServer server, Database db, UsageApplier usage, TransactionalConsumer usageConsumer,
+      TransactionalConsumer identityConsumer, Housekeeper housekeeper, Ledger ledger) {}
+
+  /** Starts the service; everything it opens is managed by {@code runner}. */
+  public static Running start(WalletConfig config, ServiceRunner runner, Clock clock) throws IOException {
     PrometheusMeterRegistry registry = Metrics.newRegistry("wallet");
-    runner.manage(Database.open(config.database(), "wallet", registry));
-    new KafkaClients(config.kafka(), registry).ensureTopics(Topics.ALL);
-    return GrpcServer.builder("wallet", config.server(), registry).start();
+    Database db = runner.manage(Database.open(config.database(), "wallet", registry));
+    KafkaClients kafka = new KafkaClients(config.kafka(), registry);
+    kafka.ensureTopics(Topics.ALL);
+    OutboxRelay relay = runner.manage(
+        new OutboxRelay(db, runner.manage(kafka.producer("wallet-outbox")), Duration.ofSeconds(1), "wallet"));
+    db.afterCommit(relay::wake);
+    relay.start();
+
+    CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
+    ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext().build();
+    runner.manage(identity::shutdownNow);
+
+    WalletDao walletDao = new WalletDao();
+    Ledger ledger = new Ledger();
+    WalletEvents events = new WalletEvents();
+    WalletBook book = new WalletBook(walletDao, ledger, events, config.policy(), clock);
+    Charges charges = new Charges(walletDao);
+    AppliedEventDao applied = new AppliedEventDao();
+    UsageApplier usage = new UsageApplier(book, walletDao, ledger, charges, applied, events);
+    MembershipApplier membership = new MembershipApplier(book, walletDao, ledger, applied);
+    HoldManager holds = new HoldManager(book, walletDao, ledger, charges, events);
+    WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), ledger,
+        new IdentityBillingAccess(identity, signer));
+
+    TransactionalConsumer identityConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-identity",
+        Topics.IDENTITY, "wallet-identity", membership::apply)).start();
+    TransactionalConsumer usageConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-usage",
+        Topics.USAGE, "wallet-usage", usage::apply)).start();
+    Housekeeper housekeeper = runner.manage(new Housekeeper(db, walletDao, book, Duration.ofSeconds(30))).start();
+
+    GrpcServer server = runner.manage(GrpcServer.builder("wallet", config.server(), registry)
+        .addInterceptor(new CallerInterceptor(signer))
+        .addService(new WalletGrpcService(db, wallets, holds, book, ledger))
+        .start());
+    return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger);
   }
 }

@@ -1,0 +1,17 @@
+package dev.tally.wallet.access;
+
+import dev.tally.common.auth.Caller;
+
+/**
+ * Who may read and manage a wallet's billing. The platform may do everything; a user their own personal
+ * wallet; for a team wallet the identity service decides (BILLING_VIEW, BILLING_MANAGE). A caller who is
+ * not a member gets NOT_FOUND, a member without the permission PERMISSION_DENIED ROLE_FORBIDDEN.
+ */
+public interface BillingAccess {
+  /** Resolves {@code users/me}, {@code teams/{t}} or {@code wallets/{w}} to a wallet name. */
+  String resolve(Caller caller, String nameOrOwner);
+
+  void requireView(Caller caller, String wallet);
+
+  void requireManage(Caller caller, String wallet);
+}

@@ -1,0 +1,94 @@
+package dev.tally.wallet.access;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.auth.CallerSigner;
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.ids.Wallets;
+import dev.tally.proto.identity.v1.CheckPermissionRequest;
+import dev.tally.proto.identity.v1.CheckPermissionResponse;
+import dev.tally.proto.identity.v1.IdentityServiceGrpc;
+import dev.tally.proto.identity.v1.Permission;
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/** {@link BillingAccess} that asks the identity service (as the platform, signed) for team permissions. */
+public final class IdentityBillingAccess implements BillingAccess {
+  private static final Pattern TEAM = Pattern.compile("teams/[A-Za-z0-9_-]{1,64}");
+  private static final Pattern USER = Pattern.compile("users/[A-Za-z0-9_-]{1,64}");
+
+  private final IdentityServiceGrpc.IdentityServiceBlockingStub identity;
+
+  public IdentityBillingAccess(Channel identityChannel, CallerSigner signer) {
+    this.identity = IdentityServiceGrpc.newBlockingStub(identityChannel)
+        .withCallCredentials(signer.credentials(Caller.PLATFORM));
+  }
+
+  @Override
+  public String resolve(Caller caller, String name) {
+    if ("users/me".equals(name)) {
+      return Wallets.ofUser(caller.userId());
+    }
+    if (TEAM.matcher(name).matches()) {
+      return Wallets.ofTeam(name.substring("teams/".length()));
+    }
+    if (USER.matcher(name).matches()) {
+      return Wallets.ofUser(name.substring("users/".length()));
+    }
+    if (name.startsWith("wallets/") && Wallets.owner(name) != null) {
+      return name;
+    }
+    throw TallyException.invalidArgument("wallet", "must be wallets/{wallet}, teams/{team} or users/me");
+  }
+
+  @Override
+  public void requireView(Caller caller, String wallet) {
+    require(caller, wallet, Permission.PERMISSION_BILLING_VIEW);
+  }
+
+  @Override
+  public void requireManage(Caller caller, String wallet) {
+    require(caller, wallet, Permission.PERMISSION_BILLING_MANAGE);
+  }
+
+  private void require(Caller caller, String wallet, Permission permission) {
+    if (caller.platform()) {
+      return;
+    }
+    String owner = Wallets.owner(wallet);
+    if (owner == null || !caller.isUser()) {
+      throw notFound(wallet);
+    }
+    if (owner.startsWith("users/")) {
+      if (!owner.equals(caller.user())) {
+        throw notFound(wallet);
+      }
+      return;
+    }
+    CheckPermissionResponse r;
+    try {
+      r = identity.withDeadlineAfter(5, TimeUnit.SECONDS).checkPermission(CheckPermissionRequest.newBuilder()
+          .setPrincipal(caller.user()).setTeam(owner).setPermission(permission).build());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        throw notFound(wallet);
+      }
+      throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE",
+          "permissions cannot be checked right now; retry");
+    }
+    if (r.getRole().isEmpty()) {
+      throw notFound(wallet);
+    }
+    if (!r.getAllowed()) {
+      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN,
+          "your role in this team does not allow " + permission.name());
+    }
+  }
+
+  private static TallyException notFound(String wallet) {
+    return TallyException.notFound(Reasons.NOT_FOUND, "wallet " + wallet + " not found");
+  }
+}

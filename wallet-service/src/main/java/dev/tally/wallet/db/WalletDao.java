@@ -1,0 +1,141 @@
+package dev.tally.wallet.db;
+
+import static dev.tally.wallet.db.jooq.Tables.GRANTS;
+import static dev.tally.wallet.db.jooq.Tables.HOLDS;
+import static dev.tally.wallet.db.jooq.Tables.LIMITS;
+import static dev.tally.wallet.db.jooq.Tables.SPEND;
+import static dev.tally.wallet.db.jooq.Tables.WALLETS;
+
+import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
+import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
+import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
+import dev.tally.wallet.db.jooq.tables.records.SpendRecord;
+import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
+import java.time.OffsetDateTime;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+
+/** Wallets and what hangs off them: limits, spend windows, credit grants, holds. */
+public final class WalletDao {
+
+  public void insertIfAbsent(DSLContext tx, String name, String owner, String currency, long suspendThreshold) {
+    tx.insertInto(WALLETS).set(WALLETS.NAME, name).set(WALLETS.OWNER, owner).set(WALLETS.CURRENCY_CODE, currency)
+        .set(WALLETS.SUSPEND_THRESHOLD, suspendThreshold).onConflictDoNothing().execute();
+  }
+
+  public Optional<WalletsRecord> get(DSLContext tx, String name) {
+    return tx.selectFrom(WALLETS).where(WALLETS.NAME.eq(name)).fetchOptional();
+  }
+
+  /** Locks the wallet row: every money change of a wallet holds this lock. */
+  public Optional<WalletsRecord> lock(DSLContext tx, String name) {
+    return tx.selectFrom(WALLETS).where(WALLETS.NAME.eq(name)).forUpdate().fetchOptional();
+  }
+
+  /** Locks several wallets in name order (one order for every caller: no deadlocks). */
+  public List<WalletsRecord> lockAll(DSLContext tx, Collection<String> names) {
+    return tx.selectFrom(WALLETS).where(WALLETS.NAME.in(names)).orderBy(WALLETS.NAME).forUpdate().fetch();
+  }
+
+  public void store(DSLContext tx, WalletsRecord wallet) {
+    wallet.setVersion(wallet.getVersion() + 1);
+    wallet.setUpdateTime(OffsetDateTime.now());
+    tx.executeUpdate(wallet);
+  }
+
+  public List<WalletsRecord> page(DSLContext tx, String afterName, int limit) {
+    return tx.selectFrom(WALLETS).where(afterName == null ? DSL.noCondition() : WALLETS.NAME.gt(afterName))
+        .orderBy(WALLETS.NAME).limit(limit).fetch();
+  }
+
+  public List<LimitsRecord> limits(DSLContext tx, String wallet) {
+    return tx.selectFrom(LIMITS).where(LIMITS.WALLET.eq(wallet)).orderBy(LIMITS.SUBJECT, LIMITS.PERIOD).fetch();
+  }
+
+  public void putLimit(DSLContext tx, String wallet, String subject, String period, long limit) {
+    tx.insertInto(LIMITS).set(LIMITS.WALLET, wallet).set(LIMITS.SUBJECT, subject).set(LIMITS.PERIOD, period)
+        .set(LIMITS.LIMIT_NANOS, limit)
+        .onConflict(LIMITS.WALLET, LIMITS.SUBJECT, LIMITS.PERIOD).doUpdate()
+        .set(LIMITS.LIMIT_NANOS, limit).set(LIMITS.UPDATE_TIME, OffsetDateTime.now()).execute();
+  }
+
+  public void deleteLimit(DSLContext tx, String wallet, String subject, String period) {
+    tx.deleteFrom(LIMITS).where(LIMITS.WALLET.eq(wallet), LIMITS.SUBJECT.eq(subject), LIMITS.PERIOD.eq(period))
+        .execute();
+  }
+
+  public long spent(DSLContext tx, String wallet, String subject, String period, OffsetDateTime windowStart) {
+    Long v = tx.select(SPEND.SPENT).from(SPEND).where(SPEND.WALLET.eq(wallet), SPEND.SUBJECT.eq(subject),
+        SPEND.PERIOD.eq(period), SPEND.WINDOW_START.eq(windowStart)).fetchOne(SPEND.SPENT);
+    return v == null ? 0 : v;
+  }
+
+  public SpendRecord addSpend(DSLContext tx, String wallet, String subject, String period, OffsetDateTime windowStart,
+      long amount) {
+    return tx.insertInto(SPEND).set(SPEND.WALLET, wallet).set(SPEND.SUBJECT, subject).set(SPEND.PERIOD, period)
+        .set(SPEND.WINDOW_START, windowStart).set(SPEND.SPENT, amount)
+        .onConflict(SPEND.WALLET, SPEND.SUBJECT, SPEND.PERIOD, SPEND.WINDOW_START).doUpdate()
+        .set(SPEND.SPENT, SPEND.SPENT.plus(amount))
+        .returning().fetchOne();
+  }
+
+  public void setNotifiedPct(DSLContext tx, SpendRecord spend, int pct) {
+    tx.update(SPEND).set(SPEND.NOTIFIED_PCT, pct).where(SPEND.WALLET.eq(spend.getWallet()),
+        SPEND.SUBJECT.eq(spend.getSubject()), SPEND.PERIOD.eq(spend.getPeriod()),
+        SPEND.WINDOW_START.eq(spend.getWindowStart())).execute();
+  }
+
+  public void insertGrant(DSLContext tx, GrantsRecord grant) {
+    tx.insertInto(GRANTS).set(grant).execute();
+  }
+
+  /** Live lots in spending order: lowest priority number first, then soonest expiry. */
+  public List<GrantsRecord> liveGrants(DSLContext tx, String wallet, OffsetDateTime now) {
+    return tx.selectFrom(GRANTS).where(GRANTS.WALLET.eq(wallet), GRANTS.REMAINING.gt(0L),
+        GRANTS.EXPIRE_TIME.isNull().or(GRANTS.EXPIRE_TIME.gt(now)))
+        .orderBy(GRANTS.PRIORITY, GRANTS.EXPIRE_TIME.asc().nullsLast(), GRANTS.ID).fetch();
+  }
+
+  public List<GrantsRecord> dueGrants(DSLContext tx, String wallet, OffsetDateTime now) {
+    return tx.selectFrom(GRANTS).where(GRANTS.WALLET.eq(wallet), GRANTS.REMAINING.gt(0L),
+        GRANTS.EXPIRE_TIME.le(now)).orderBy(GRANTS.ID).fetch();
+  }
+
+  public void setRemaining(DSLContext tx, String grantId, long remaining) {
+    tx.update(GRANTS).set(GRANTS.REMAINING, remaining).where(GRANTS.ID.eq(grantId)).execute();
+  }
+
+  public void insertHold(DSLContext tx, HoldsRecord hold) {
+    tx.insertInto(HOLDS).set(hold).execute();
+  }
+
+  public Optional<HoldsRecord> hold(DSLContext tx, String wallet, String id) {
+    return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.ID.eq(id)).forUpdate().fetchOptional();
+  }
+
+  public List<HoldsRecord> pendingHolds(DSLContext tx, String wallet) {
+    return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.STATE.eq("pending")).fetch();
+  }
+
+  public void closeHold(DSLContext tx, String id, String state, long settled) {
+    tx.update(HOLDS).set(HOLDS.STATE, state).set(HOLDS.SETTLED, settled).set(HOLDS.CLOSE_TIME, OffsetDateTime.now())
+        .where(HOLDS.ID.eq(id)).execute();
+  }
+
+  /** Wallets having pending holds past their expiry, for the sweeper. */
+  public List<String> walletsWithDueHolds(DSLContext tx, OffsetDateTime now, int limit) {
+    return tx.selectDistinct(HOLDS.WALLET).from(HOLDS).where(HOLDS.STATE.eq("pending"), HOLDS.EXPIRE_TIME.le(now))
+        .limit(limit).fetch(HOLDS.WALLET);
+  }
+
+  public List<String> walletsWithDueGrantsOrPlans(DSLContext tx, OffsetDateTime now, OffsetDateTime monthStart,
+      int limit) {
+    return tx.selectDistinct(GRANTS.WALLET).from(GRANTS).where(GRANTS.REMAINING.gt(0L), GRANTS.EXPIRE_TIME.le(now))
+        .union(DSL.select(WALLETS.NAME).from(WALLETS).where(WALLETS.PLAN.isNotNull(),
+            WALLETS.PLAN_PERIOD_START.lt(monthStart)))
+        .limit(limit).fetch(0, String.class);
+  }
+}

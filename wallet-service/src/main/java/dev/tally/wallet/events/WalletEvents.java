@@ -1,0 +1,54 @@
+package dev.tally.wallet.events;
+
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.common.ids.Ids;
+import dev.tally.common.kafka.Outbox;
+import dev.tally.common.kafka.Topics;
+import dev.tally.proto.events.v1.LimitState;
+import dev.tally.proto.events.v1.LowBalance;
+import dev.tally.proto.events.v1.RefillRequested;
+import dev.tally.proto.events.v1.ThresholdCrossed;
+import dev.tally.proto.events.v1.WalletEvent;
+import dev.tally.proto.events.v1.WalletStateChanged;
+import dev.tally.wallet.wallets.Snapshot;
+import java.time.Instant;
+import java.util.Locale;
+import org.jooq.DSLContext;
+
+/** Publishes wallet changes on {@code wallet.v1} (keyed by wallet) through the outbox, in the change's transaction. */
+public final class WalletEvents {
+
+  public void stateChanged(DSLContext tx, Snapshot s) {
+    WalletStateChanged.Builder b = WalletStateChanged.newBuilder()
+        .setStatus(s.wallet().getStatus().toUpperCase(Locale.ROOT))
+        .setAdmissionMode(s.wallet().getAdmissionMode().toUpperCase(Locale.ROOT))
+        .setAvailableNanos(s.available()).setBalanceNanos(s.balance()).setVersion(s.wallet().getVersion());
+    for (Snapshot.LimitState l : s.limits()) {
+      b.addLimits(LimitState.newBuilder().setSubject(l.subject()).setPeriod(l.period().toUpperCase(Locale.ROOT))
+          .setLimitNanos(l.limit()).setSpentNanos(l.spent()).setResetTime(ProtoTime.ts(l.resetTime())));
+    }
+    publish(tx, s.wallet().getName(), WalletEvent.newBuilder().setStateChanged(b));
+  }
+
+  public void thresholdCrossed(DSLContext tx, String wallet, String subject, String period, int pct, long limit,
+      long spent) {
+    publish(tx, wallet, WalletEvent.newBuilder().setThresholdCrossed(ThresholdCrossed.newBuilder()
+        .setSubject(subject).setPeriod(period.toUpperCase(Locale.ROOT)).setPercent(pct).setLimitNanos(limit)
+        .setSpentNanos(spent)));
+  }
+
+  public void refillRequested(DSLContext tx, String wallet, long amount, long threshold, long balance) {
+    publish(tx, wallet, WalletEvent.newBuilder().setRefillRequested(RefillRequested.newBuilder()
+        .setAmountNanos(amount).setThresholdNanos(threshold).setBalanceNanos(balance).setRefillId(Ids.newId())));
+  }
+
+  public void lowBalance(DSLContext tx, String wallet, long balance, long threshold) {
+    publish(tx, wallet, WalletEvent.newBuilder().setLowBalance(LowBalance.newBuilder().setBalanceNanos(balance)
+        .setThresholdNanos(threshold)));
+  }
+
+  private void publish(DSLContext tx, String wallet, WalletEvent.Builder event) {
+    event.setEventId(Ids.newId()).setOccurTime(ProtoTime.ts(Instant.now())).setWallet(wallet);
+    Outbox.append(tx, Topics.WALLET, wallet, event.build());
+  }
+}

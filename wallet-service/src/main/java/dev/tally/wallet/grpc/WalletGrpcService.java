@@ -1,0 +1,209 @@
+package dev.tally.wallet.grpc;
+
+import static dev.tally.common.grpc.ProtoTime.duration;
+import static dev.tally.common.grpc.ProtoTime.odt;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.db.Database;
+import dev.tally.common.ids.PageTokens;
+import dev.tally.proto.wallet.v1.*;
+import dev.tally.wallet.holds.HoldManager;
+import dev.tally.wallet.ledger.Ledger;
+import dev.tally.wallet.wallets.WalletBook;
+import dev.tally.wallet.wallets.WalletManager;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The WalletService edge: verified caller in, one transaction per call (idempotent on request_id for
+ * mutations), managers do the work, protobuf out.
+ */
+public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImplBase {
+  private final Database db;
+  private final WalletManager wallets;
+  private final HoldManager holds;
+  private final WalletBook book;
+  private final Ledger ledger;
+
+  public WalletGrpcService(Database db, WalletManager wallets, HoldManager holds, WalletBook book, Ledger ledger) {
+    this.db = db;
+    this.wallets = wallets;
+    this.holds = holds;
+    this.book = book;
+    this.ledger = ledger;
+  }
+
+  private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {
+    out.onNext(body.get());
+    out.onCompleted();
+  }
+
+  @Override
+  public void getWallet(GetWalletRequest req, StreamObserver<GetWalletResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> GetWalletResponse.newBuilder()
+        .setWallet(WalletProtos.wallet(wallets.get(tx.dsl(), caller, req.getName()))).build()));
+  }
+
+  @Override
+  public void deposit(DepositRequest req, StreamObserver<DepositResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getDepositMethod().getFullMethodName(), req.getRequestId(),
+        req, DepositResponse.parser(), tx -> {
+          var d = wallets.deposit(tx, caller, req.getWallet(), req.getAmountNanos(), req.getCurrencyCode(),
+              req.getExternalReference(), req.getDescription());
+          return DepositResponse.newBuilder().setTransfer(WalletProtos.transfer(d.transfer()))
+              .setWallet(WalletProtos.wallet(d.wallet())).build();
+        }));
+  }
+
+  @Override
+  public void listTransfers(ListTransfersRequest req, StreamObserver<ListTransfersResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> {
+      var page = wallets.statement(tx.dsl(), caller, req.getWallet(),
+          req.getCodesList().stream().map(WalletProtos::code).toList(),
+          odt(req.getStartTime(), req.hasStartTime()), odt(req.getEndTime(), req.hasEndTime()), req.getMember(),
+          req.getApiKey(), req.getPageToken(), req.getPageSize());
+      var b = ListTransfersResponse.newBuilder().setNextPageToken(page.nextPageToken());
+      page.transfers().forEach(t -> b.addTransfers(WalletProtos.transfer(t)));
+      return b.build();
+    }));
+  }
+
+  @Override
+  public void setSpendingLimit(SetSpendingLimitRequest req, StreamObserver<SetSpendingLimitResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetSpendingLimitMethod().getFullMethodName(),
+        req.getRequestId(), req, SetSpendingLimitResponse.parser(), tx -> SetSpendingLimitResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.setSpendingLimit(tx, caller, req.getWallet(),
+                WalletProtos.period(req.getPeriod()), req.getLimitNanos(), req.getClear()))).build()));
+  }
+
+  @Override
+  public void setQuota(SetQuotaRequest req, StreamObserver<SetQuotaResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetQuotaMethod().getFullMethodName(),
+        req.getRequestId(), req, SetQuotaResponse.parser(), tx -> SetQuotaResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.setQuota(tx, caller, req.getWallet(), req.getSubject(),
+                WalletProtos.period(req.getPeriod()), req.getLimitNanos(), req.getClear()))).build()));
+  }
+
+  @Override
+  public void setDiscount(SetDiscountRequest req, StreamObserver<SetDiscountResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetDiscountMethod().getFullMethodName(),
+        req.getRequestId(), req, SetDiscountResponse.parser(), tx -> SetDiscountResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.setDiscount(tx, caller, req.getWallet(),
+                req.getDiscountBasisPoints()))).build()));
+  }
+
+  @Override
+  public void setAutoRefill(SetAutoRefillRequest req, StreamObserver<SetAutoRefillResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetAutoRefillMethod().getFullMethodName(),
+        req.getRequestId(), req, SetAutoRefillResponse.parser(), tx -> SetAutoRefillResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.setAutoRefill(tx, caller, req.getWallet(), req.getEnabled(),
+                req.getThresholdNanos(), req.getAmountNanos()))).build()));
+  }
+
+  @Override
+  public void setAdmissionMode(SetAdmissionModeRequest req, StreamObserver<SetAdmissionModeResponse> out) {
+    Caller caller = Caller.current();
+    String mode = req.getMode() == AdmissionMode.ADMISSION_MODE_SOFT ? "soft" : "hard";
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetAdmissionModeMethod().getFullMethodName(),
+        req.getRequestId(), req, SetAdmissionModeResponse.parser(), tx -> SetAdmissionModeResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.setAdmissionMode(tx, caller, req.getWallet(), mode))).build()));
+  }
+
+  @Override
+  public void setPlan(SetPlanRequest req, StreamObserver<SetPlanResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetPlanMethod().getFullMethodName(),
+        req.getRequestId(), req, SetPlanResponse.parser(), tx -> SetPlanResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.setPlan(tx, caller, req.getWallet(), req.getPlan(),
+                req.getSeats()))).build()));
+  }
+
+  @Override
+  public void listPlans(ListPlansRequest req, StreamObserver<ListPlansResponse> out) {
+    reply(out, () -> {
+      var b = ListPlansResponse.newBuilder();
+      wallets.plans().forEach(p -> b.addPlans(WalletProtos.plan(p, book.policy().currency())));
+      return b.build();
+    });
+  }
+
+  @Override
+  public void grantCredits(GrantCreditsRequest req, StreamObserver<GrantCreditsResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getGrantCreditsMethod().getFullMethodName(),
+        req.getRequestId(), req, GrantCreditsResponse.parser(), tx -> GrantCreditsResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.grantCredits(tx, caller, req.getWallet(), req.getAmountNanos(),
+                req.getPriority(), odt(req.getExpireTime(), req.hasExpireTime()), req.getDescription()))).build()));
+  }
+
+  @Override
+  public void reserve(ReserveRequest req, StreamObserver<ReserveResponse> out) {
+    Caller caller = Caller.current();
+    WalletManager.requirePlatform(caller, "Reserve is internal to admission");
+    Duration ttl = req.hasTtl() ? duration(req.getTtl()) : book.policy().holdTtl();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getReserveMethod().getFullMethodName(),
+        req.getRequestId(), req, ReserveResponse.parser(), tx -> {
+          var r = holds.reserve(tx, req.getWallet(), req.getAmountNanos(), req.getApiKey(), req.getMember(), ttl);
+          return ReserveResponse.newBuilder().setHold(WalletProtos.hold(r.hold())).setAvailableNanos(r.available())
+              .build();
+        }));
+  }
+
+  @Override
+  public void settle(SettleRequest req, StreamObserver<SettleResponse> out) {
+    Caller caller = Caller.current();
+    WalletManager.requirePlatform(caller, "Settle is internal to admission");
+    String eventId = req.getRequestId().isEmpty() ? "settle-" + WalletProtos.holdId(req.getHold())
+        : req.getRequestId();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSettleMethod().getFullMethodName(),
+        req.getRequestId(), req, SettleResponse.parser(), tx -> SettleResponse.newBuilder()
+            .setHold(WalletProtos.hold(holds.settle(tx, WalletProtos.walletOfHold(req.getHold()),
+                WalletProtos.holdId(req.getHold()), req.getActualNanos(), eventId))).build()));
+  }
+
+  @Override
+  public void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
+    Caller caller = Caller.current();
+    WalletManager.requirePlatform(caller, "Release is internal to admission");
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getReleaseMethod().getFullMethodName(),
+        req.getRequestId(), req, ReleaseResponse.parser(), tx -> ReleaseResponse.newBuilder()
+            .setHold(WalletProtos.hold(holds.release(tx, WalletProtos.walletOfHold(req.getHold()),
+                WalletProtos.holdId(req.getHold())))).build()));
+  }
+
+  @Override
+  public void listWalletStates(ListWalletStatesRequest req, StreamObserver<ListWalletStatesResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> {
+      int size = req.getPageSize() <= 0 ? 500 : req.getPageSize();
+      var rows = wallets.statesPage(tx.dsl(), caller, PageTokens.decode("states", req.getPageToken()), size + 1);
+      var b = ListWalletStatesResponse.newBuilder();
+      List<dev.tally.wallet.db.jooq.tables.records.WalletsRecord> page = rows.size() > size ? rows.subList(0, size) : rows;
+      page.forEach(w -> b.addStates(WalletProtos.state(book.snapshot(tx.dsl(), w))));
+      if (rows.size() > size) {
+        b.setNextPageToken(PageTokens.encode("states", page.getLast().getName()));
+      }
+      return b.build();
+    }));
+  }
+
+  @Override
+  public void reconcile(ReconcileRequest req, StreamObserver<ReconcileResponse> out) {
+    Caller caller = Caller.current();
+    WalletManager.requirePlatform(caller, "Reconcile is for operators");
+    reply(out, () -> db.transaction(tx -> {
+      var r = ledger.reconcile(tx.dsl());
+      return ReconcileResponse.newBuilder().setBalanced(r.balanced()).setAccountsChecked(r.accounts())
+          .setTransfersChecked(r.transfers()).addAllMismatchedAccounts(r.mismatched()).build();
+    }));
+  }
+}

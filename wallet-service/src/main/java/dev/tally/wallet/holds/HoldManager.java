@@ -1,0 +1,137 @@
+package dev.tally.wallet.holds;
+
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.ids.Ids;
+import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
+import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
+import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
+import dev.tally.wallet.ledger.Ledger;
+import dev.tally.wallet.periods.Periods;
+import dev.tally.wallet.usage.Charges;
+import dev.tally.wallet.usage.SpendBatch;
+import dev.tally.wallet.events.WalletEvents;
+import dev.tally.wallet.wallets.Snapshot;
+import dev.tally.wallet.wallets.WalletBook;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.List;
+import org.jooq.DSLContext;
+
+/**
+ * Holds: reservations of available balance for requests in flight (TigerBeetle's pending transfers).
+ * Reserve checks the whole chain (key quota, member quota, wallet spending limit, available balance) under
+ * the wallet's row lock, so two Reserves can never spend the same money.
+ */
+public final class HoldManager {
+  private final WalletBook book;
+  private final WalletDao wallets;
+  private final Ledger ledger;
+  private final Charges charges;
+  private final WalletEvents events;
+
+  public HoldManager(WalletBook book, WalletDao wallets, Ledger ledger, Charges charges, WalletEvents events) {
+    this.book = book;
+    this.wallets = wallets;
+    this.ledger = ledger;
+    this.charges = charges;
+    this.events = events;
+  }
+
+  public record Reserved(HoldsRecord hold, long available) {}
+
+  public Reserved reserve(DSLContext tx, String walletName, long amount, String apiKey, String member, Duration ttl) {
+    // A wallet not seen yet (its team's creation still on its way) is simply empty.
+    WalletsRecord w = book.lockFresh(tx, walletName);
+    if (Boolean.TRUE.equals(w.getClosed())) {
+      throw TallyException.failedPrecondition(Reasons.WALLET_SUSPENDED, "the wallet's team was deleted");
+    }
+    if ("suspended".equals(w.getStatus())) {
+      throw TallyException.failedPrecondition(Reasons.WALLET_SUSPENDED,
+          "the wallet is suspended: its available balance is at or below the threshold; deposit to resume");
+    }
+    List<HoldsRecord> pending = wallets.pendingHolds(tx, walletName);
+    Instant now = book.now();
+    for (LimitsRecord l : wallets.limits(tx, walletName)) {
+      boolean applies = l.getSubject().equals(walletName) || l.getSubject().equals(member)
+          || l.getSubject().equals(apiKey);
+      if (!applies) {
+        continue;
+      }
+      long spent = wallets.spent(tx, walletName, l.getSubject(), l.getPeriod(), Periods.windowStart(l.getPeriod(), now));
+      long held = pending.stream().filter(h -> l.getSubject().equals(walletName)
+          || l.getSubject().equals(h.getMember()) || l.getSubject().equals(h.getApiKey()))
+          .mapToLong(HoldsRecord::getAmount).sum();
+      if (spent + held + amount > l.getLimitNanos()) {
+        boolean quota = !l.getSubject().equals(walletName);
+        throw TallyException.resourceExhausted(quota ? Reasons.QUOTA_EXCEEDED : Reasons.SPENDING_LIMIT_REACHED,
+            (quota ? "the " + l.getPeriod() + " quota of " + l.getSubject() : "the wallet's " + l.getPeriod()
+                + " spending limit") + " would be exceeded; it resets at " + resetText(l.getPeriod(), now));
+      }
+    }
+    Snapshot s = book.snapshot(tx, w);
+    if (amount > s.available()) {
+      throw TallyException.failedPrecondition(Reasons.INSUFFICIENT_BALANCE,
+          "the available balance does not cover the estimate");
+    }
+    HoldsRecord hold = new HoldsRecord();
+    hold.setId(Ids.newId());
+    hold.setWallet(walletName);
+    hold.setAmount(amount);
+    hold.setState("pending");
+    hold.setApiKey(apiKey == null ? "" : apiKey);
+    hold.setMember(member == null ? "" : member);
+    hold.setExpireTime(OffsetDateTime.ofInstant(now.plus(ttl), java.time.ZoneOffset.UTC));
+    hold.setCreateTime(book.nowOdt());
+    wallets.insertHold(tx, hold);
+    w.setHeld(w.getHeld() + amount);
+    Snapshot after = book.afterChange(tx, w);
+    return new Reserved(hold, after.available());
+  }
+
+  /** Posts the actual cost of a held request and frees the hold. */
+  public HoldsRecord settle(DSLContext tx, String walletName, String holdId, long actual, String eventId) {
+    WalletsRecord w = book.lockExisting(tx, walletName);
+    HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    if (!"pending".equals(hold.getState())) {
+      throw TallyException.failedPrecondition("HOLD_NOT_PENDING", "the hold is already " + hold.getState());
+    }
+    if (actual > 0) {
+      SpendBatch spend = new SpendBatch();
+      Charges.Charged charged = charges.charge(tx, w, new Charges.Usage(eventId, actual, hold.getMember(),
+          hold.getApiKey(), book.now(), "settled hold " + holdId), spend, book.now());
+      ledger.post(tx, charged.transfers());
+      spend.flush(tx, wallets, events);
+      hold.setSettled(charged.charged());
+    }
+    wallets.closeHold(tx, holdId, "settled", hold.getSettled());
+    w.setHeld(w.getHeld() - hold.getAmount());
+    book.afterChange(tx, w);
+    hold.setState("settled");
+    return hold;
+  }
+
+  public HoldsRecord release(DSLContext tx, String walletName, String holdId) {
+    WalletsRecord w = book.lockExisting(tx, walletName);
+    HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    if (!"pending".equals(hold.getState())) {
+      throw TallyException.failedPrecondition("HOLD_NOT_PENDING", "the hold is already " + hold.getState());
+    }
+    wallets.closeHold(tx, holdId, "released", 0);
+    w.setHeld(w.getHeld() - hold.getAmount());
+    book.afterChange(tx, w);
+    hold.setState("released");
+    return hold;
+  }
+
+  private static String resetText(String period, Instant now) {
+    OffsetDateTime end = Periods.windowEnd(period, now);
+    return end == null ? "never (lifetime)" : end.toString();
+  }
+
+  private static TallyException holdNotFound(String wallet, String id) {
+    return TallyException.notFound(Reasons.NOT_FOUND, "hold " + wallet + "/holds/" + id + " not found");
+  }
+}

@@ -1,0 +1,82 @@
+package dev.tally.wallet.usage;
+
+import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
+import dev.tally.wallet.db.jooq.tables.records.SpendRecord;
+import dev.tally.wallet.events.WalletEvents;
+import dev.tally.wallet.periods.Periods;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.jooq.DSLContext;
+
+/**
+ * Spend increments of a batch of charges, summed per (wallet, subject, period, window) and written once
+ * per batch; then each limit or quota whose spend crossed 50, 80 or 100 % is notified once per window.
+ * Spend counts in the window containing the usage's occurred_at.
+ */
+public final class SpendBatch {
+  private static final int[] THRESHOLDS = {100, 80, 50};
+
+  private record Key(String wallet, String subject, String period, OffsetDateTime windowStart)
+      implements Comparable<Key> {
+    @Override
+    public int compareTo(Key o) {
+      int c = wallet.compareTo(o.wallet);
+      if (c == 0) c = subject.compareTo(o.subject);
+      if (c == 0) c = period.compareTo(o.period);
+      if (c == 0) c = windowStart.compareTo(o.windowStart);
+      return c;
+    }
+  }
+
+  private final Map<Key, Long> increments = new TreeMap<>();
+
+  /** Adds {@code amount} for each subject of the charge in every period. */
+  public void add(String wallet, List<String> subjects, Instant occurredAt, long amount) {
+    if (amount == 0) {
+      return;
+    }
+    for (String subject : subjects) {
+      for (String period : Periods.ALL) {
+        increments.merge(new Key(wallet, subject, period, Periods.windowStart(period, occurredAt)), amount,
+            Long::sum);
+      }
+    }
+  }
+
+  public void flush(DSLContext tx, WalletDao wallets, WalletEvents events) {
+    Map<String, Map<String, Long>> limitsByWallet = new HashMap<>();
+    for (Map.Entry<Key, Long> e : increments.entrySet()) {
+      Key k = e.getKey();
+      SpendRecord row = wallets.addSpend(tx, k.wallet(), k.subject(), k.period(), k.windowStart(), e.getValue());
+      Long limit = limitsByWallet.computeIfAbsent(k.wallet(), w -> limits(tx, wallets, w))
+          .get(k.subject() + "|" + k.period());
+      if (limit == null || limit <= 0) {
+        continue;
+      }
+      long pct = row.getSpent() * 100 / limit;
+      for (int t : THRESHOLDS) {
+        if (pct >= t) {
+          if (row.getNotifiedPct() < t) {
+            events.thresholdCrossed(tx, k.wallet(), k.subject(), k.period(), t, limit, row.getSpent());
+            wallets.setNotifiedPct(tx, row, t);
+          }
+          break;
+        }
+      }
+    }
+    increments.clear();
+  }
+
+  private static Map<String, Long> limits(DSLContext tx, WalletDao wallets, String wallet) {
+    Map<String, Long> m = new HashMap<>();
+    for (LimitsRecord l : wallets.limits(tx, wallet)) {
+      m.put(l.getSubject() + "|" + l.getPeriod(), l.getLimitNanos());
+    }
+    return m;
+  }
+}

@@ -1,0 +1,203 @@
+package dev.tally.wallet.wallets;
+
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.ids.Ids;
+import dev.tally.common.ids.Wallets;
+import dev.tally.wallet.config.WalletPolicy;
+import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
+import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
+import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
+import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
+import dev.tally.wallet.events.WalletEvents;
+import dev.tally.wallet.ledger.Accounts;
+import dev.tally.wallet.ledger.Ledger;
+import dev.tally.wallet.ledger.Money;
+import dev.tally.wallet.ledger.NewTransfer;
+import dev.tally.wallet.periods.Periods;
+import dev.tally.wallet.plans.Plan;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.jooq.DSLContext;
+
+/**
+ * The core of a wallet shared by every operation: creating it, reading its snapshot, its housekeeping
+ * (expired holds, expired grants, plan renewals at period start) and what follows any change of its money
+ * (suspension and resumption, low-balance and auto-refill signals, the state event for gateways).
+ */
+public final class WalletBook {
+  private static final Pattern NAME = Pattern.compile("wallets/(team|user)-[A-Za-z0-9_-]{1,64}");
+
+  private final WalletDao wallets;
+  private final Ledger ledger;
+  private final WalletEvents events;
+  private final WalletPolicy policy;
+  private final Clock clock;
+
+  public WalletBook(WalletDao wallets, Ledger ledger, WalletEvents events, WalletPolicy policy, Clock clock) {
+    this.wallets = wallets;
+    this.ledger = ledger;
+    this.events = events;
+    this.policy = policy;
+    this.clock = clock;
+  }
+
+  public Instant now() {
+    return clock.instant();
+  }
+
+  public OffsetDateTime nowOdt() {
+    return clock.instant().atOffset(ZoneOffset.UTC);
+  }
+
+  public WalletPolicy policy() {
+    return policy;
+  }
+
+  /** Creates the wallet (and its accounts) unless it exists. */
+  public void ensure(DSLContext tx, String name) {
+    if (!NAME.matcher(name).matches()) {
+      throw TallyException.invalidArgument("wallet", "must look like wallets/team-{team} or wallets/user-{user}");
+    }
+    wallets.insertIfAbsent(tx, name, Wallets.owner(name), policy.currency(), policy.suspendThreshold());
+    ledger.ensureAccount(tx, Accounts.paid(name), policy.currency());
+    ledger.ensureAccount(tx, Accounts.granted(name), policy.currency());
+  }
+
+  /** Locks the wallet, creating it first when needed, and brings it up to date. */
+  public WalletsRecord lockFresh(DSLContext tx, String name) {
+    ensure(tx, name);
+    WalletsRecord w = wallets.lock(tx, name).orElseThrow();
+    if (housekeep(tx, w)) {
+      afterChange(tx, w);
+    }
+    return w;
+  }
+
+  public WalletsRecord lockExisting(DSLContext tx, String name) {
+    WalletsRecord w = wallets.lock(tx, name).orElseThrow(() -> notFound(name));
+    if (housekeep(tx, w)) {
+      afterChange(tx, w);
+    }
+    return w;
+  }
+
+  public Snapshot snapshot(DSLContext tx, WalletsRecord w) {
+    Instant now = now();
+    String name = w.getName();
+    List<Snapshot.LimitState> limits = new ArrayList<>();
+    for (LimitsRecord l : wallets.limits(tx, name)) {
+      OffsetDateTime start = Periods.windowStart(l.getPeriod(), now);
+      limits.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
+          wallets.spent(tx, name, l.getSubject(), l.getPeriod(), start), Periods.windowEnd(l.getPeriod(), now)));
+    }
+    OffsetDateTime monthStart = Periods.windowStart("month", now);
+    return new Snapshot(w, ledger.balance(tx, Accounts.paid(name)), ledger.balance(tx, Accounts.granted(name)),
+        w.getHeld(), wallets.spent(tx, name, name, "month", monthStart), monthStart,
+        Periods.windowEnd("month", now), limits);
+  }
+
+  /**
+   * Releases expired holds, takes back expired grants and renews the plan grant at a new period. Returns
+   * whether anything changed. The wallet must be locked.
+   */
+  public boolean housekeep(DSLContext tx, WalletsRecord w) {
+    OffsetDateTime now = nowOdt();
+    boolean changed = false;
+    for (HoldsRecord h : wallets.pendingHolds(tx, w.getName())) {
+      if (!h.getExpireTime().isAfter(now)) {
+        wallets.closeHold(tx, h.getId(), "expired", 0);
+        w.setHeld(w.getHeld() - h.getAmount());
+        changed = true;
+      }
+    }
+    for (GrantsRecord g : wallets.dueGrants(tx, w.getName(), now)) {
+      expireGrant(tx, w, g, "expired");
+      changed = true;
+    }
+    OffsetDateTime monthStart = Periods.windowStart("month", now());
+    if (w.getPlan() != null && w.getPlanPeriodStart() != null && w.getPlanPeriodStart().isBefore(monthStart)) {
+      Plan plan = plan(w.getPlan());
+      long amount = Money.proRata(plan.includedPerSeat(), w.getSeats(), 1);
+      if (amount > 0) {
+        grant(tx, w, amount, 0, Periods.windowEnd("month", now()), "plan " + plan.id() + " × " + w.getSeats(),
+            "plan");
+      }
+      w.setPlanPeriodStart(monthStart);
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Grants credit to a locked wallet: a GRANT transfer and a lot spent before paid money. */
+  public void grant(DSLContext tx, WalletsRecord w, long amount, int priority, OffsetDateTime expire,
+      String description, String source) {
+    String id = Ids.newId();
+    ledger.postOne(tx, NewTransfer.simple(id, Accounts.grants(w.getCurrencyCode()), Accounts.granted(w.getName()),
+        amount, w.getCurrencyCode(), "grant", description, nowOdt()));
+    GrantsRecord g = new GrantsRecord();
+    g.setId(id);
+    g.setWallet(w.getName());
+    g.setAmount(amount);
+    g.setRemaining(amount);
+    g.setPriority(priority);
+    g.setExpireTime(expire);
+    g.setSource(source);
+    wallets.insertGrant(tx, g);
+  }
+
+  /** Takes back what is left of a grant (GRANT_EXPIRY transfer). */
+  public void expireGrant(DSLContext tx, WalletsRecord w, GrantsRecord g, String why) {
+    ledger.postOne(tx, NewTransfer.simple(Ids.newId(), Accounts.granted(w.getName()),
+        Accounts.grants(w.getCurrencyCode()), g.getRemaining(), w.getCurrencyCode(), "grant_expiry",
+        "grant " + g.getId() + " " + why, nowOdt()));
+    wallets.setRemaining(tx, g.getId(), 0);
+  }
+
+  /**
+   * What follows any money change of a locked wallet: suspension at or below the threshold, resumption
+   * above it, a low-balance signal and an auto-refill request once per dip, then the new state for gateways.
+   */
+  public Snapshot afterChange(DSLContext tx, WalletsRecord w) {
+    Snapshot s = snapshot(tx, w);
+    long available = s.available();
+    w.setStatus(available <= w.getSuspendThreshold() && !Boolean.TRUE.equals(w.getClosed()) ? "suspended" : "active");
+    if (Boolean.TRUE.equals(w.getClosed())) {
+      w.setStatus("suspended");
+    }
+    if (s.balance() <= policy.lowBalanceThreshold()) {
+      if (!w.getLowBalanceNotified()) {
+        events.lowBalance(tx, w.getName(), s.balance(), policy.lowBalanceThreshold());
+        w.setLowBalanceNotified(true);
+      }
+    } else {
+      w.setLowBalanceNotified(false);
+    }
+    if (w.getAutoRefillEnabled() && s.balance() < w.getAutoRefillThreshold()) {
+      if (!w.getAutoRefillRequested()) {
+        events.refillRequested(tx, w.getName(), w.getAutoRefillAmount(), w.getAutoRefillThreshold(), s.balance());
+        w.setAutoRefillRequested(true);
+      }
+    } else if (s.balance() >= w.getAutoRefillThreshold()) {
+      w.setAutoRefillRequested(false);
+    }
+    wallets.store(tx, w); // bumps the version carried by the event (s.wallet() is w)
+    events.stateChanged(tx, s);
+    return s;
+  }
+
+  public Plan plan(String id) {
+    return policy.plans().stream().filter(p -> p.id().equals(id)).findFirst()
+        .orElseThrow(() -> TallyException.notFound(Reasons.NOT_FOUND, "plan plans/" + id + " not found"));
+  }
+
+  public static TallyException notFound(String name) {
+    return TallyException.notFound(Reasons.NOT_FOUND, "wallet " + name + " not found");
+  }
+}

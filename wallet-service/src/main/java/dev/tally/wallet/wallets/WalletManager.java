@@ -1,0 +1,241 @@
+package dev.tally.wallet.wallets;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.ids.Ids;
+import dev.tally.common.ids.PageTokens;
+import dev.tally.wallet.access.BillingAccess;
+import dev.tally.wallet.db.TransferDao;
+import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.jooq.tables.records.TransfersRecord;
+import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
+import dev.tally.wallet.ledger.Accounts;
+import dev.tally.wallet.ledger.Ledger;
+import dev.tally.wallet.ledger.Money;
+import dev.tally.wallet.ledger.NewTransfer;
+import dev.tally.wallet.periods.Periods;
+import dev.tally.wallet.plans.Plan;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.Collection;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.jooq.DSLContext;
+
+/** Wallet operations: reading, deposits, statement, limits, quotas, discount, auto-refill, plans, grants. */
+public final class WalletManager {
+  private static final Pattern MEMBER = Pattern.compile("teams/([A-Za-z0-9_-]{1,64})/members/[A-Za-z0-9_-]{1,64}");
+  private static final Pattern KEY = Pattern.compile("apiKeys/[A-Za-z0-9_-]{1,64}");
+
+  private final WalletBook book;
+  private final WalletDao wallets;
+  private final TransferDao transfers;
+  private final Ledger ledger;
+  private final BillingAccess access;
+
+  public WalletManager(WalletBook book, WalletDao wallets, TransferDao transfers, Ledger ledger, BillingAccess access) {
+    this.book = book;
+    this.wallets = wallets;
+    this.transfers = transfers;
+    this.ledger = ledger;
+    this.access = access;
+  }
+
+  public Snapshot get(DSLContext tx, Caller caller, String name) {
+    String wallet = access.resolve(caller, name);
+    access.requireView(caller, wallet);
+    return book.snapshot(tx, book.lockFresh(tx, wallet));
+  }
+
+  public record Deposited(TransfersRecord transfer, Snapshot wallet) {}
+
+  /** Credits a payment once per external reference; a deposit above the threshold resumes the wallet. */
+  public Deposited deposit(DSLContext tx, Caller caller, String name, long amount, String currency, String reference,
+      String description) {
+    String wallet = access.resolve(caller, name);
+    access.requireManage(caller, wallet);
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    if (!w.getCurrencyCode().equals(currency)) {
+      throw TallyException.invalidArgument("currency_code", "the wallet holds " + w.getCurrencyCode());
+    }
+    if (Boolean.TRUE.equals(w.getClosed())) {
+      throw TallyException.failedPrecondition("WALLET_CLOSED", "the wallet's team was deleted");
+    }
+    // The unique index on (currency, reference) is the real guard; this lookup gives the friendly answer.
+    var existing = transfers.depositByReference(tx, currency, reference);
+    if (existing.isPresent()) {
+      TransfersRecord t = existing.get();
+      if (t.getAmount() != amount || !t.getCreditAccount().equals(Accounts.paid(wallet))) {
+        throw TallyException.alreadyExists(Reasons.IDEMPOTENCY_KEY_REUSED,
+            "payment " + reference + " was already deposited with another amount or wallet");
+      }
+      return new Deposited(t, book.snapshot(tx, w));
+    }
+    long balance = ledger.balance(tx, Accounts.paid(wallet));
+    Money.add(balance, amount);
+    TransfersRecord t = ledger.postOne(tx, new NewTransfer(Ids.newId(), Accounts.deposits(currency),
+        Accounts.paid(wallet), amount, currency, "deposit", null, null, null, reference, null, null,
+        description.isEmpty() ? "deposit" : description, book.nowOdt()));
+    return new Deposited(t, book.afterChange(tx, w));
+  }
+
+  public record Page(List<TransfersRecord> transfers, String nextPageToken) {}
+
+  public Page statement(DSLContext tx, Caller caller, String name, Collection<String> codes, OffsetDateTime start,
+      OffsetDateTime end, String member, String apiKey, String pageToken, int pageSize) {
+    String wallet = access.resolve(caller, name);
+    access.requireView(caller, wallet);
+    int size = PageTokens.pageSize(pageSize);
+    String list = "transfers:" + wallet;
+    List<TransfersRecord> rows = transfers.statement(tx, List.of(Accounts.paid(wallet), Accounts.granted(wallet)),
+        codes, start, end, member, apiKey, PageTokens.decode(list, pageToken), size + 1);
+    String next = rows.size() > size ? PageTokens.encode(list, rows.get(size - 1).getId()) : "";
+    return new Page(rows.size() > size ? rows.subList(0, size) : rows, next);
+  }
+
+  public Snapshot setSpendingLimit(DSLContext tx, Caller caller, String name, String period, long limit,
+      boolean clear) {
+    String wallet = access.resolve(caller, name);
+    access.requireManage(caller, wallet);
+    return setLimit(tx, wallet, wallet, period, limit, clear);
+  }
+
+  public Snapshot setQuota(DSLContext tx, Caller caller, String name, String subject, String period, long limit,
+      boolean clear) {
+    String wallet = access.resolve(caller, name);
+    access.requireManage(caller, wallet);
+    var member = MEMBER.matcher(subject);
+    boolean ok = (member.matches() && wallet.equals("wallets/team-" + member.group(1))) || KEY.matcher(subject).matches();
+    if (!ok) {
+      throw TallyException.invalidArgument("subject",
+          "must be a member of the wallet's team (teams/{team}/members/{user}) or a key (apiKeys/{key})");
+    }
+    return setLimit(tx, wallet, subject, period, limit, clear);
+  }
+
+  private Snapshot setLimit(DSLContext tx, String wallet, String subject, String period, long limit, boolean clear) {
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    if (clear) {
+      wallets.deleteLimit(tx, wallet, subject, period);
+      return book.afterChange(tx, w);
+    }
+    if (limit > Money.MAX_AMOUNT) {
+      throw TallyException.invalidArgument("limit_nanos", "must be at most " + Money.MAX_AMOUNT);
+    }
+    long spent = wallets.spent(tx, wallet, subject, period, Periods.windowStart(period, book.now()));
+    if (limit < spent) {
+      throw TallyException.failedPrecondition("LIMIT_BELOW_SPEND", "the " + period + " spend so far ("
+          + Money.format(spent, w.getCurrencyCode()) + ") is above the new limit; set at least that, or clear it");
+    }
+    wallets.putLimit(tx, wallet, subject, period, limit);
+    return book.afterChange(tx, w);
+  }
+
+  public Snapshot setDiscount(DSLContext tx, Caller caller, String name, int bps) {
+    String wallet = access.resolve(caller, name);
+    requirePlatform(caller, "discounts are set by the platform's operators");
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    w.setDiscountBps(bps);
+    return book.afterChange(tx, w);
+  }
+
+  public Snapshot setAutoRefill(DSLContext tx, Caller caller, String name, boolean enabled, long threshold,
+      long amount) {
+    String wallet = access.resolve(caller, name);
+    access.requireManage(caller, wallet);
+    if (enabled && amount <= 0) {
+      throw TallyException.invalidArgument("amount_nanos", "must be positive when auto-refill is enabled");
+    }
+    if (amount > Money.MAX_AMOUNT || threshold > Money.MAX_AMOUNT) {
+      throw TallyException.invalidArgument("amount_nanos", "must be at most " + Money.MAX_AMOUNT);
+    }
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    w.setAutoRefillEnabled(enabled);
+    w.setAutoRefillThreshold(threshold);
+    w.setAutoRefillAmount(amount);
+    w.setAutoRefillRequested(false);
+    return book.afterChange(tx, w);
+  }
+
+  public Snapshot setAdmissionMode(DSLContext tx, Caller caller, String name, String mode) {
+    String wallet = access.resolve(caller, name);
+    access.requireManage(caller, wallet);
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    w.setAdmissionMode(mode);
+    return book.afterChange(tx, w);
+  }
+
+  /**
+   * Subscribes a team wallet to a plan. New included usage (more seats, or a bigger plan) is granted at
+   * once pro rata for the rest of the month; the full grant follows at each period start.
+   */
+  public Snapshot setPlan(DSLContext tx, Caller caller, String name, String planName, int seats) {
+    String wallet = access.resolve(caller, name);
+    access.requireManage(caller, wallet);
+    if (!wallet.startsWith("wallets/team-")) {
+      throw TallyException.invalidArgument("wallet", "plans are for team wallets");
+    }
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    if (planName.isEmpty()) {
+      w.setPlan(null);
+      w.setSeats(0);
+      w.setPlanPeriodStart(null);
+      return book.afterChange(tx, w);
+    }
+    if (!planName.startsWith("plans/")) {
+      throw TallyException.invalidArgument("plan", "must look like plans/{plan}");
+    }
+    if (seats <= 0) {
+      throw TallyException.invalidArgument("seats", "must be at least 1 with a plan");
+    }
+    Plan plan = book.plan(planName.substring("plans/".length()));
+    long before = w.getPlan() == null ? 0 : book.plan(w.getPlan()).includedPerSeat() * w.getSeats();
+    long after = Math.multiplyExact(plan.includedPerSeat(), (long) seats);
+    Instant now = book.now();
+    OffsetDateTime start = Periods.windowStart("month", now);
+    OffsetDateTime end = Periods.windowEnd("month", now);
+    if (after > before) {
+      long remaining = Duration.between(now, end.toInstant()).toSeconds();
+      long whole = Duration.between(start.toInstant(), end.toInstant()).toSeconds();
+      long grant = Money.proRata(after - before, remaining, whole);
+      if (grant > 0) {
+        book.grant(tx, w, grant, 0, end, "plan " + plan.id() + " × " + seats + " (pro rata)", "plan");
+      }
+    }
+    w.setPlan(plan.id());
+    w.setSeats(seats);
+    w.setPlanPeriodStart(start);
+    return book.afterChange(tx, w);
+  }
+
+  public List<Plan> plans() {
+    return book.policy().plans();
+  }
+
+  public record Granted(TransfersRecord transfer, Snapshot wallet) {}
+
+  public Snapshot grantCredits(DSLContext tx, Caller caller, String name, long amount, int priority,
+      OffsetDateTime expire, String description) {
+    String wallet = access.resolve(caller, name);
+    requirePlatform(caller, "credits are granted by the platform's operators");
+    if (expire != null && !expire.toInstant().isAfter(book.now())) {
+      throw TallyException.invalidArgument("expire_time", "must be in the future");
+    }
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    book.grant(tx, w, amount, priority, expire, description.isEmpty() ? "promotional credit" : description, "promo");
+    return book.afterChange(tx, w);
+  }
+
+  public List<WalletsRecord> statesPage(DSLContext tx, Caller caller, String after, int limit) {
+    requirePlatform(caller, "wallet states are internal");
+    return wallets.page(tx, after, limit);
+  }
+
+  public static void requirePlatform(Caller caller, String why) {
+    if (!caller.platform()) {
+      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN, why);
+    }
+  }
+}

@@ -1,0 +1,179 @@
+package dev.tally.wallet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.rpc.ErrorInfo;
+import dev.tally.common.app.ServiceRunner;
+import dev.tally.common.auth.Caller;
+import dev.tally.common.auth.CallerSigner;
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.common.grpc.ServerConfig;
+import dev.tally.common.kafka.KafkaClients;
+import dev.tally.common.kafka.Topics;
+import dev.tally.common.testing.Await;
+import dev.tally.common.testing.MutableClock;
+import dev.tally.common.testing.TestInfra;
+import dev.tally.identity.IdentityServiceMain;
+import dev.tally.identity.config.IdentityConfig;
+import dev.tally.identity.config.IdentityPolicy;
+import dev.tally.identity.mail.SmtpConfig;
+import dev.tally.proto.events.v1.UsageEvent;
+import dev.tally.proto.identity.v1.*;
+import dev.tally.proto.wallet.v1.*;
+import dev.tally.wallet.config.WalletConfig;
+import dev.tally.wallet.config.WalletPolicy;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.protobuf.StatusProto;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.function.Executable;
+
+/** A real identity service and a real wallet service (with a clock tests can move) on PostgreSQL and Kafka. */
+final class WalletFixture implements AutoCloseable {
+  static final long DOLLAR = 1_000_000_000L;
+  private static final AtomicInteger USERS = new AtomicInteger();
+
+  final ServiceRunner runner = new ServiceRunner();
+  final MutableClock clock;
+  final WalletServiceMain.Running wallet;
+  final ManagedChannel identityChannel;
+  final ManagedChannel walletChannel;
+  final CallerSigner signer = new CallerSigner(IdentityConfig.DEV_INTERNAL_AUTH_KEY, Clock.systemUTC());
+  final KafkaProducer<String, byte[]> producer;
+
+  record TestUser(Caller caller, String name, String email) {
+    String id() {
+      return name.substring("users/".length());
+    }
+
+    String wallet() {
+      return "wallets/user-" + id();
+    }
+  }
+
+  WalletFixture(Class<?> owner, IdentityPolicy identityPolicy, Instant start) throws Exception {
+    clock = new MutableClock(start);
+    var identityServer = runner.manage(IdentityServiceMain.start(new IdentityConfig(ServerConfig.ephemeral(),
+        TestInfra.newDatabase(owner, "identity"), TestInfra.kafka(), identityPolicy,
+        IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER, SmtpConfig.DISABLED), runner));
+    wallet = WalletServiceMain.start(new WalletConfig(ServerConfig.ephemeral(), TestInfra.newDatabase(owner, "wallet"),
+        TestInfra.kafka(), WalletPolicy.defaults(), "localhost:" + identityServer.port(),
+        WalletConfig.DEV_INTERNAL_AUTH_KEY), runner, clock);
+    identityChannel = NettyChannelBuilder.forAddress("localhost", identityServer.port()).usePlaintext().build();
+    walletChannel = NettyChannelBuilder.forAddress("localhost", wallet.server().port()).usePlaintext().build();
+    producer = runner.manage(new KafkaClients(TestInfra.kafka(), null).producer("wallet-test"));
+  }
+
+  IdentityServiceGrpc.IdentityServiceBlockingStub identity(Caller caller) {
+    return IdentityServiceGrpc.newBlockingStub(identityChannel).withCallCredentials(signer.credentials(caller))
+        .withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  WalletServiceGrpc.WalletServiceBlockingStub as(Caller caller) {
+    return WalletServiceGrpc.newBlockingStub(walletChannel).withCallCredentials(signer.credentials(caller))
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  WalletServiceGrpc.WalletServiceBlockingStub as(TestUser u) {
+    return as(u.caller());
+  }
+
+  WalletServiceGrpc.WalletServiceBlockingStub platform() {
+    return as(Caller.PLATFORM);
+  }
+
+  TestUser newUser(String label) {
+    int n = USERS.incrementAndGet();
+    User u = identity(Caller.PLATFORM).upsertUser(UpsertUserRequest.newBuilder()
+        .setExternalId("ext-" + label + "-" + n + "-" + System.nanoTime()).setEmail(label + "." + n + "@example.com")
+        .build()).getUser();
+    return new TestUser(Caller.user(u.getName()), u.getName(), u.getEmail());
+  }
+
+  Team newTeam(TestUser owner, String name) {
+    return identity(owner.caller()).createTeam(CreateTeamRequest.newBuilder().setDisplayName(name).build()).getTeam();
+  }
+
+  void join(TestUser inviter, Team team, TestUser user, String role) {
+    String token = identity(inviter.caller()).createInvitation(CreateInvitationRequest.newBuilder()
+        .setParent(team.getName()).setEmail(user.email()).setRole(role).build()).getToken();
+    identity(user.caller()).acceptInvitation(AcceptInvitationRequest.newBuilder().setToken(token).build());
+  }
+
+  Wallet get(String wallet) {
+    return platform().getWallet(GetWalletRequest.newBuilder().setName(wallet).build()).getWallet();
+  }
+
+  Wallet deposit(String wallet, long nanos, String reference) {
+    return platform().deposit(DepositRequest.newBuilder().setWallet(wallet).setAmountNanos(nanos)
+        .setCurrencyCode("USD").setExternalReference(reference).build()).getWallet();
+  }
+
+  /** Publishes a priced usage event as metering would. */
+  void usage(String eventId, String wallet, String user, String apiKey, long costNanos, Instant occurredAt,
+      String hold) {
+    UsageEvent e = UsageEvent.newBuilder().setEventId(eventId).setBillingAccount(wallet).setUser(user)
+        .setApiKey(apiKey).setMeter("output_tokens").setQuantity(1).setCostNanos(costNanos).setCurrencyCode("USD")
+        .setOccurredAt(ProtoTime.ts(occurredAt)).setRecordedAt(ProtoTime.ts(Instant.now())).setHold(hold).build();
+    try {
+      producer.send(new ProducerRecord<>(Topics.USAGE, wallet, e.toByteArray())).get(30, TimeUnit.SECONDS);
+    } catch (Exception ex) {
+      throw new AssertionError(ex);
+    }
+  }
+
+  /** Waits until the wallet's balance is {@code expected}. */
+  Wallet awaitBalance(String wallet, long expected) {
+    return Await.value(wallet + " balance " + expected, Duration.ofSeconds(30), () -> get(wallet),
+        w -> w.getBalanceNanos() == expected);
+  }
+
+  void assertReconciled() {
+    ReconcileResponse r = platform().reconcile(ReconcileRequest.getDefaultInstance());
+    assertTrue(r.getBalanced(), "ledger out of balance: " + r.getMismatchedAccountsList());
+  }
+
+  long transferCount(String wallet) {
+    return platform().listTransfers(ListTransfersRequest.newBuilder().setWallet(wallet).setPageSize(1000).build())
+        .getTransfersCount();
+  }
+
+  static StatusRuntimeException assertFails(Status.Code code, String reason, Executable call) {
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
+    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+    assertEquals(reason, reason(e), e.getStatus().toString());
+    return e;
+  }
+
+  static String reason(StatusRuntimeException e) {
+    com.google.rpc.Status s = StatusProto.fromThrowable(e);
+    if (s == null) {
+      return "";
+    }
+    return s.getDetailsList().stream().filter(a -> a.is(ErrorInfo.class)).findFirst().map(a -> {
+      try {
+        return a.unpack(ErrorInfo.class).getReason();
+      } catch (InvalidProtocolBufferException ex) {
+        throw new AssertionError(ex);
+      }
+    }).orElse("");
+  }
+
+  @Override
+  public void close() {
+    identityChannel.shutdownNow();
+    walletChannel.shutdownNow();
+    runner.closeAll();
+  }
+}
