@@ -81,6 +81,7 @@ public final class HoldManager {
     hold.setWallet(walletName);
     hold.setAmount(amount);
     hold.setState("pending");
+    hold.setSettled(0L);
     hold.setApiKey(apiKey == null ? "" : apiKey);
     hold.setMember(member == null ? "" : member);
     hold.setExpireTime(OffsetDateTime.ofInstant(now.plus(ttl), java.time.ZoneOffset.UTC));

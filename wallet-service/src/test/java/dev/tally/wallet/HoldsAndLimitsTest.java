@@ -1,0 +1,249 @@
+package dev.tally.wallet;
+
+import static dev.tally.wallet.WalletFixture.DOLLAR;
+import static dev.tally.wallet.WalletFixture.assertFails;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tally.identity.config.IdentityPolicy;
+import dev.tally.proto.identity.v1.Team;
+import dev.tally.proto.wallet.v1.*;
+import dev.tally.wallet.WalletFixture.TestUser;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class HoldsAndLimitsTest {
+  private static WalletFixture f;
+
+  @BeforeAll
+  static void start() throws Exception {
+    f = new WalletFixture(HoldsAndLimitsTest.class, IdentityPolicy.defaults(), Instant.parse("2026-11-10T12:00:00Z"));
+  }
+
+  @AfterEach
+  void reconciled() {
+    f.assertReconciled();
+  }
+
+  @AfterAll
+  static void stop() {
+    f.close();
+  }
+
+  private static ReserveRequest reserve(String wallet, long amount, String member, String key) {
+    return ReserveRequest.newBuilder().setWallet(wallet).setAmountNanos(amount).setMember(member).setApiKey(key)
+        .build();
+  }
+
+  private static SetSpendingLimitRequest limit(String wallet, Period period, long nanos) {
+    return SetSpendingLimitRequest.newBuilder().setWallet(wallet).setPeriod(period).setLimitNanos(nanos).build();
+  }
+
+  @Test
+  void sixtyFourConcurrentReservesNeverOverCommitTheLimitOrTheBalance() throws Exception {
+    TestUser owner = f.newUser("race-owner");
+    Team team = f.newTeam(owner, "Race");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_race");
+    f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_DAY, 5 * DOLLAR));
+    ExecutorService pool = Executors.newFixedThreadPool(16);
+    List<Callable<Boolean>> calls = new ArrayList<>();
+    for (int i = 0; i < 64; i++) {
+      calls.add(() -> {
+        try {
+          f.platform().reserve(reserve(team.getWallet(), DOLLAR / 10, "", ""));
+          return true;
+        } catch (StatusRuntimeException e) {
+          assertEquals("SPENDING_LIMIT_REACHED", WalletFixture.reason(e));
+          return false;
+        }
+      });
+    }
+    int granted = 0;
+    try {
+      for (Future<Boolean> r : pool.invokeAll(calls)) {
+        granted += r.get() ? 1 : 0;
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertEquals(50, granted, "exactly the limit's worth of holds");
+    Wallet w = f.get(team.getWallet());
+    assertEquals(5 * DOLLAR, w.getHeldNanos());
+    assertTrue(w.getHeldNanos() <= w.getSpendingLimits(0).getLimitNanos());
+    assertTrue(w.getHeldNanos() <= w.getBalanceNanos());
+  }
+
+  @Test
+  void sixtyFourConcurrentReservesNeverOverCommitTheBalance() throws Exception {
+    TestUser owner = f.newUser("race2-owner");
+    Team team = f.newTeam(owner, "Race2");
+    f.deposit(team.getWallet(), 2 * DOLLAR, "pay_race2");
+    ExecutorService pool = Executors.newFixedThreadPool(16);
+    List<Callable<Boolean>> calls = new ArrayList<>();
+    for (int i = 0; i < 64; i++) {
+      calls.add(() -> {
+        try {
+          f.platform().reserve(reserve(team.getWallet(), DOLLAR / 20, "", ""));
+          return true;
+        } catch (StatusRuntimeException e) {
+          assertTrue(List.of("INSUFFICIENT_BALANCE", "WALLET_SUSPENDED").contains(WalletFixture.reason(e)));
+          return false;
+        }
+      });
+    }
+    int granted = 0;
+    try {
+      for (Future<Boolean> r : pool.invokeAll(calls)) {
+        granted += r.get() ? 1 : 0;
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    Wallet w = f.get(team.getWallet());
+    assertEquals(granted * (DOLLAR / 20), w.getHeldNanos());
+    assertTrue(w.getHeldNanos() <= w.getBalanceNanos(), "holds exceed the balance");
+    assertTrue(w.getAvailableNanos() >= 0);
+    // Reserving stops once the available balance reaches the suspension threshold ($0.05).
+    assertTrue(w.getAvailableNanos() <= w.getSuspendThresholdNanos());
+    assertEquals(WalletStatus.WALLET_STATUS_SUSPENDED, w.getStatus());
+  }
+
+  @Test
+  void quotasOfKeyAndMemberAreEnforcedWithTheirReason() {
+    TestUser owner = f.newUser("q-owner");
+    TestUser member = f.newUser("q-member");
+    Team team = f.newTeam(owner, "Quotas");
+    f.join(owner, team, member, "roles/member");
+    f.deposit(team.getWallet(), 100 * DOLLAR, "pay_quota");
+    String m = team.getName() + "/members/" + member.id();
+    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(m)
+        .setPeriod(Period.PERIOD_MONTH).setLimitNanos(3 * DOLLAR).build());
+    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject("apiKeys/k1")
+        .setPeriod(Period.PERIOD_LIFETIME).setLimitNanos(DOLLAR).build());
+    f.platform().reserve(reserve(team.getWallet(), DOLLAR, m, "apiKeys/k1"));
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
+        () -> f.platform().reserve(reserve(team.getWallet(), 1, m, "apiKeys/k1")));
+    f.platform().reserve(reserve(team.getWallet(), 2 * DOLLAR, m, "apiKeys/k2"));
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
+        () -> f.platform().reserve(reserve(team.getWallet(), 1, m, "apiKeys/k3")));
+    // Another member is not bound by this member's quota.
+    f.platform().reserve(reserve(team.getWallet(), 5 * DOLLAR, team.getName() + "/members/other", ""));
+    Wallet w = f.get(team.getWallet());
+    assertEquals(2, w.getQuotasCount());
+    assertFails(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> f.as(owner).setQuota(SetQuotaRequest.newBuilder()
+        .setWallet(team.getName()).setSubject("teams/other-team/members/x").setPeriod(Period.PERIOD_DAY)
+        .setLimitNanos(1).build()));
+  }
+
+  @Test
+  void settleChargesTheActualAndReleaseReturnsTheHold() {
+    TestUser owner = f.newUser("settle-owner");
+    Team team = f.newTeam(owner, "Settle");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_settle");
+    Hold h1 = f.platform().reserve(reserve(team.getWallet(), 2 * DOLLAR, "", "")).getHold();
+    Hold h2 = f.platform().reserve(reserve(team.getWallet(), 3 * DOLLAR, "", "")).getHold();
+    assertEquals(5 * DOLLAR, f.get(team.getWallet()).getAvailableNanos());
+    Hold settled = f.platform().settle(SettleRequest.newBuilder().setHold(h1.getName()).setActualNanos(DOLLAR)
+        .build()).getHold();
+    assertEquals(HoldState.HOLD_STATE_SETTLED, settled.getState());
+    assertEquals(DOLLAR, settled.getSettledNanos());
+    f.platform().release(ReleaseRequest.newBuilder().setHold(h2.getName()).build());
+    Wallet w = f.get(team.getWallet());
+    assertEquals(9 * DOLLAR, w.getBalanceNanos());
+    assertEquals(0, w.getHeldNanos());
+    assertFails(Status.Code.FAILED_PRECONDITION, "HOLD_NOT_PENDING",
+        () -> f.platform().release(ReleaseRequest.newBuilder().setHold(h2.getName()).build()));
+    assertFails(Status.Code.NOT_FOUND, "NOT_FOUND", () -> f.platform().release(ReleaseRequest.newBuilder()
+        .setHold(team.getWallet() + "/holds/nope").build()));
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
+        () -> f.as(owner).reserve(reserve(team.getWallet(), 1, "", "")));
+  }
+
+  @Test
+  void expiredHoldsReleaseThemselves() {
+    TestUser owner = f.newUser("exp-owner");
+    Team team = f.newTeam(owner, "Expiring");
+    f.deposit(team.getWallet(), DOLLAR, "pay_exp");
+    f.platform().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet()).setAmountNanos(DOLLAR / 2)
+        .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(60)).build());
+    assertEquals(DOLLAR / 2, f.get(team.getWallet()).getHeldNanos());
+    f.clock.advance(Duration.ofSeconds(61));
+    f.wallet.housekeeper().runOnce();
+    assertEquals(0, f.get(team.getWallet()).getHeldNanos());
+    f.clock.advance(Duration.ofSeconds(-61));
+  }
+
+  @Test
+  void periodResetRestoresSpendingAndLateEventsCountInTheirOwnPeriod() {
+    TestUser owner = f.newUser("period-owner");
+    Team team = f.newTeam(owner, "Periods");
+    f.deposit(team.getWallet(), 100 * DOLLAR, "pay_period");
+    f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_DAY, 2 * DOLLAR));
+    Instant today = f.clock.instant();
+    f.usage("period-1", team.getWallet(), owner.name(), "", 2 * DOLLAR, today, "");
+    f.awaitBalance(team.getWallet(), 98 * DOLLAR);
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "SPENDING_LIMIT_REACHED",
+        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "")));
+    f.clock.advance(Duration.ofDays(1));
+    try {
+      Wallet w = f.get(team.getWallet());
+      assertEquals(0, w.getSpendingLimits(0).getSpentNanos());
+      f.platform().reserve(reserve(team.getWallet(), DOLLAR, "", ""));
+      // A late event from yesterday counts in yesterday's window, not today's.
+      f.usage("period-late", team.getWallet(), owner.name(), "", DOLLAR / 2, today, "");
+      f.awaitBalance(team.getWallet(), 97 * DOLLAR + DOLLAR / 2);
+      assertEquals(0, f.get(team.getWallet()).getSpendingLimits(0).getSpentNanos());
+    } finally {
+      f.clock.advance(Duration.ofDays(-1));
+    }
+  }
+
+  @Test
+  void limitBelowCurrentSpendIsRejectedAndClearRemovesIt() {
+    TestUser owner = f.newUser("below-owner");
+    Team team = f.newTeam(owner, "Below");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_below");
+    f.usage("below-1", team.getWallet(), owner.name(), "", 3 * DOLLAR, f.clock.instant(), "");
+    f.awaitBalance(team.getWallet(), 7 * DOLLAR);
+    assertFails(Status.Code.FAILED_PRECONDITION, "LIMIT_BELOW_SPEND",
+        () -> f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_MONTH, 2 * DOLLAR)));
+    f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_MONTH, 3 * DOLLAR));
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "SPENDING_LIMIT_REACHED",
+        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "")));
+    Wallet cleared = f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_MONTH).setClear(true).build()).getWallet();
+    assertEquals(0, cleared.getSpendingLimitsCount());
+    f.platform().reserve(reserve(team.getWallet(), 1, "", ""));
+  }
+
+  @Test
+  void suspensionAtTheThresholdAndResumeOnDeposit() {
+    TestUser owner = f.newUser("susp-owner");
+    Team team = f.newTeam(owner, "Suspend");
+    f.deposit(team.getWallet(), DOLLAR, "pay_susp_1");
+    f.usage("susp-1", team.getWallet(), owner.name(), "", DOLLAR - 50_000_000L, f.clock.instant(), "");
+    Wallet w = f.awaitBalance(team.getWallet(), 50_000_000L);
+    assertEquals(WalletStatus.WALLET_STATUS_SUSPENDED, w.getStatus());
+    assertFails(Status.Code.FAILED_PRECONDITION, "WALLET_SUSPENDED",
+        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "")));
+    // Admitted usage still posts, past zero: the wallet shows the debt.
+    f.usage("susp-2", team.getWallet(), owner.name(), "", DOLLAR / 10, f.clock.instant(), "");
+    w = f.awaitBalance(team.getWallet(), 50_000_000L - DOLLAR / 10);
+    assertTrue(w.getBalanceNanos() < 0);
+    Wallet resumed = f.deposit(team.getWallet(), DOLLAR, "pay_susp_2");
+    assertEquals(WalletStatus.WALLET_STATUS_ACTIVE, resumed.getStatus());
+    f.platform().reserve(reserve(team.getWallet(), DOLLAR / 2, "", ""));
+  }
+}
