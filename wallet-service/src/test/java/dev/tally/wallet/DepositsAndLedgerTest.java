@@ -92,6 +92,20 @@ class DepositsAndLedgerTest {
   }
 
   @Test
+  void withoutTheMovePolicyPersonalMoneyStaysWhenCreatingOrJoiningATeam() {
+    TestUser owner = f.newUser("stay-owner");
+    TestUser joiner = f.newUser("stay-joiner");
+    f.deposit(owner.wallet(), 4 * DOLLAR, "pay_stay_1");
+    f.deposit(joiner.wallet(), 2 * DOLLAR, "pay_stay_2");
+    Team team = f.newTeam(owner, "Stay");
+    f.join(owner, team, joiner, "roles/member");
+    f.deposit(team.getWallet(), DOLLAR, "pay_stay_team");
+    assertEquals(DOLLAR, f.get(team.getWallet()).getBalanceNanos());
+    assertEquals(4 * DOLLAR, f.get(owner.wallet()).getBalanceNanos());
+    assertEquals(2 * DOLLAR, f.get(joiner.wallet()).getBalanceNanos());
+  }
+
+  @Test
   void usersDepositToTheirPersonalWallet() {
     TestUser u = f.newUser("personal");
     Wallet w = f.as(u).deposit(deposit("users/me", 3 * DOLLAR, "pay_personal").build()).getWallet();

@@ -1,0 +1,124 @@
+package dev.tally.wallet;
+
+import static dev.tally.wallet.WalletFixture.DOLLAR;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.tally.common.kafka.KafkaClients;
+import dev.tally.common.kafka.Topics;
+import dev.tally.common.testing.TestInfra;
+import dev.tally.identity.config.IdentityPolicy;
+import dev.tally.proto.events.v1.WalletEvent;
+import dev.tally.proto.identity.v1.Team;
+import dev.tally.proto.wallet.v1.*;
+import dev.tally.wallet.WalletFixture.TestUser;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class UsageAndSignalsTest {
+  private static WalletFixture f;
+
+  @BeforeAll
+  static void start() throws Exception {
+    f = new WalletFixture(UsageAndSignalsTest.class, IdentityPolicy.defaults(), Instant.parse("2026-11-10T12:00:00Z"));
+  }
+
+  @AfterEach
+  void reconciled() {
+    f.assertReconciled();
+  }
+
+  @AfterAll
+  static void stop() {
+    f.close();
+  }
+
+  @Test
+  void theSameEventThreeTimesIsChargedOnceAndAConflictingReplayNever() {
+    TestUser owner = f.newUser("once-owner");
+    Team team = f.newTeam(owner, "Once");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_once");
+    for (int i = 0; i < 3; i++) {
+      f.usage("once-1", team.getWallet(), owner.name(), "apiKeys/k", DOLLAR, f.clock.instant(), "");
+    }
+    f.usage("once-1", team.getWallet(), owner.name(), "apiKeys/k", 7 * DOLLAR, f.clock.instant(), "");
+    f.usage("once-2", team.getWallet(), owner.name(), "apiKeys/k", DOLLAR / 4, f.clock.instant(), "");
+    f.awaitBalance(team.getWallet(), 10 * DOLLAR - DOLLAR - DOLLAR / 4);
+    List<Transfer> usage = f.platform().listTransfers(ListTransfersRequest.newBuilder().setWallet(team.getWallet())
+        .addCodes(TransferCode.TRANSFER_CODE_USAGE).build()).getTransfersList();
+    assertEquals(2, usage.size());
+    assertEquals(2, usage.stream().map(Transfer::getUsageEventId).distinct().count());
+    assertEquals(1, f.platform().listTransfers(ListTransfersRequest.newBuilder().setWallet(team.getWallet())
+        .setApiKey("apiKeys/k").addCodes(TransferCode.TRANSFER_CODE_USAGE).setPageSize(1).build())
+        .getTransfersCount());
+  }
+
+  @Test
+  void usageSettlesItsHold() {
+    TestUser owner = f.newUser("hold-owner");
+    Team team = f.newTeam(owner, "Holding");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_hold");
+    Hold hold = f.platform().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet())
+        .setAmountNanos(3 * DOLLAR).build()).getHold();
+    f.usage("hold-use", team.getWallet(), owner.name(), "", 2 * DOLLAR, f.clock.instant(), hold.getName());
+    Wallet w = f.awaitBalance(team.getWallet(), 8 * DOLLAR);
+    assertEquals(0, w.getHeldNanos());
+    assertEquals(8 * DOLLAR, w.getAvailableNanos());
+  }
+
+  @Test
+  void thresholdsLowBalanceAndRefillAreSignalledOncePerCrossing() throws Exception {
+    TestUser owner = f.newUser("sig-owner");
+    Team team = f.newTeam(owner, "Signals");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_sig");
+    f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_MONTH).setLimitNanos(8 * DOLLAR).build());
+    f.as(owner).setAutoRefill(SetAutoRefillRequest.newBuilder().setWallet(team.getName()).setEnabled(true)
+        .setThresholdNanos(5 * DOLLAR).setAmountNanos(20 * DOLLAR).build());
+    // Spend $9 of $10 in steps: 50, 80 and 100 % of the $8 limit, the $5 refill threshold and the $1 low balance.
+    long[] spends = {3 * DOLLAR, DOLLAR / 2, DOLLAR, DOLLAR, DOLLAR / 2, DOLLAR, DOLLAR, DOLLAR / 2, DOLLAR / 2};
+    long balance = 10 * DOLLAR;
+    for (int i = 0; i < spends.length; i++) {
+      f.usage("sig-" + i, team.getWallet(), owner.name(), "", spends[i], f.clock.instant(), "");
+      balance -= spends[i];
+      f.awaitBalance(team.getWallet(), balance); // one at a time: each crossing is its own step
+    }
+    List<WalletEvent> events = walletEvents(team.getWallet(), e -> e.hasLowBalance());
+    List<Integer> crossed = events.stream().filter(WalletEvent::hasThresholdCrossed)
+        .map(e -> e.getThresholdCrossed().getPercent()).toList();
+    assertEquals(List.of(50, 80, 100), crossed);
+    assertEquals(1, events.stream().filter(WalletEvent::hasRefillRequested).count());
+    assertEquals(20 * DOLLAR, events.stream().filter(WalletEvent::hasRefillRequested).findFirst().orElseThrow()
+        .getRefillRequested().getAmountNanos());
+    assertEquals(1, events.stream().filter(WalletEvent::hasLowBalance).count());
+  }
+
+  private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last)
+      throws Exception {
+    List<WalletEvent> out = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> c = new KafkaClients(TestInfra.kafka(), null)
+        .consumer("signals-reader", TestInfra.unique("sig"))) {
+      c.subscribe(List.of(Topics.WALLET));
+      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (System.nanoTime() < until) {
+        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+          if (wallet.equals(r.key())) {
+            WalletEvent e = WalletEvent.parseFrom(r.value());
+            out.add(e);
+            if (last.test(e)) {
+              return out;
+            }
+          }
+        }
+      }
+    }
+    throw new AssertionError("the last expected event never came; saw " + out.size());
+  }
+}
