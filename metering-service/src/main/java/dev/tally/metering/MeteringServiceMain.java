@@ -1,14 +1,29 @@
 package dev.tally.metering;
 
 import dev.tally.common.app.ServiceRunner;
+import dev.tally.common.auth.CallerInterceptor;
+import dev.tally.common.auth.CallerSigner;
+import dev.tally.common.auth.TeamPermissions;
 import dev.tally.common.config.Env;
 import dev.tally.common.db.Database;
 import dev.tally.common.grpc.GrpcServer;
 import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.Topics;
+import dev.tally.common.kafka.TransactionalConsumer;
 import dev.tally.common.metrics.Metrics;
+import dev.tally.metering.access.UsageAccess;
+import dev.tally.metering.catalog.PriceCatalog;
 import dev.tally.metering.config.MeteringConfig;
+import dev.tally.metering.grpc.MeteringGrpcService;
+import dev.tally.metering.ingest.UsageIngestor;
+import dev.tally.metering.keys.ApiKeyDirectory;
+import dev.tally.metering.rollups.RollupApplier;
+import dev.tally.metering.rollups.UsageQueries;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.time.Clock;
 
 /** The metering service as its own process, configured by environment variables (what the Helm chart runs). */
 public final class MeteringServiceMain {
@@ -18,16 +33,33 @@ public final class MeteringServiceMain {
     ServiceRunner.main("metering-service", () -> {
       MeteringConfig config = MeteringConfig.fromEnv(Env.system());
       ServiceRunner runner = new ServiceRunner();
-      runner.manage(start(config, runner));
+      start(config, runner, Clock.systemUTC());
       runner.awaitShutdown();
     });
   }
 
-  /** Starts the service's server on its database and Kafka; everything it opens is managed by {@code runner}. */
-  public static GrpcServer start(MeteringConfig config, ServiceRunner runner) throws java.io.IOException {
+  /** The running pieces of a metering service. */
+  public record Running(GrpcServer server, Database db, TransactionalConsumer rollups) {}
+
+  public static Running start(MeteringConfig config, ServiceRunner runner, Clock clock) throws IOException {
     PrometheusMeterRegistry registry = Metrics.newRegistry("metering");
-    runner.manage(Database.open(config.database(), "metering", registry));
-    new KafkaClients(config.kafka(), registry).ensureTopics(Topics.ALL);
-    return GrpcServer.builder("metering", config.server(), registry).start();
+    Database db = runner.manage(Database.open(config.database(), "metering", registry));
+    KafkaClients kafka = new KafkaClients(config.kafka(), registry);
+    kafka.ensureTopics(Topics.ALL);
+    CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
+    ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext().build();
+    runner.manage(identity::shutdownNow);
+    ApiKeyDirectory keys = new ApiKeyDirectory(identity, signer);
+    PriceCatalog catalog = new PriceCatalog();
+    UsageIngestor ingestor = new UsageIngestor(db, catalog, keys, runner.manage(kafka.producer("metering-ingest")),
+        clock, config.maxAge(), config.maxFutureSkew());
+    TransactionalConsumer rollups = runner.manage(new TransactionalConsumer(db, kafka, "metering-rollups",
+        Topics.USAGE, "metering-rollups", new RollupApplier()::apply)).start();
+    GrpcServer server = runner.manage(GrpcServer.builder("metering", config.server(), registry)
+        .addInterceptor(new CallerInterceptor(signer))
+        .addService(new MeteringGrpcService(db, ingestor, catalog, new UsageQueries(),
+            new UsageAccess(new TeamPermissions(identity, signer), keys), clock))
+        .start());
+    return new Running(server, db, rollups);
   }
 }

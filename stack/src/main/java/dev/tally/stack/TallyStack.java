@@ -60,9 +60,9 @@ public final class TallyStack implements AutoCloseable {
           server(config.walletPort(), metrics < 0 ? -1 : metrics + 2, drain), db.withSchema("wallet"), kafka,
           WalletPolicy.fromEnv(Env.system()), "localhost:" + identity.port(), WalletConfig.DEV_INTERNAL_AUTH_KEY),
           runner, java.time.Clock.systemUTC()).server();
-      GrpcServer metering = runner.manage(MeteringServiceMain.start(new MeteringConfig(
-          server(config.meteringPort(), metrics < 0 ? -1 : metrics + 3, drain), db.withSchema("metering"), kafka),
-          runner));
+      GrpcServer metering = MeteringServiceMain.start(MeteringConfig.local(
+          server(config.meteringPort(), metrics < 0 ? -1 : metrics + 3, drain), db.withSchema("metering"), kafka,
+          "localhost:" + identity.port()), runner, java.time.Clock.systemUTC()).server();
       GrpcServer gateway = runner.manage(GatewayMain.start(new GatewayConfig(
           server(config.gatewayPort(), metrics, drain), kafka,
           "localhost:" + identity.port(), "localhost:" + wallet.port(), "localhost:" + metering.port())));

@@ -3,6 +3,7 @@ package dev.tally.wallet;
 import dev.tally.common.app.ServiceRunner;
 import dev.tally.common.auth.CallerInterceptor;
 import dev.tally.common.auth.CallerSigner;
+import dev.tally.common.auth.TeamPermissions;
 import dev.tally.common.config.Env;
 import dev.tally.common.db.Database;
 import dev.tally.common.grpc.GrpcServer;
@@ -75,7 +76,7 @@ public final class WalletServiceMain {
     MembershipApplier membership = new MembershipApplier(book, walletDao, ledger, applied);
     HoldManager holds = new HoldManager(book, walletDao, ledger, charges, events);
     WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), ledger,
-        new IdentityBillingAccess(identity, signer));
+        new IdentityBillingAccess(new TeamPermissions(identity, signer)));
 
     TransactionalConsumer identityConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-identity",
         Topics.IDENTITY, "wallet-identity", membership::apply)).start();

@@ -1,18 +1,11 @@
 package dev.tally.wallet.access;
 
 import dev.tally.common.auth.Caller;
-import dev.tally.common.auth.CallerSigner;
+import dev.tally.common.auth.TeamPermissions;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Wallets;
-import dev.tally.proto.identity.v1.CheckPermissionRequest;
-import dev.tally.proto.identity.v1.CheckPermissionResponse;
-import dev.tally.proto.identity.v1.IdentityServiceGrpc;
 import dev.tally.proto.identity.v1.Permission;
-import io.grpc.Channel;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /** {@link BillingAccess} that asks the identity service (as the platform, signed) for team permissions. */
@@ -20,11 +13,10 @@ public final class IdentityBillingAccess implements BillingAccess {
   private static final Pattern TEAM = Pattern.compile("teams/[A-Za-z0-9_-]{1,64}");
   private static final Pattern USER = Pattern.compile("users/[A-Za-z0-9_-]{1,64}");
 
-  private final IdentityServiceGrpc.IdentityServiceBlockingStub identity;
+  private final TeamPermissions permissions;
 
-  public IdentityBillingAccess(Channel identityChannel, CallerSigner signer) {
-    this.identity = IdentityServiceGrpc.newBlockingStub(identityChannel)
-        .withCallCredentials(signer.credentials(Caller.PLATFORM));
+  public IdentityBillingAccess(TeamPermissions permissions) {
+    this.permissions = permissions;
   }
 
   @Override
@@ -68,24 +60,7 @@ public final class IdentityBillingAccess implements BillingAccess {
       }
       return;
     }
-    CheckPermissionResponse r;
-    try {
-      r = identity.withDeadlineAfter(5, TimeUnit.SECONDS).checkPermission(CheckPermissionRequest.newBuilder()
-          .setPrincipal(caller.user()).setTeam(owner).setPermission(permission).build());
-    } catch (StatusRuntimeException e) {
-      if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
-        throw notFound(wallet);
-      }
-      throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE",
-          "permissions cannot be checked right now; retry");
-    }
-    if (r.getRole().isEmpty()) {
-      throw notFound(wallet);
-    }
-    if (!r.getAllowed()) {
-      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN,
-          "your role in this team does not allow " + permission.name());
-    }
+    permissions.require(caller.user(), owner, permission, "wallet " + wallet);
   }
 
   private static TallyException notFound(String wallet) {

@@ -1,0 +1,52 @@
+package dev.tally.common.auth;
+
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.proto.identity.v1.CheckPermissionRequest;
+import dev.tally.proto.identity.v1.CheckPermissionResponse;
+import dev.tally.proto.identity.v1.IdentityServiceGrpc;
+import dev.tally.proto.identity.v1.Permission;
+import io.grpc.Channel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Asks the identity service (as the platform, signed) whether a user holds a permission in a team, for the
+ * services that guard team resources of their own (wallets, usage). A user who is not a member gets
+ * NOT_FOUND for {@code what}; a member without the permission PERMISSION_DENIED ROLE_FORBIDDEN.
+ */
+public final class TeamPermissions {
+  private final IdentityServiceGrpc.IdentityServiceBlockingStub identity;
+
+  public TeamPermissions(Channel identityChannel, CallerSigner signer) {
+    this.identity = IdentityServiceGrpc.newBlockingStub(identityChannel)
+        .withCallCredentials(signer.credentials(Caller.PLATFORM));
+  }
+
+  /** The caller's role in {@code team} (empty when not a member), and whether it has {@code permission}. */
+  public CheckPermissionResponse check(String user, String team, Permission permission) {
+    try {
+      return identity.withDeadlineAfter(5, TimeUnit.SECONDS).checkPermission(CheckPermissionRequest.newBuilder()
+          .setPrincipal(user).setTeam(team).setPermission(permission).build());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        return CheckPermissionResponse.getDefaultInstance();
+      }
+      throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE",
+          "permissions cannot be checked right now; retry");
+    }
+  }
+
+  /** Requires {@code permission}; {@code what} names the guarded resource in the NOT_FOUND message. */
+  public void require(String user, String team, Permission permission, String what) {
+    CheckPermissionResponse r = check(user, team, permission);
+    if (r.getRole().isEmpty()) {
+      throw TallyException.notFound(Reasons.NOT_FOUND, what + " not found");
+    }
+    if (!r.getAllowed()) {
+      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN,
+          "your role in this team does not allow " + permission.name());
+    }
+  }
+}

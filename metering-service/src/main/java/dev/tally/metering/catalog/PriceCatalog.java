@@ -1,0 +1,107 @@
+package dev.tally.metering.catalog;
+
+import static dev.tally.metering.db.jooq.Tables.METERS;
+import static dev.tally.metering.db.jooq.Tables.PRICES;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.ids.Ids;
+import dev.tally.metering.db.jooq.tables.records.MetersRecord;
+import dev.tally.metering.db.jooq.tables.records.PricesRecord;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.RoundingMode;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jooq.DSLContext;
+
+/** Meters and effective-dated prices; exact integer pricing, rounded once per event (half-even). */
+public final class PriceCatalog {
+
+  /** All meters and price versions, loaded once per batch for in-memory lookups. */
+  public static final class Snapshot {
+    private final Map<String, MetersRecord> meters = new HashMap<>();
+    private final Map<String, List<PricesRecord>> prices = new HashMap<>();
+
+    Snapshot(List<MetersRecord> meters, List<PricesRecord> prices) {
+      meters.forEach(m -> this.meters.put(m.getId(), m));
+      for (PricesRecord p : prices) {
+        this.prices.computeIfAbsent(p.getMeter() + "|" + p.getModel(), k -> new java.util.ArrayList<>()).add(p);
+      }
+      this.prices.values().forEach(l -> l.sort(Comparator.comparing(PricesRecord::getEffectiveTime).reversed()));
+    }
+
+    public Optional<MetersRecord> meter(String id) {
+      return Optional.ofNullable(meters.get(id));
+    }
+
+    /** The price effective at {@code at}: the model's own when it has one, else the meter's default. */
+    public Optional<PricesRecord> priceAt(String meter, String model, Instant at) {
+      Optional<PricesRecord> own = model.isEmpty() ? Optional.empty() : latest(meter + "|" + model, at);
+      return own.isPresent() ? own : latest(meter + "|", at);
+    }
+
+    private Optional<PricesRecord> latest(String key, Instant at) {
+      for (PricesRecord p : prices.getOrDefault(key, List.of())) {
+        if (!p.getEffectiveTime().toInstant().isAfter(at)) {
+          return Optional.of(p);
+        }
+      }
+      return Optional.empty();
+    }
+  }
+
+  public Snapshot snapshot(DSLContext tx) {
+    return new Snapshot(tx.selectFrom(METERS).fetch(), tx.selectFrom(PRICES).fetch());
+  }
+
+  /** {@code quantity × price / perQuantity} in nanos, rounded half-even; overflow-safe. */
+  public static long cost(long quantity, PricesRecord price) {
+    return new BigDecimal(BigInteger.valueOf(quantity).multiply(BigInteger.valueOf(price.getPriceNanos())))
+        .divide(BigDecimal.valueOf(price.getPerQuantity()), 0, RoundingMode.HALF_EVEN).longValueExact();
+  }
+
+  public List<MetersRecord> meters(DSLContext tx) {
+    return tx.selectFrom(METERS).orderBy(METERS.ID).fetch();
+  }
+
+  /** The versions effective at {@code at}: one per (meter, model). */
+  public List<PricesRecord> prices(DSLContext tx, String meter, Instant at) {
+    Snapshot s = snapshot(tx);
+    return s.prices.entrySet().stream()
+        .filter(e -> meter.isEmpty() || e.getKey().startsWith(meter + "|"))
+        .map(e -> s.latest(e.getKey(), at))
+        .flatMap(Optional::stream)
+        .sorted(Comparator.comparing(PricesRecord::getMeter).thenComparing(PricesRecord::getModel))
+        .toList();
+  }
+
+  public PricesRecord setPrice(DSLContext tx, Caller caller, String meter, String model, long priceNanos,
+      long perQuantity, String currency, Instant effective) {
+    if (!caller.platform()) {
+      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN, "prices are set by the platform's operators");
+    }
+    String id = meter.startsWith("meters/") ? meter.substring("meters/".length()) : meter;
+    if (tx.fetchCount(METERS, METERS.ID.eq(id)) == 0) {
+      throw TallyException.notFound("UNKNOWN_METER", "meter " + meter + " does not exist");
+    }
+    PricesRecord p = new PricesRecord();
+    p.setId(Ids.newId());
+    p.setMeter(id);
+    p.setModel(model);
+    p.setPriceNanos(priceNanos);
+    p.setPerQuantity(perQuantity <= 0 ? 1 : perQuantity);
+    p.setCurrencyCode(currency.isEmpty() ? "USD" : currency);
+    p.setEffectiveTime(OffsetDateTime.ofInstant(effective, ZoneOffset.UTC));
+    p.setCreateTime(OffsetDateTime.now());
+    tx.insertInto(PRICES).set(p).execute();
+    return p;
+  }
+}

@@ -1,0 +1,142 @@
+package dev.tally.metering.grpc;
+
+import static dev.tally.common.grpc.ProtoTime.ts;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.db.Database;
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.metering.access.UsageAccess;
+import dev.tally.metering.catalog.PriceCatalog;
+import dev.tally.metering.db.jooq.tables.records.PricesRecord;
+import dev.tally.metering.ingest.UsageIngestor;
+import dev.tally.metering.rollups.UsageQueries;
+import dev.tally.proto.metering.v1.*;
+import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.function.Supplier;
+
+/** The MeteringService edge: caller in, managers do the work, protobuf out. */
+public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServiceImplBase {
+  private final Database db;
+  private final UsageIngestor ingestor;
+  private final PriceCatalog catalog;
+  private final UsageQueries queries;
+  private final UsageAccess access;
+  private final Clock clock;
+
+  public MeteringGrpcService(Database db, UsageIngestor ingestor, PriceCatalog catalog, UsageQueries queries,
+      UsageAccess access, Clock clock) {
+    this.db = db;
+    this.ingestor = ingestor;
+    this.catalog = catalog;
+    this.queries = queries;
+    this.access = access;
+    this.clock = clock;
+  }
+
+  private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {
+    out.onNext(body.get());
+    out.onCompleted();
+  }
+
+  @Override
+  public void recordUsage(RecordUsageRequest req, StreamObserver<RecordUsageResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> RecordUsageResponse.newBuilder()
+        .addAllResults(ingestor.record(caller, req.getRecordsList())).build());
+  }
+
+  @Override
+  public void getUsage(GetUsageRequest req, StreamObserver<GetUsageResponse> out) {
+    Caller caller = Caller.current();
+    var subject = access.filter(caller, req.getSubject());
+    OffsetDateTime start = odt(req.getStartTime());
+    OffsetDateTime end = odt(req.getEndTime());
+    Duration step = switch (req.getBucketWidth()) {
+      case BUCKET_WIDTH_MINUTE -> Duration.ofMinutes(1);
+      case BUCKET_WIDTH_HOUR -> Duration.ofHours(1);
+      default -> Duration.ofDays(1);
+    };
+    reply(out, () -> db.transaction(tx -> {
+      var rows = queries.usage(tx.dsl(), subject, start, end, req.getBucketWidth(), req.getGroupByList(),
+          req.getMetersList());
+      GetUsageResponse.Builder b = GetUsageResponse.newBuilder().setCurrencyCode("USD");
+      UsageBucket.Builder current = null;
+      for (UsageQueries.Row r : rows) {
+        if (current == null || !ProtoTime.instant(current.getStartTime()).equals(r.bucket().toInstant())) {
+          if (current != null) {
+            b.addBuckets(current);
+          }
+          current = UsageBucket.newBuilder().setStartTime(ts(r.bucket())).setEndTime(ts(r.bucket().plus(step)));
+        }
+        current.addGroups(UsageGroup.newBuilder().setMeter(r.meter()).setModel(r.model()).setApiKey(r.apiKey())
+            .setMember(r.member()).setCalls(r.calls()).setQuantity(r.quantity()).setSpendNanos(r.spend()));
+      }
+      if (current != null) {
+        b.addBuckets(current);
+      }
+      return b.build();
+    }));
+  }
+
+  @Override
+  public void getUsageSummary(GetUsageSummaryRequest req, StreamObserver<GetUsageSummaryResponse> out) {
+    Caller caller = Caller.current();
+    var subject = access.filter(caller, req.getSubject());
+    int days = req.getDays() == 0 ? 30 : req.getDays();
+    Instant end = clock.instant();
+    Instant start = end.minus(Duration.ofDays(days));
+    reply(out, () -> db.transaction(tx -> {
+      var s = queries.summary(tx.dsl(), subject, start.atOffset(ZoneOffset.UTC), end.plusSeconds(60)
+          .atOffset(ZoneOffset.UTC));
+      return GetUsageSummaryResponse.newBuilder().setCalls(s.calls()).setSpendNanos(s.spend())
+          .setInputTokens(s.inputTokens()).setOutputTokens(s.outputTokens()).setCurrencyCode("USD")
+          .setStartTime(ProtoTime.ts(start)).setEndTime(ProtoTime.ts(end)).build();
+    }));
+  }
+
+  @Override
+  public void listMeters(ListMetersRequest req, StreamObserver<ListMetersResponse> out) {
+    reply(out, () -> db.transaction(tx -> {
+      var b = ListMetersResponse.newBuilder();
+      catalog.meters(tx.dsl()).forEach(m -> b.addMeters(Meter.newBuilder().setName("meters/" + m.getId())
+          .setDisplayName(m.getDisplayName()).setBaseUnit(m.getBaseUnit()).setTokens(m.getTokens())));
+      return b.build();
+    }));
+  }
+
+  @Override
+  public void listPrices(ListPricesRequest req, StreamObserver<ListPricesResponse> out) {
+    Instant at = req.hasEffectiveAt() ? ProtoTime.instant(req.getEffectiveAt()) : clock.instant();
+    String meter = req.getMeter().startsWith("meters/") ? req.getMeter().substring(7) : req.getMeter();
+    reply(out, () -> db.transaction(tx -> {
+      var b = ListPricesResponse.newBuilder();
+      catalog.prices(tx.dsl(), meter, at).forEach(p -> b.addPrices(price(p)));
+      return b.build();
+    }));
+  }
+
+  @Override
+  public void setPrice(SetPriceRequest req, StreamObserver<SetPriceResponse> out) {
+    Caller caller = Caller.current();
+    Instant effective = req.hasEffectiveTime() ? ProtoTime.instant(req.getEffectiveTime()) : clock.instant();
+    reply(out, () -> db.mutate(caller, MeteringServiceGrpc.getSetPriceMethod().getFullMethodName(),
+        req.getRequestId(), req, SetPriceResponse.parser(), tx -> SetPriceResponse.newBuilder()
+            .setPrice(price(catalog.setPrice(tx, caller, req.getMeter(), req.getModel(), req.getPriceNanos(),
+                req.getPerQuantity(), req.getCurrencyCode(), effective))).build()));
+  }
+
+  private static Price price(PricesRecord p) {
+    return Price.newBuilder().setName("prices/" + p.getId()).setMeter("meters/" + p.getMeter()).setModel(p.getModel())
+        .setPriceNanos(p.getPriceNanos()).setPerQuantity(p.getPerQuantity()).setCurrencyCode(p.getCurrencyCode())
+        .setEffectiveTime(ts(p.getEffectiveTime())).setCreateTime(ts(p.getCreateTime())).build();
+  }
+
+  private static OffsetDateTime odt(com.google.protobuf.Timestamp t) {
+    return OffsetDateTime.ofInstant(ProtoTime.instant(t), ZoneOffset.UTC);
+  }
+}

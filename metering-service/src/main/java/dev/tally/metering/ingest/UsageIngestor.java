@@ -1,0 +1,177 @@
+package dev.tally.metering.ingest;
+
+import static dev.tally.metering.db.jooq.Tables.INGESTED;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.db.Database;
+import dev.tally.common.db.Idempotency;
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.common.kafka.Topics;
+import dev.tally.metering.catalog.PriceCatalog;
+import dev.tally.metering.db.jooq.tables.records.MetersRecord;
+import dev.tally.metering.db.jooq.tables.records.PricesRecord;
+import dev.tally.metering.keys.ApiKeyDirectory;
+import dev.tally.proto.events.v1.UsageEvent;
+import dev.tally.proto.metering.v1.RecordResult;
+import dev.tally.proto.metering.v1.RecordStatus;
+import dev.tally.proto.metering.v1.UsageRecord;
+import io.grpc.Status;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.jooq.DSLContext;
+
+/**
+ * RecordUsage: validates and prices each record, then in one transaction claims the new event ids in the
+ * ingest log, publishes their events to {@code usage.v1} (keyed by billing account) and waits for Kafka's
+ * acknowledgement before committing. So an acknowledged record is on Kafka (never lost), a claim exists only
+ * for a published event (a retry is never swallowed, unlike OpenMeter #5118), and a replay is reported:
+ * DUPLICATE for the same payload, REJECTED IDEMPOTENCY_KEY_REUSED for another. Should the commit itself fail
+ * after the broker took the events, the client's retry publishes them again and the wallet's own unique
+ * claim absorbs the copy.
+ */
+public final class UsageIngestor {
+  private final Database db;
+  private final PriceCatalog catalog;
+  private final ApiKeyDirectory keys;
+  private final KafkaProducer<String, byte[]> producer;
+  private final Clock clock;
+  private final Duration maxAge;
+  private final Duration maxFutureSkew;
+
+  public UsageIngestor(Database db, PriceCatalog catalog, ApiKeyDirectory keys, KafkaProducer<String, byte[]> producer,
+      Clock clock, Duration maxAge, Duration maxFutureSkew) {
+    this.db = db;
+    this.catalog = catalog;
+    this.keys = keys;
+    this.producer = producer;
+    this.clock = clock;
+    this.maxAge = maxAge;
+    this.maxFutureSkew = maxFutureSkew;
+  }
+
+  /** A record that passed validation and is about to be claimed. */
+  private record Candidate(int index, UsageEvent event, byte[] hash) {}
+
+  public List<RecordResult> record(Caller caller, List<UsageRecord> records) {
+    if (!caller.platform()) {
+      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN, "usage is recorded by the platform's backend");
+    }
+    Instant now = clock.instant();
+    RecordResult[] results = new RecordResult[records.size()];
+    PriceCatalog.Snapshot prices = catalog.snapshot(db.dsl());
+    Map<String, Optional<ApiKeyDirectory.KeyInfo>> keyInfo = new HashMap<>();
+    List<Candidate> candidates = new ArrayList<>();
+    for (int i = 0; i < records.size(); i++) {
+      UsageRecord r = records.get(i);
+      String reason = null;
+      String meterId = r.getMeter().startsWith("meters/") ? r.getMeter().substring("meters/".length()) : r.getMeter();
+      Optional<MetersRecord> meter = prices.meter(meterId);
+      Instant occurred = ProtoTime.instant(r.getOccurredAt());
+      Optional<ApiKeyDirectory.KeyInfo> key = r.getApiKey().isEmpty() ? Optional.empty()
+          : keyInfo.computeIfAbsent(r.getApiKey(), keys::lookup);
+      Optional<PricesRecord> price = meter.isEmpty() ? Optional.empty()
+          : prices.priceAt(meterId, r.getModel(), occurred);
+      if (r.getQuantity() < 0) {
+        reason = "NEGATIVE_QUANTITY";
+      } else if (meter.isEmpty()) {
+        reason = "UNKNOWN_METER";
+      } else if (key.isEmpty()) {
+        reason = "UNKNOWN_KEY";
+      } else if (occurred.isAfter(now.plus(maxFutureSkew))) {
+        reason = "OCCURRED_IN_FUTURE";
+      } else if (occurred.isBefore(now.minus(maxAge))) {
+        reason = "OCCURRED_TOO_LONG_AGO";
+      } else if (price.isEmpty()) {
+        reason = "NO_PRICE";
+      } else if (!r.getHold().isEmpty() && !r.getHold().startsWith(key.get().billingAccount() + "/holds/")) {
+        reason = "UNKNOWN_HOLD";
+      }
+      if (reason != null) {
+        results[i] = rejected(r.getEventId(), reason);
+        continue;
+      }
+      long cost = PriceCatalog.cost(r.getQuantity(), price.get());
+      ApiKeyDirectory.KeyInfo k = key.get();
+      UsageEvent event = UsageEvent.newBuilder().setEventId(r.getEventId()).setBillingAccount(k.billingAccount())
+          .setTeam(k.team()).setUser(k.user()).setApiKey(k.name()).setMeter(meterId).setModel(r.getModel())
+          .setQuantity(r.getQuantity()).setCostNanos(cost).setCurrencyCode(price.get().getCurrencyCode())
+          .setOccurredAt(r.getOccurredAt()).setRecordedAt(ProtoTime.ts(now)).setHold(r.getHold())
+          .putAllAttributes(r.getAttributesMap()).build();
+      byte[] hash = Idempotency.sha256(Idempotency.deterministicBytes(r));
+      candidates.add(new Candidate(i, event.toBuilder().setPayloadHash(com.google.protobuf.ByteString.copyFrom(hash))
+          .build(), hash));
+    }
+    if (!candidates.isEmpty()) {
+      db.transaction(tx -> {
+        claimAndPublish(tx.dsl(), candidates, results);
+        return null;
+      });
+    }
+    return Arrays.asList(results);
+  }
+
+  private void claimAndPublish(DSLContext tx, List<Candidate> candidates, RecordResult[] results) {
+    List<Candidate> fresh = new ArrayList<>();
+    for (Candidate c : candidates) {
+      UsageEvent e = c.event();
+      int inserted = tx.insertInto(INGESTED).set(INGESTED.BILLING_ACCOUNT, e.getBillingAccount())
+          .set(INGESTED.EVENT_ID, e.getEventId()).set(INGESTED.PAYLOAD_HASH, c.hash())
+          .set(INGESTED.COST_NANOS, e.getCostNanos()).onConflictDoNothing().execute();
+      if (inserted == 1) {
+        fresh.add(c);
+        results[c.index()] = RecordResult.newBuilder().setEventId(e.getEventId())
+            .setStatus(RecordStatus.RECORD_STATUS_ACCEPTED).setCostNanos(e.getCostNanos())
+            .setCurrencyCode(e.getCurrencyCode()).build();
+        continue;
+      }
+      var existing = tx.select(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS).from(INGESTED)
+          .where(INGESTED.BILLING_ACCOUNT.eq(e.getBillingAccount()), INGESTED.EVENT_ID.eq(e.getEventId())).fetchOne();
+      results[c.index()] = Arrays.equals(existing.value1(), c.hash())
+          ? RecordResult.newBuilder().setEventId(e.getEventId()).setStatus(RecordStatus.RECORD_STATUS_DUPLICATE)
+              .setCostNanos(existing.value2()).setCurrencyCode(e.getCurrencyCode()).build()
+          : rejected(e.getEventId(), Reasons.IDEMPOTENCY_KEY_REUSED);
+    }
+    List<Future<RecordMetadata>> sends = new ArrayList<>(fresh.size());
+    for (Candidate c : fresh) {
+      sends.add(producer.send(new ProducerRecord<>(Topics.USAGE, c.event().getBillingAccount(),
+          c.event().toByteArray())));
+    }
+    producer.flush();
+    for (Future<RecordMetadata> send : sends) {
+      try {
+        send.get(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw unavailable();
+      } catch (ExecutionException | TimeoutException e) {
+        throw unavailable(); // rolls the claims back: the client retries with the same ids
+      }
+    }
+  }
+
+  private static RecordResult rejected(String eventId, String reason) {
+    return RecordResult.newBuilder().setEventId(eventId).setStatus(RecordStatus.RECORD_STATUS_REJECTED)
+        .setReason(reason).build();
+  }
+
+  private static TallyException unavailable() {
+    return new TallyException(Status.Code.UNAVAILABLE, "KAFKA_UNAVAILABLE",
+        "the usage could not be stored durably; nothing was recorded, retry with the same event ids");
+  }
+}

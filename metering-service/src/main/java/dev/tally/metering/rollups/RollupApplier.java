@@ -1,0 +1,75 @@
+package dev.tally.metering.rollups;
+
+import static dev.tally.metering.db.jooq.Tables.ROLLED_EVENTS;
+import static dev.tally.metering.db.jooq.Tables.USAGE_ROLLUPS;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.proto.events.v1.UsageEvent;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.jooq.DSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds per-minute usage rollups from {@code usage.v1}, from the same events the wallet debits. Each event
+ * counts once (claimed by billing account and id in the batch's transaction), so the rollups agree with the
+ * ledger however often an event is delivered.
+ */
+public final class RollupApplier {
+  private static final Logger log = LoggerFactory.getLogger(RollupApplier.class);
+
+  private record Key(OffsetDateTime minute, String account, String team, String member, String apiKey, String meter,
+      String model) implements Comparable<Key> {
+    @Override
+    public int compareTo(Key o) {
+      return toString().compareTo(o.toString());
+    }
+  }
+
+  public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
+    Map<Key, long[]> sums = new TreeMap<>();
+    for (ConsumerRecord<String, byte[]> r : records) {
+      UsageEvent e;
+      try {
+        e = UsageEvent.parseFrom(r.value());
+      } catch (InvalidProtocolBufferException ex) {
+        log.error("skipping unreadable usage record at {}-{}@{}", r.topic(), r.partition(), r.offset());
+        continue;
+      }
+      int claimed = tx.insertInto(ROLLED_EVENTS).set(ROLLED_EVENTS.BILLING_ACCOUNT, e.getBillingAccount())
+          .set(ROLLED_EVENTS.EVENT_ID, e.getEventId()).onConflictDoNothing().execute();
+      if (claimed == 0) {
+        continue;
+      }
+      OffsetDateTime minute = OffsetDateTime.ofInstant(ProtoTime.instant(e.getOccurredAt()), ZoneOffset.UTC)
+          .truncatedTo(ChronoUnit.MINUTES);
+      long[] s = sums.computeIfAbsent(new Key(minute, e.getBillingAccount(), e.getTeam(), e.getUser(), e.getApiKey(),
+          e.getMeter(), e.getModel()), k -> new long[3]);
+      s[0] += 1;
+      s[1] += e.getQuantity();
+      s[2] += e.getCostNanos();
+    }
+    for (Map.Entry<Key, long[]> e : sums.entrySet()) {
+      Key k = e.getKey();
+      long[] s = e.getValue();
+      tx.insertInto(USAGE_ROLLUPS).set(USAGE_ROLLUPS.MINUTE, k.minute()).set(USAGE_ROLLUPS.BILLING_ACCOUNT, k.account())
+          .set(USAGE_ROLLUPS.TEAM, k.team()).set(USAGE_ROLLUPS.MEMBER, k.member()).set(USAGE_ROLLUPS.API_KEY, k.apiKey())
+          .set(USAGE_ROLLUPS.METER, k.meter()).set(USAGE_ROLLUPS.MODEL, k.model()).set(USAGE_ROLLUPS.CALLS, s[0])
+          .set(USAGE_ROLLUPS.QUANTITY, s[1]).set(USAGE_ROLLUPS.SPEND_NANOS, s[2])
+          .onConflict(USAGE_ROLLUPS.MINUTE, USAGE_ROLLUPS.BILLING_ACCOUNT, USAGE_ROLLUPS.API_KEY, USAGE_ROLLUPS.MEMBER,
+              USAGE_ROLLUPS.METER, USAGE_ROLLUPS.MODEL)
+          .doUpdate()
+          .set(USAGE_ROLLUPS.CALLS, USAGE_ROLLUPS.CALLS.plus(s[0]))
+          .set(USAGE_ROLLUPS.QUANTITY, USAGE_ROLLUPS.QUANTITY.plus(s[1]))
+          .set(USAGE_ROLLUPS.SPEND_NANOS, USAGE_ROLLUPS.SPEND_NANOS.plus(s[2]))
+          .execute();
+    }
+  }
+}

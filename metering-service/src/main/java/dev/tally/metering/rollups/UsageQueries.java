@@ -1,0 +1,105 @@
+package dev.tally.metering.rollups;
+
+import static dev.tally.metering.db.jooq.Tables.USAGE_ROLLUPS;
+
+import dev.tally.common.error.TallyException;
+import dev.tally.proto.metering.v1.BucketWidth;
+import dev.tally.proto.metering.v1.GroupBy;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import org.jooq.Condition;
+import org.jooq.DSLContext;
+import org.jooq.Field;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+import org.jooq.impl.SQLDataType;
+
+/** Usage over time from the rollups: buckets of a minute, hour or day, grouped by the asked dimensions. */
+public final class UsageQueries {
+  public static final int MAX_BUCKETS = 1_000;
+
+  /** Usage of one group in one bucket. */
+  public record Row(OffsetDateTime bucket, String meter, String model, String apiKey, String member, long calls,
+      long quantity, long spend) {}
+
+  /** Totals of a window. */
+  public record Summary(long calls, long spend, long inputTokens, long outputTokens) {}
+
+  public List<Row> usage(DSLContext tx, Condition subject, OffsetDateTime start, OffsetDateTime end,
+      BucketWidth width, Collection<GroupBy> groupBy, Collection<String> meters) {
+    if (!end.isAfter(start)) {
+      throw TallyException.invalidArgument("end_time", "must be after start_time");
+    }
+    Duration step = switch (width) {
+      case BUCKET_WIDTH_MINUTE -> Duration.ofMinutes(1);
+      case BUCKET_WIDTH_HOUR -> Duration.ofHours(1);
+      default -> Duration.ofDays(1);
+    };
+    if (Duration.between(start, end).dividedBy(step) > MAX_BUCKETS) {
+      throw TallyException.invalidArgument("start_time", "the range spans more than " + MAX_BUCKETS
+          + " buckets; use a wider bucket or a shorter range");
+    }
+    String unit = switch (width) {
+      case BUCKET_WIDTH_MINUTE -> "minute";
+      case BUCKET_WIDTH_HOUR -> "hour";
+      default -> "day";
+    };
+    Field<OffsetDateTime> bucket = DSL.field("date_trunc({0}, {1}, 'UTC')", SQLDataType.TIMESTAMPWITHTIMEZONE,
+        DSL.inline(unit), USAGE_ROLLUPS.MINUTE).as("bucket");
+    List<Field<?>> dims = new ArrayList<>();
+    List<Field<?>> groupFields = new ArrayList<>();
+    groupFields.add(DSL.field(DSL.name("bucket")));
+    dimension(groupBy.contains(GroupBy.GROUP_BY_METER), USAGE_ROLLUPS.METER, "meter", dims, groupFields);
+    dimension(groupBy.contains(GroupBy.GROUP_BY_MODEL), USAGE_ROLLUPS.MODEL, "model", dims, groupFields);
+    dimension(groupBy.contains(GroupBy.GROUP_BY_API_KEY), USAGE_ROLLUPS.API_KEY, "api_key", dims, groupFields);
+    dimension(groupBy.contains(GroupBy.GROUP_BY_MEMBER), USAGE_ROLLUPS.MEMBER, "member", dims, groupFields);
+    Condition where = subject.and(USAGE_ROLLUPS.MINUTE.ge(start)).and(USAGE_ROLLUPS.MINUTE.lt(end));
+    if (!meters.isEmpty()) {
+      where = where.and(USAGE_ROLLUPS.METER.in(meters.stream()
+          .map(m -> m.startsWith("meters/") ? m.substring("meters/".length()) : m).toList()));
+    }
+    List<Field<?>> select = new ArrayList<>();
+    select.add(bucket);
+    select.addAll(dims);
+    select.add(DSL.sum(USAGE_ROLLUPS.CALLS).as("calls"));
+    select.add(DSL.sum(USAGE_ROLLUPS.QUANTITY).as("quantity"));
+    select.add(DSL.sum(USAGE_ROLLUPS.SPEND_NANOS).as("spend"));
+    return tx.select(select).from(USAGE_ROLLUPS).where(where).groupBy(groupFields).orderBy(DSL.field("bucket"))
+        .fetch(UsageQueries::row);
+  }
+
+  /** A grouped dimension is selected and grouped by its column; others are selected as '' (never grouped by
+   * name: PostgreSQL would take the name for the input column). */
+  private static void dimension(boolean grouped, Field<String> column, String alias, List<Field<?>> dims,
+      List<Field<?>> groupFields) {
+    if (grouped) {
+      dims.add(column.as(alias));
+      groupFields.add(column);
+    } else {
+      dims.add(DSL.inline("").as(alias));
+    }
+  }
+
+  public Summary summary(DSLContext tx, Condition subject, OffsetDateTime start, OffsetDateTime end) {
+    var r = tx.select(DSL.sum(USAGE_ROLLUPS.CALLS), DSL.sum(USAGE_ROLLUPS.SPEND_NANOS),
+            DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("input_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(0L)),
+            DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("output_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(0L)))
+        .from(USAGE_ROLLUPS)
+        .where(subject, USAGE_ROLLUPS.MINUTE.ge(start), USAGE_ROLLUPS.MINUTE.lt(end)).fetchOne();
+    return new Summary(n(r.value1()), n(r.value2()), n(r.value3()), n(r.value4()));
+  }
+
+  private static Row row(Record r) {
+    return new Row(r.get("bucket", OffsetDateTime.class), r.get("meter", String.class), r.get("model", String.class),
+        r.get("api_key", String.class), r.get("member", String.class), n(r.get("calls", BigDecimal.class)),
+        n(r.get("quantity", BigDecimal.class)), n(r.get("spend", BigDecimal.class)));
+  }
+
+  private static long n(BigDecimal v) {
+    return v == null ? 0 : v.longValueExact();
+  }
+}

@@ -1,3 +1,0 @@
--- The metering service's own tables (schema chosen by TALLY_DB_SCHEMA, default 'metering').
--- The shared request_log and outbox tables come from db/common (versions 0.x).
-select 1;

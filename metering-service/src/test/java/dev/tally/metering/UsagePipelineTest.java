@@ -1,0 +1,150 @@
+package dev.tally.metering;
+
+import static dev.tally.metering.PipelineFixture.DOLLAR;
+import static dev.tally.metering.PipelineFixture.assertResult;
+import static dev.tally.metering.PipelineFixture.record;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.metering.PipelineFixture.Setup;
+import dev.tally.proto.metering.v1.*;
+import dev.tally.proto.wallet.v1.*;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class UsagePipelineTest {
+  private static PipelineFixture f;
+
+  @BeforeAll
+  static void start() throws Exception {
+    f = new PipelineFixture(UsagePipelineTest.class);
+  }
+
+  @AfterEach
+  void reconciled() {
+    f.assertReconciled();
+  }
+
+  @AfterAll
+  static void stop() {
+    f.close();
+  }
+
+  @Test
+  void recordsInExactBalanceOut() {
+    Setup s = f.setup("exact", 10 * DOLLAR);
+    Instant now = Instant.now();
+    RecordUsageResponse r = f.recordUsage(
+        record("ex-cpu", s.key(), "cpu_seconds", 90_000, now),        // 90 s of CPU at $0.0001/s = $0.009
+        record("ex-gpu", s.key(), "gpu_seconds", 3_600_000, now),     // 1 h of GPU at $0.0003/s = $1.08
+        record("ex-out", s.key(), "meters/output_tokens", 1_000, now)); // 1000 tokens at $0.60/M = $0.0006
+    assertEquals(List.of(9_000_000L, 1_080_000_000L, 600_000L),
+        r.getResultsList().stream().map(RecordResult::getCostNanos).toList());
+    r.getResultsList().forEach(x -> assertResult(x, RecordStatus.RECORD_STATUS_ACCEPTED, ""));
+    f.awaitBalance(s.team().getWallet(), 10 * DOLLAR - 9_000_000L - 1_080_000_000L - 600_000L);
+  }
+
+  @Test
+  void theSameBatchThreeTimesDebitsOnce() {
+    Setup s = f.setup("thrice", 10 * DOLLAR);
+    Instant now = Instant.now();
+    for (int i = 0; i < 3; i++) {
+      RecordUsageResponse r = f.recordUsage(record("th-1", s.key(), "output_tokens", 10_000, now),
+          record("th-2", s.key(), "input_tokens", 20_000, now));
+      RecordStatus expected = i == 0 ? RecordStatus.RECORD_STATUS_ACCEPTED : RecordStatus.RECORD_STATUS_DUPLICATE;
+      r.getResultsList().forEach(x -> assertResult(x, expected, ""));
+      assertEquals(6_000_000L, r.getResults(0).getCostNanos());
+    }
+    f.awaitBalance(s.team().getWallet(), 10 * DOLLAR - 6_000_000L - 3_000_000L);
+    assertEquals(6_000_000L + 3_000_000L, f.usageDebits(s.team().getWallet()));
+  }
+
+  @Test
+  void aConflictingReplayIsRejectedAndNotCharged() {
+    Setup s = f.setup("conflict", 10 * DOLLAR);
+    Instant now = Instant.now();
+    f.recordUsage(record("cf-1", s.key(), "output_tokens", 1_000, now));
+    RecordUsageResponse r = f.recordUsage(record("cf-1", s.key(), "output_tokens", 999_999, now),
+        record("cf-2", s.key(), "output_tokens", 1_000, now));
+    assertResult(r.getResults(0), RecordStatus.RECORD_STATUS_REJECTED, "IDEMPOTENCY_KEY_REUSED");
+    assertResult(r.getResults(1), RecordStatus.RECORD_STATUS_ACCEPTED, "");
+    f.awaitBalance(s.team().getWallet(), 10 * DOLLAR - 2 * 600_000L);
+  }
+
+  @Test
+  void badRecordsAreRejectedOneByOneAndGoodOnesStillCount() {
+    Setup s = f.setup("reject", 10 * DOLLAR);
+    Instant now = Instant.now();
+    RecordUsageResponse r = f.recordUsage(
+        record("rj-meter", s.key(), "teleport_seconds", 1, now),
+        record("rj-neg", s.key(), "output_tokens", -5, now),
+        record("rj-future", s.key(), "output_tokens", 1, now.plus(Duration.ofHours(1))),
+        record("rj-old", s.key(), "output_tokens", 1, now.minus(Duration.ofDays(30))),
+        record("rj-key", "apiKeys/nope", "output_tokens", 1, now),
+        record("rj-hold", s.key(), "output_tokens", 1, now).setHold("wallets/team-other/holds/h"),
+        record("rj-ok", s.key(), "output_tokens", 1_000, now));
+    List<String> reasons = r.getResultsList().stream().map(RecordResult::getReason).toList();
+    assertEquals(List.of("UNKNOWN_METER", "NEGATIVE_QUANTITY", "OCCURRED_IN_FUTURE", "OCCURRED_TOO_LONG_AGO",
+        "UNKNOWN_KEY", "UNKNOWN_HOLD", ""), reasons);
+    f.awaitBalance(s.team().getWallet(), 10 * DOLLAR - 600_000L);
+    RecordUsageRequest.Builder tooMany = RecordUsageRequest.newBuilder();
+    for (int i = 0; i < 501; i++) {
+      tooMany.addRecords(record("big-" + i, s.key(), "requests", 1, now));
+    }
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+        () -> f.metering(Caller.PLATFORM).recordUsage(tooMany.build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    StatusRuntimeException denied = assertThrows(StatusRuntimeException.class,
+        () -> f.metering(s.member().caller()).recordUsage(RecordUsageRequest.newBuilder()
+            .addRecords(record("self", s.key(), "requests", 1, now)).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, denied.getStatus().getCode());
+  }
+
+  @Test
+  void discountAndGrantOrderApplyToRecordedUsage() {
+    Setup s = f.setup("disc", 10 * DOLLAR);
+    String w = s.team().getWallet();
+    f.wallet(Caller.PLATFORM).setDiscount(SetDiscountRequest.newBuilder().setWallet(w).setDiscountBasisPoints(1_000)
+        .build());
+    f.wallet(Caller.PLATFORM).grantCredits(GrantCreditsRequest.newBuilder().setWallet(w).setAmountNanos(DOLLAR / 2)
+        .setRequestId("g1").build());
+    // $1.08 of GPU at 10 % off = $0.972: $0.50 from the grant first, $0.472 paid.
+    f.recordUsage(record("dg-1", s.key(), "gpu_seconds", 3_600_000, Instant.now()));
+    Wallet after = f.awaitBalance(w, 10 * DOLLAR + DOLLAR / 2 - 972_000_000L);
+    assertEquals(0, after.getGrantedBalanceNanos());
+    assertEquals(10 * DOLLAR - 472_000_000L, after.getPaidBalanceNanos());
+  }
+
+  @Test
+  void aPriceChangeAppliesToUsageThatOccursAfterIt() {
+    Setup s = f.setup("price", 100 * DOLLAR);
+    Instant before = Instant.now().minus(Duration.ofHours(2)).truncatedTo(ChronoUnit.SECONDS);
+    Instant change = Instant.now().minus(Duration.ofHours(1)).truncatedTo(ChronoUnit.SECONDS);
+    Price p = f.metering(Caller.PLATFORM).setPrice(SetPriceRequest.newBuilder().setMeter("output_tokens")
+        .setModel("model-price-test").setPriceNanos(2_000_000_000L).setPerQuantity(1_000_000)
+        .setEffectiveTime(ProtoTime.ts(change)).build()).getPrice();
+    assertEquals("meters/output_tokens", p.getMeter());
+    RecordUsageResponse r = f.recordUsage(
+        record("pr-old", s.key(), "output_tokens", 1_000_000, before).setModel("model-price-test"),
+        record("pr-new", s.key(), "output_tokens", 1_000_000, Instant.now()).setModel("model-price-test"));
+    assertEquals(600_000_000L, r.getResults(0).getCostNanos()); // default $0.60/M before the change
+    assertEquals(2_000_000_000L, r.getResults(1).getCostNanos()); // $2/M after it
+    assertTrue(f.metering(Caller.PLATFORM).listPrices(ListPricesRequest.newBuilder().setMeter("output_tokens").build())
+        .getPricesList().stream().anyMatch(x -> x.getModel().equals("model-price-test")));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> f.metering(s.owner().caller())
+        .setPrice(SetPriceRequest.newBuilder().setMeter("output_tokens").setPriceNanos(1).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode());
+    f.awaitBalance(s.team().getWallet(), 100 * DOLLAR - 2_600_000_000L);
+  }
+}
