@@ -129,10 +129,21 @@ final class PipelineFixture implements AutoCloseable {
         w -> w.getBalanceNanos() == expected);
   }
 
+  /** Every usage transfer of the wallet, through all pages of the statement. */
+  java.util.List<Transfer> usageTransfers(String wallet) {
+    java.util.List<Transfer> all = new java.util.ArrayList<>();
+    String token = "";
+    do {
+      ListTransfersResponse page = wallet(Caller.PLATFORM).listTransfers(ListTransfersRequest.newBuilder()
+          .setWallet(wallet).addCodes(TransferCode.TRANSFER_CODE_USAGE).setPageSize(1000).setPageToken(token).build());
+      all.addAll(page.getTransfersList());
+      token = page.getNextPageToken();
+    } while (!token.isEmpty());
+    return all;
+  }
+
   long usageDebits(String wallet) {
-    return wallet(Caller.PLATFORM).listTransfers(ListTransfersRequest.newBuilder().setWallet(wallet)
-        .addCodes(TransferCode.TRANSFER_CODE_USAGE).setPageSize(1000).build()).getTransfersList().stream()
-        .mapToLong(Transfer::getAmountNanos).sum();
+    return usageTransfers(wallet).stream().mapToLong(Transfer::getAmountNanos).sum();
   }
 
   void assertReconciled() {

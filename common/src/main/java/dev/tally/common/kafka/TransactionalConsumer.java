@@ -151,9 +151,12 @@ public final class TransactionalConsumer implements AutoCloseable {
     }
   }
 
+  /** Stops consuming (idempotent); what was committed stays, the rest is read again by the next consumer. */
   @Override
   public void close() {
-    running.set(false);
+    if (!running.getAndSet(false)) {
+      return;
+    }
     consumer.wakeup();
     try {
       thread.join(10_000);
