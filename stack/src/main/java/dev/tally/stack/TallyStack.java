@@ -28,10 +28,17 @@ import java.time.Duration;
 public final class TallyStack implements AutoCloseable {
   private final ServiceRunner runner;
   private final GrpcServer gateway;
+  private final GrpcServer identity;
+  private final GrpcServer wallet;
+  private final GrpcServer metering;
 
-  private TallyStack(ServiceRunner runner, GrpcServer gateway) {
+  private TallyStack(ServiceRunner runner, GrpcServer gateway, GrpcServer identity, GrpcServer wallet,
+      GrpcServer metering) {
     this.runner = runner;
     this.gateway = gateway;
+    this.identity = identity;
+    this.wallet = wallet;
+    this.metering = metering;
   }
 
   public static void main(String[] args) {
@@ -66,7 +73,7 @@ public final class TallyStack implements AutoCloseable {
       GrpcServer gateway = runner.manage(GatewayMain.start(new GatewayConfig(
           server(config.gatewayPort(), metrics, drain), kafka,
           "localhost:" + identity.port(), "localhost:" + wallet.port(), "localhost:" + metering.port())));
-      return new TallyStack(runner, gateway);
+      return new TallyStack(runner, gateway, identity, wallet, metering);
     } catch (Exception e) {
       runner.closeAll();
       throw e;
@@ -98,6 +105,18 @@ public final class TallyStack implements AutoCloseable {
 
   public int gatewayPort() {
     return gateway.port();
+  }
+
+  public int identityPort() {
+    return identity.port();
+  }
+
+  public int walletPort() {
+    return wallet.port();
+  }
+
+  public int meteringPort() {
+    return metering.port();
   }
 
   @Override

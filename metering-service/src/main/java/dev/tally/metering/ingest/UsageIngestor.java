@@ -127,24 +127,42 @@ public final class UsageIngestor {
   }
 
   private void claimAndPublish(DSLContext tx, List<Candidate> candidates, RecordResult[] results) {
+    var insert = tx.insertInto(INGESTED, INGESTED.BILLING_ACCOUNT, INGESTED.EVENT_ID, INGESTED.PAYLOAD_HASH,
+        INGESTED.COST_NANOS);
+    for (Candidate c : candidates) {
+      insert = insert.values(c.event().getBillingAccount(), c.event().getEventId(), c.hash(), c.event().getCostNanos());
+    }
+    java.util.Set<String> claimed = new java.util.HashSet<>(insert.onConflictDoNothing()
+        .returningResult(INGESTED.BILLING_ACCOUNT, INGESTED.EVENT_ID)
+        .fetch(r -> r.value1() + "|" + r.value2()));
+    Map<String, org.jooq.Record2<byte[], Long>> existing = new HashMap<>();
+    if (claimed.size() < candidates.size()) {
+      for (Candidate c : candidates) {
+        String k = c.event().getBillingAccount() + "|" + c.event().getEventId();
+        if (!claimed.contains(k) && !existing.containsKey(k)) {
+          existing.put(k, tx.select(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS).from(INGESTED)
+              .where(INGESTED.BILLING_ACCOUNT.eq(c.event().getBillingAccount()),
+                  INGESTED.EVENT_ID.eq(c.event().getEventId())).fetchOne());
+        }
+      }
+    }
     List<Candidate> fresh = new ArrayList<>();
     for (Candidate c : candidates) {
       UsageEvent e = c.event();
-      int inserted = tx.insertInto(INGESTED).set(INGESTED.BILLING_ACCOUNT, e.getBillingAccount())
-          .set(INGESTED.EVENT_ID, e.getEventId()).set(INGESTED.PAYLOAD_HASH, c.hash())
-          .set(INGESTED.COST_NANOS, e.getCostNanos()).onConflictDoNothing().execute();
-      if (inserted == 1) {
+      String k = e.getBillingAccount() + "|" + e.getEventId();
+      if (claimed.remove(k)) { // the first of a repeated id in one request takes the claim
         fresh.add(c);
         results[c.index()] = RecordResult.newBuilder().setEventId(e.getEventId())
             .setStatus(RecordStatus.RECORD_STATUS_ACCEPTED).setCostNanos(e.getCostNanos())
             .setCurrencyCode(e.getCurrencyCode()).build();
+        existing.putIfAbsent(k, tx.newRecord(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS).values(c.hash(),
+            e.getCostNanos()));
         continue;
       }
-      var existing = tx.select(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS).from(INGESTED)
-          .where(INGESTED.BILLING_ACCOUNT.eq(e.getBillingAccount()), INGESTED.EVENT_ID.eq(e.getEventId())).fetchOne();
-      results[c.index()] = Arrays.equals(existing.value1(), c.hash())
+      var prior = existing.get(k);
+      results[c.index()] = Arrays.equals(prior.value1(), c.hash())
           ? RecordResult.newBuilder().setEventId(e.getEventId()).setStatus(RecordStatus.RECORD_STATUS_DUPLICATE)
-              .setCostNanos(existing.value2()).setCurrencyCode(e.getCurrencyCode()).build()
+              .setCostNanos(prior.value2()).setCurrencyCode(e.getCurrencyCode()).build()
           : rejected(e.getEventId(), Reasons.IDEMPOTENCY_KEY_REUSED);
     }
     List<Future<RecordMetadata>> sends = new ArrayList<>(fresh.size());

@@ -34,20 +34,30 @@ public final class RollupApplier {
   }
 
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
-    Map<Key, long[]> sums = new TreeMap<>();
+    Map<String, UsageEvent> events = new java.util.LinkedHashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
-      UsageEvent e;
       try {
-        e = UsageEvent.parseFrom(r.value());
+        UsageEvent e = UsageEvent.parseFrom(r.value());
+        events.putIfAbsent(e.getBillingAccount() + "|" + e.getEventId(), e);
       } catch (InvalidProtocolBufferException ex) {
         log.error("skipping unreadable usage record at {}-{}@{}", r.topic(), r.partition(), r.offset());
+      }
+    }
+    if (events.isEmpty()) {
+      return;
+    }
+    var claim = tx.insertInto(ROLLED_EVENTS, ROLLED_EVENTS.BILLING_ACCOUNT, ROLLED_EVENTS.EVENT_ID);
+    for (UsageEvent e : events.values()) {
+      claim = claim.values(e.getBillingAccount(), e.getEventId());
+    }
+    java.util.Set<String> fresh = new java.util.HashSet<>(claim.onConflictDoNothing()
+        .returningResult(ROLLED_EVENTS.BILLING_ACCOUNT, ROLLED_EVENTS.EVENT_ID).fetch(r -> r.value1() + "|" + r.value2()));
+    Map<Key, long[]> sums = new TreeMap<>();
+    for (Map.Entry<String, UsageEvent> entry : events.entrySet()) {
+      if (!fresh.contains(entry.getKey())) {
         continue;
       }
-      int claimed = tx.insertInto(ROLLED_EVENTS).set(ROLLED_EVENTS.BILLING_ACCOUNT, e.getBillingAccount())
-          .set(ROLLED_EVENTS.EVENT_ID, e.getEventId()).onConflictDoNothing().execute();
-      if (claimed == 0) {
-        continue;
-      }
+      UsageEvent e = entry.getValue();
       OffsetDateTime minute = OffsetDateTime.ofInstant(ProtoTime.instant(e.getOccurredAt()), ZoneOffset.UTC)
           .truncatedTo(ChronoUnit.MINUTES);
       long[] s = sums.computeIfAbsent(new Key(minute, e.getBillingAccount(), e.getTeam(), e.getUser(), e.getApiKey(),

@@ -3,7 +3,12 @@ package dev.tally.wallet.db;
 import static dev.tally.wallet.db.jooq.Tables.APPLIED_EVENTS;
 
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
 import org.jooq.DSLContext;
+import org.jooq.InsertValuesStep3;
 
 /** Keys of Kafka events already applied, written in the same transaction as their effects. */
 public final class AppliedEventDao {
@@ -25,5 +30,30 @@ public final class AppliedEventDao {
     byte[] existing = tx.select(APPLIED_EVENTS.PAYLOAD_HASH).from(APPLIED_EVENTS)
         .where(APPLIED_EVENTS.SOURCE.eq(source), APPLIED_EVENTS.EVENT_KEY.eq(key)).fetchOne(APPLIED_EVENTS.PAYLOAD_HASH);
     return Arrays.equals(existing, payloadHash) ? Claim.DUPLICATE : Claim.CONFLICT;
+  }
+
+  /**
+   * Claims many keys with one insert (and one read for those already there). A key repeated within
+   * {@code hashes} cannot occur: the map holds each once.
+   */
+  public Map<String, Claim> claimAll(DSLContext tx, String source, Map<String, byte[]> hashes) {
+    Map<String, Claim> out = new LinkedHashMap<>();
+    if (hashes.isEmpty()) {
+      return out;
+    }
+    InsertValuesStep3<?, String, String, byte[]> insert = tx.insertInto(APPLIED_EVENTS, APPLIED_EVENTS.SOURCE,
+        APPLIED_EVENTS.EVENT_KEY, APPLIED_EVENTS.PAYLOAD_HASH);
+    hashes.forEach((k, h) -> insert.values(source, k, h));
+    Set<String> inserted = Set.copyOf(insert.onConflictDoNothing().returningResult(APPLIED_EVENTS.EVENT_KEY)
+        .fetch(APPLIED_EVENTS.EVENT_KEY));
+    Map<String, byte[]> existing = new HashMap<>();
+    if (inserted.size() < hashes.size()) {
+      tx.select(APPLIED_EVENTS.EVENT_KEY, APPLIED_EVENTS.PAYLOAD_HASH).from(APPLIED_EVENTS)
+          .where(APPLIED_EVENTS.SOURCE.eq(source), APPLIED_EVENTS.EVENT_KEY.in(hashes.keySet()))
+          .forEach(r -> existing.put(r.value1(), r.value2()));
+    }
+    hashes.forEach((k, h) -> out.put(k, inserted.contains(k) ? Claim.NEW
+        : Arrays.equals(existing.get(k), h) ? Claim.DUPLICATE : Claim.CONFLICT));
+    return out;
   }
 }

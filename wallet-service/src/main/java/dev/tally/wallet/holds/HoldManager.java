@@ -10,7 +10,7 @@ import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.ledger.Ledger;
 import dev.tally.wallet.periods.Periods;
 import dev.tally.wallet.usage.Charges;
-import dev.tally.wallet.usage.SpendBatch;
+import dev.tally.wallet.usage.ChargeBatch;
 import dev.tally.wallet.events.WalletEvents;
 import dev.tally.wallet.wallets.Snapshot;
 import dev.tally.wallet.wallets.WalletBook;
@@ -100,7 +100,7 @@ public final class HoldManager {
       throw TallyException.failedPrecondition("HOLD_NOT_PENDING", "the hold is already " + hold.getState());
     }
     if (actual > 0) {
-      SpendBatch spend = new SpendBatch();
+      ChargeBatch spend = new ChargeBatch();
       Charges.Charged charged = charges.charge(tx, w, new Charges.Usage(eventId, actual, hold.getMember(),
           hold.getApiKey(), book.now(), "settled hold " + holdId), spend, book.now());
       ledger.post(tx, charged.transfers());

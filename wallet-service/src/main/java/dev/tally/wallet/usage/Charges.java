@@ -34,7 +34,7 @@ public final class Charges {
   /** The transfers a charge produced and the net amount charged. */
   public record Charged(List<NewTransfer> transfers, long charged, long discount) {}
 
-  public Charged charge(DSLContext tx, WalletsRecord w, Usage u, SpendBatch spend, Instant now) {
+  public Charged charge(DSLContext tx, WalletsRecord w, Usage u, ChargeBatch spend, Instant now) {
     long discount = Money.basisPoints(u.listCost(), w.getDiscountBps());
     long charge = u.listCost() - discount;
     List<NewTransfer> out = new ArrayList<>(2);
@@ -42,9 +42,13 @@ public final class Charges {
     OffsetDateTime occurred = u.occurredAt().atOffset(ZoneOffset.UTC);
     long fromGrants = 0;
     if (charge > 0) {
-      for (GrantsRecord g : wallets.liveGrants(tx, w.getName(), now.atOffset(ZoneOffset.UTC))) {
+      for (GrantsRecord g : spend.grants(w.getName(),
+          () -> wallets.liveGrants(tx, w.getName(), now.atOffset(ZoneOffset.UTC)))) {
         long take = Math.min(g.getRemaining(), charge - fromGrants);
-        wallets.setRemaining(tx, g.getId(), g.getRemaining() - take);
+        if (take <= 0) {
+          continue;
+        }
+        spend.draw(g, take);
         fromGrants += take;
         if (fromGrants == charge) {
           break;

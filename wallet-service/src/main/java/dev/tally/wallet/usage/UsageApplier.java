@@ -60,7 +60,8 @@ public final class UsageApplier {
   }
 
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
-    Map<String, UsageEvent> fresh = new LinkedHashMap<>();
+    Map<String, UsageEvent> batch = new LinkedHashMap<>();
+    Map<String, byte[]> hashes = new LinkedHashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
       UsageEvent e;
       try {
@@ -71,12 +72,22 @@ public final class UsageApplier {
       }
       String key = e.getBillingAccount() + "|" + e.getEventId();
       byte[] hash = Idempotency.sha256(Idempotency.deterministicBytes(e.toBuilder().clearRecordedAt().build()));
-      switch (applied.claim(tx, "usage", key, hash)) {
-        case NEW -> fresh.put(key, e);
+      if (hashes.containsKey(key)) {
+        // the same event twice in one batch: the first one counts
+        duplicates.incrementAndGet();
+        continue;
+      }
+      batch.put(key, e);
+      hashes.put(key, hash);
+    }
+    Map<String, UsageEvent> fresh = new LinkedHashMap<>();
+    applied.claimAll(tx, "usage", hashes).forEach((key, claim) -> {
+      switch (claim) {
+        case NEW -> fresh.put(key, batch.get(key));
         case DUPLICATE -> duplicates.incrementAndGet();
         case CONFLICT -> log.warn("usage event {} reused with another payload; not charged", key);
       }
-    }
+    });
     if (fresh.isEmpty()) {
       return;
     }
@@ -88,7 +99,7 @@ public final class UsageApplier {
       book.housekeep(tx, w);
       locked.put(w.getName(), w);
     }
-    SpendBatch spend = new SpendBatch();
+    ChargeBatch spend = new ChargeBatch();
     List<NewTransfer> transfers = new ArrayList<>();
     for (UsageEvent e : fresh.values()) {
       WalletsRecord w = locked.get(e.getBillingAccount());

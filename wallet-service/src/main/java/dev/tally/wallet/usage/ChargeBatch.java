@@ -1,6 +1,7 @@
 package dev.tally.wallet.usage;
 
 import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
 import dev.tally.wallet.db.jooq.tables.records.SpendRecord;
 import dev.tally.wallet.events.WalletEvents;
@@ -11,14 +12,16 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import org.jooq.DSLContext;
 
 /**
- * Spend increments of a batch of charges, summed per (wallet, subject, period, window) and written once
- * per batch; then each limit or quota whose spend crossed 50, 80 or 100 % is notified once per window.
- * Spend counts in the window containing the usage's occurred_at.
+ * What a batch of charges changes besides the ledger, kept in memory and written once per batch: spend
+ * increments summed per (wallet, subject, period, window), with each limit or quota whose spend crossed 50,
+ * 80 or 100 % notified once per window (spend counts in the window of the usage's occurred_at); and the
+ * remaining amounts of the credit grants the charges drew from (each wallet's live grants read once).
  */
-public final class SpendBatch {
+public final class ChargeBatch {
   private static final int[] THRESHOLDS = {100, 80, 50};
 
   private record Key(String wallet, String subject, String period, OffsetDateTime windowStart)
@@ -34,6 +37,19 @@ public final class SpendBatch {
   }
 
   private final Map<Key, Long> increments = new TreeMap<>();
+  private final Map<String, List<GrantsRecord>> grants = new HashMap<>();
+  private final Map<String, GrantsRecord> drawn = new TreeMap<>();
+
+  /** The wallet's live grants in spending order, read once per batch; update through {@link #draw}. */
+  public List<GrantsRecord> grants(String wallet, Supplier<List<GrantsRecord>> load) {
+    return grants.computeIfAbsent(wallet, w -> load.get());
+  }
+
+  /** Takes {@code amount} from a grant of this batch's cache. */
+  public void draw(GrantsRecord grant, long amount) {
+    grant.setRemaining(grant.getRemaining() - amount);
+    drawn.put(grant.getId(), grant);
+  }
 
   /** Adds {@code amount} for each subject of the charge in every period. */
   public void add(String wallet, List<String> subjects, Instant occurredAt, long amount) {
@@ -49,6 +65,11 @@ public final class SpendBatch {
   }
 
   public void flush(DSLContext tx, WalletDao wallets, WalletEvents events) {
+    for (GrantsRecord g : drawn.values()) {
+      wallets.setRemaining(tx, g.getId(), g.getRemaining());
+    }
+    drawn.clear();
+    grants.clear();
     Map<String, Map<String, Long>> limitsByWallet = new HashMap<>();
     for (Map.Entry<Key, Long> e : increments.entrySet()) {
       Key k = e.getKey();
