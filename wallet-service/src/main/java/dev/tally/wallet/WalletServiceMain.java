@@ -20,6 +20,7 @@ import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
 import dev.tally.wallet.grpc.WalletGrpcService;
 import dev.tally.wallet.holds.HoldManager;
+import dev.tally.wallet.holds.ReserveBatcher;
 import dev.tally.wallet.ledger.Ledger;
 import dev.tally.wallet.membership.MembershipApplier;
 import dev.tally.wallet.usage.Charges;
@@ -86,7 +87,8 @@ public final class WalletServiceMain {
 
     GrpcServer server = runner.manage(GrpcServer.builder("wallet", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
-        .addService(new WalletGrpcService(db, wallets, holds, book, ledger))
+        .addService(new WalletGrpcService(db, wallets, holds, runner.manage(new ReserveBatcher(db, holds)), book,
+            ledger))
         .start());
     return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger);
   }

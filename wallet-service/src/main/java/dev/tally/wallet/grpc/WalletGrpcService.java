@@ -8,6 +8,7 @@ import dev.tally.common.db.Database;
 import dev.tally.common.ids.PageTokens;
 import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.holds.HoldManager;
+import dev.tally.wallet.holds.ReserveBatcher;
 import dev.tally.wallet.ledger.Ledger;
 import dev.tally.wallet.wallets.WalletBook;
 import dev.tally.wallet.wallets.WalletManager;
@@ -24,13 +25,16 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   private final Database db;
   private final WalletManager wallets;
   private final HoldManager holds;
+  private final ReserveBatcher batcher;
   private final WalletBook book;
   private final Ledger ledger;
 
-  public WalletGrpcService(Database db, WalletManager wallets, HoldManager holds, WalletBook book, Ledger ledger) {
+  public WalletGrpcService(Database db, WalletManager wallets, HoldManager holds, ReserveBatcher batcher,
+      WalletBook book, Ledger ledger) {
     this.db = db;
     this.wallets = wallets;
     this.holds = holds;
+    this.batcher = batcher;
     this.book = book;
     this.ledger = ledger;
   }
@@ -150,12 +154,12 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
     Caller caller = Caller.current();
     WalletManager.requirePlatform(caller, "Reserve is internal to admission");
     Duration ttl = req.hasTtl() ? duration(req.getTtl()) : book.policy().holdTtl();
-    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getReserveMethod().getFullMethodName(),
-        req.getRequestId(), req, ReserveResponse.parser(), tx -> {
-          var r = holds.reserve(tx, req.getWallet(), req.getAmountNanos(), req.getApiKey(), req.getMember(), ttl);
-          return ReserveResponse.newBuilder().setHold(WalletProtos.hold(r.hold())).setAvailableNanos(r.available())
-              .build();
-        }));
+    reply(out, () -> batcher.reserve(new ReserveBatcher.Call<>(caller,
+        WalletServiceGrpc.getReserveMethod().getFullMethodName(), req.getRequestId(), req, ReserveResponse.parser(),
+        new HoldManager.Request(req.getWallet(), req.getAmountNanos(), req.getApiKey(), req.getMember(), ttl),
+        r -> ReserveResponse.newBuilder().setHold(WalletProtos.hold(r.hold())).setAvailableNanos(r.available())
+            .build(),
+        new java.util.concurrent.CompletableFuture<>())));
   }
 
   @Override

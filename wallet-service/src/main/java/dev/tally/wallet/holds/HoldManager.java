@@ -12,7 +12,6 @@ import dev.tally.wallet.periods.Periods;
 import dev.tally.wallet.usage.Charges;
 import dev.tally.wallet.usage.ChargeBatch;
 import dev.tally.wallet.events.WalletEvents;
-import dev.tally.wallet.wallets.Snapshot;
 import dev.tally.wallet.wallets.WalletBook;
 import java.time.Duration;
 import java.time.Instant;
@@ -42,9 +41,34 @@ public final class HoldManager {
 
   public record Reserved(HoldsRecord hold, long available) {}
 
-  public Reserved reserve(DSLContext tx, String walletName, long amount, String apiKey, String member, Duration ttl) {
-    // A wallet not seen yet (its team's creation still on its way) is simply empty.
+  /** One reservation request; several for one wallet are decided under a single lock (see {@link ReserveBatcher}). */
+  public record Request(String wallet, long amount, String apiKey, String member, Duration ttl) {}
+
+  /** A wallet locked for a batch of reservations, with its pending holds. */
+  public static final class Locked {
+    final WalletsRecord wallet;
+    final List<HoldsRecord> pending;
+    boolean changed;
+
+    Locked(WalletsRecord wallet, List<HoldsRecord> pending) {
+      this.wallet = wallet;
+      this.pending = pending;
+    }
+  }
+
+  /** Locks the wallet (a wallet not seen yet, its team's creation still on its way, is simply empty). */
+  public Locked lock(DSLContext tx, String walletName) {
     WalletsRecord w = book.lockFresh(tx, walletName);
+    return new Locked(w, new java.util.ArrayList<>(wallets.pendingHolds(tx, walletName)));
+  }
+
+  /**
+   * Decides one reservation against the locked wallet: status, then every limit on the chain (key quota,
+   * member quota, wallet spending limit) counting spend and open holds, then the available balance.
+   */
+  public Reserved reserveLocked(DSLContext tx, Locked locked, Request r) {
+    WalletsRecord w = locked.wallet;
+    String walletName = w.getName();
     if (Boolean.TRUE.equals(w.getClosed())) {
       throw TallyException.failedPrecondition(Reasons.WALLET_SUSPENDED, "the wallet's team was deleted");
     }
@@ -52,44 +76,56 @@ public final class HoldManager {
       throw TallyException.failedPrecondition(Reasons.WALLET_SUSPENDED,
           "the wallet is suspended: its available balance is at or below the threshold; deposit to resume");
     }
-    List<HoldsRecord> pending = wallets.pendingHolds(tx, walletName);
     Instant now = book.now();
     for (LimitsRecord l : wallets.limits(tx, walletName)) {
-      boolean applies = l.getSubject().equals(walletName) || l.getSubject().equals(member)
-          || l.getSubject().equals(apiKey);
+      boolean applies = l.getSubject().equals(walletName) || l.getSubject().equals(r.member())
+          || l.getSubject().equals(r.apiKey());
       if (!applies) {
         continue;
       }
       long spent = wallets.spent(tx, walletName, l.getSubject(), l.getPeriod(), Periods.windowStart(l.getPeriod(), now));
-      long held = pending.stream().filter(h -> l.getSubject().equals(walletName)
+      long held = locked.pending.stream().filter(h -> l.getSubject().equals(walletName)
           || l.getSubject().equals(h.getMember()) || l.getSubject().equals(h.getApiKey()))
           .mapToLong(HoldsRecord::getAmount).sum();
-      if (spent + held + amount > l.getLimitNanos()) {
+      if (spent + held + r.amount() > l.getLimitNanos()) {
         boolean quota = !l.getSubject().equals(walletName);
         throw TallyException.resourceExhausted(quota ? Reasons.QUOTA_EXCEEDED : Reasons.SPENDING_LIMIT_REACHED,
             (quota ? "the " + l.getPeriod() + " quota of " + l.getSubject() : "the wallet's " + l.getPeriod()
                 + " spending limit") + " would be exceeded; it resets at " + resetText(l.getPeriod(), now));
       }
     }
-    Snapshot s = book.snapshot(tx, w);
-    if (amount > s.available()) {
+    long available = ledger.balance(tx, dev.tally.wallet.ledger.Accounts.paid(walletName))
+        + ledger.balance(tx, dev.tally.wallet.ledger.Accounts.granted(walletName)) - w.getHeld();
+    if (r.amount() > available) {
       throw TallyException.failedPrecondition(Reasons.INSUFFICIENT_BALANCE,
           "the available balance does not cover the estimate");
     }
     HoldsRecord hold = new HoldsRecord();
     hold.setId(Ids.newId());
     hold.setWallet(walletName);
-    hold.setAmount(amount);
+    hold.setAmount(r.amount());
     hold.setState("pending");
     hold.setSettled(0L);
-    hold.setApiKey(apiKey == null ? "" : apiKey);
-    hold.setMember(member == null ? "" : member);
-    hold.setExpireTime(OffsetDateTime.ofInstant(now.plus(ttl), java.time.ZoneOffset.UTC));
+    hold.setApiKey(r.apiKey() == null ? "" : r.apiKey());
+    hold.setMember(r.member() == null ? "" : r.member());
+    hold.setExpireTime(OffsetDateTime.ofInstant(now.plus(r.ttl()), java.time.ZoneOffset.UTC));
     hold.setCreateTime(book.nowOdt());
     wallets.insertHold(tx, hold);
-    w.setHeld(w.getHeld() + amount);
-    Snapshot after = book.afterChange(tx, w);
-    return new Reserved(hold, after.available());
+    w.setHeld(w.getHeld() + r.amount());
+    locked.pending.add(hold);
+    locked.changed = true;
+    // Suspension applies from the next request on: available at or below the threshold.
+    if (available - r.amount() <= w.getSuspendThreshold()) {
+      w.setStatus("suspended");
+    }
+    return new Reserved(hold, available - r.amount());
+  }
+
+  /** Stores the wallet once after its batch: the new state goes out on wallet.v1. */
+  public void finish(DSLContext tx, Locked locked) {
+    if (locked.changed) {
+      book.afterChange(tx, locked.wallet);
+    }
   }
 
   /** Posts the actual cost of a held request and frees the hold. */
