@@ -51,11 +51,31 @@ public final class TallyStack implements AutoCloseable {
     });
   }
 
+  /** Starts on embedded infrastructure, or on the external PostgreSQL and Kafka the config names. */
   public static TallyStack start(StackConfig config) throws Exception {
     ServiceRunner runner = new ServiceRunner();
     try {
-      DatabaseConfig db = database(config, runner);
-      KafkaConfig kafka = kafka(config, runner);
+      return start(config, runner, database(config, runner), kafka(config, runner));
+    } catch (Exception e) {
+      runner.closeAll();
+      throw e;
+    }
+  }
+
+  /** Starts on the given database (one schema per service) and Kafka; tests pass their shared ones. */
+  public static TallyStack start(StackConfig config, DatabaseConfig db, KafkaConfig kafka) throws Exception {
+    ServiceRunner runner = new ServiceRunner();
+    try {
+      return start(config, runner, db, kafka);
+    } catch (Exception e) {
+      runner.closeAll();
+      throw e;
+    }
+  }
+
+  private static TallyStack start(StackConfig config, ServiceRunner runner, DatabaseConfig db, KafkaConfig kafka)
+      throws Exception {
+    {
       int metrics = config.metricsPort();
       Duration drain = Duration.ofSeconds(5);
       GrpcServer identity = runner.manage(IdentityServiceMain.start(new IdentityConfig(
@@ -70,13 +90,10 @@ public final class TallyStack implements AutoCloseable {
       GrpcServer metering = MeteringServiceMain.start(MeteringConfig.local(
           server(config.meteringPort(), metrics < 0 ? -1 : metrics + 3, drain), db.withSchema("metering"), kafka,
           "localhost:" + identity.port()), runner, java.time.Clock.systemUTC()).server();
-      GrpcServer gateway = runner.manage(GatewayMain.start(new GatewayConfig(
-          server(config.gatewayPort(), metrics, drain), kafka,
-          "localhost:" + identity.port(), "localhost:" + wallet.port(), "localhost:" + metering.port())));
+      GrpcServer gateway = GatewayMain.start(GatewayConfig.local(server(config.gatewayPort(), metrics, drain), kafka,
+          "localhost:" + identity.port(), "localhost:" + wallet.port(), "localhost:" + metering.port()), runner)
+          .server();
       return new TallyStack(runner, gateway, identity, wallet, metering);
-    } catch (Exception e) {
-      runner.closeAll();
-      throw e;
     }
   }
 

@@ -18,7 +18,9 @@ class TallyStackTest {
   void stackStartsEveryServerAndReportsHealthy() throws Exception {
     Path data = Files.createTempDirectory("tally-stack");
     StackConfig config = new StackConfig(data, true, 0, 0, 0, 0, 0, -1, "", "");
-    try (TallyStack stack = TallyStack.start(config)) {
+    try (TallyStack stack = TallyStack.start(config,
+        dev.tally.common.testing.TestInfra.newDatabase(TallyStackTest.class, "identity"),
+        dev.tally.common.testing.TestInfra.kafka())) {
       ManagedChannel channel = NettyChannelBuilder.forAddress("localhost", stack.gatewayPort()).usePlaintext().build();
       try {
         assertEquals(ServingStatus.SERVING, HealthGrpc.newBlockingStub(channel)

@@ -28,4 +28,22 @@ public final class Reasons {
   public static final String INVITATION_EXPIRED = "INVITATION_EXPIRED";
 
   private Reasons() {}
+
+  /** The ErrorInfo reason carried by a failed call, or {@code fallback} when it carries none. */
+  public static String of(io.grpc.StatusRuntimeException e, String fallback) {
+    com.google.rpc.Status s = io.grpc.protobuf.StatusProto.fromThrowable(e);
+    if (s == null) {
+      return fallback;
+    }
+    for (com.google.protobuf.Any any : s.getDetailsList()) {
+      if (any.is(com.google.rpc.ErrorInfo.class)) {
+        try {
+          return any.unpack(com.google.rpc.ErrorInfo.class).getReason();
+        } catch (com.google.protobuf.InvalidProtocolBufferException ignored) {
+          return fallback;
+        }
+      }
+    }
+    return fallback;
+  }
 }

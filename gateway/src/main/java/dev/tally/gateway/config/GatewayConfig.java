@@ -1,8 +1,10 @@
 package dev.tally.gateway.config;
 
+import dev.tally.common.config.ConfigException;
 import dev.tally.common.config.Env;
 import dev.tally.common.grpc.ServerConfig;
 import dev.tally.common.kafka.KafkaConfig;
+import java.time.Duration;
 
 /**
  * Everything the gateway reads from its environment.
@@ -10,18 +12,58 @@ import dev.tally.common.kafka.KafkaConfig;
  * @param identityTarget address of the identity service ({@code TALLY_IDENTITY_TARGET})
  * @param walletTarget address of the wallet service ({@code TALLY_WALLET_TARGET})
  * @param meteringTarget address of the metering service ({@code TALLY_METERING_TARGET})
+ * @param platformToken the platform backend's bearer token ({@code TALLY_PLATFORM_TOKEN}; a secret)
+ * @param internalAuthKey HMAC key the gateway signs callers with for the services ({@code TALLY_INTERNAL_AUTH_KEY})
+ * @param keyCacheTtl how long a verified key is trusted without asking identity ({@code TALLY_KEY_CACHE_TTL}, 60s;
+ *     revocations arrive as events within a second regardless)
+ * @param authFailureLimit failed authentications per client address per minute before it is throttled
+ *     ({@code TALLY_AUTH_FAILURE_LIMIT}, 30)
  */
 public record GatewayConfig(
-    ServerConfig server, KafkaConfig kafka, String identityTarget, String walletTarget, String meteringTarget) {
+    ServerConfig server,
+    KafkaConfig kafka,
+    String identityTarget,
+    String walletTarget,
+    String meteringTarget,
+    String platformToken,
+    String internalAuthKey,
+    Duration keyCacheTtl,
+    int authFailureLimit) {
   public static final int DEFAULT_PORT = 50051;
   public static final int DEFAULT_METRICS_PORT = 9464;
+  public static final String DEV_PLATFORM_TOKEN = "dev-platform-token-change-me";
+  public static final String DEV_INTERNAL_AUTH_KEY = "dev-internal-auth-key-change-me";
 
   public static GatewayConfig fromEnv(Env env) {
+    String token = env.string("TALLY_PLATFORM_TOKEN", DEV_PLATFORM_TOKEN);
+    if (token.length() < 16) {
+      throw new ConfigException("TALLY_PLATFORM_TOKEN must have at least 16 characters");
+    }
+    String key = env.string("TALLY_INTERNAL_AUTH_KEY", DEV_INTERNAL_AUTH_KEY);
+    if (key.length() < 16) {
+      throw new ConfigException("TALLY_INTERNAL_AUTH_KEY must have at least 16 characters");
+    }
     return new GatewayConfig(
         ServerConfig.fromEnv(env, DEFAULT_PORT, DEFAULT_METRICS_PORT),
         KafkaConfig.fromEnv(env),
         env.string("TALLY_IDENTITY_TARGET", "localhost:50061"),
         env.string("TALLY_WALLET_TARGET", "localhost:50062"),
-        env.string("TALLY_METERING_TARGET", "localhost:50063"));
+        env.string("TALLY_METERING_TARGET", "localhost:50063"),
+        token,
+        key,
+        env.duration("TALLY_KEY_CACHE_TTL", Duration.ofSeconds(60), Duration.ZERO, Duration.ofHours(1)),
+        env.integer("TALLY_AUTH_FAILURE_LIMIT", 30, 1, 1_000_000));
+  }
+
+  public static GatewayConfig local(ServerConfig server, KafkaConfig kafka, String identity, String wallet,
+      String metering) {
+    return new GatewayConfig(server, kafka, identity, wallet, metering, DEV_PLATFORM_TOKEN, DEV_INTERNAL_AUTH_KEY,
+        Duration.ofSeconds(60), 30);
+  }
+
+  @Override
+  public String toString() {
+    return "GatewayConfig[server=" + server + ", kafka=" + kafka + ", identity=" + identityTarget + ", wallet="
+        + walletTarget + ", metering=" + meteringTarget + "]";
   }
 }

@@ -1,0 +1,121 @@
+package dev.tally.gateway.admission;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.auth.CallerSigner;
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.grpc.RequestIds;
+import dev.tally.gateway.auth.KeyVerifier;
+import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
+import dev.tally.proto.admission.v1.AdmitRequest;
+import dev.tally.proto.admission.v1.AdmitResponse;
+import dev.tally.proto.admission.v1.ReleaseHoldRequest;
+import dev.tally.proto.admission.v1.ReleaseHoldResponse;
+import dev.tally.proto.identity.v1.Permission;
+import dev.tally.proto.identity.v1.VerifyApiKeyResponse;
+import dev.tally.proto.wallet.v1.ReleaseRequest;
+import dev.tally.proto.wallet.v1.ReserveRequest;
+import dev.tally.proto.wallet.v1.ReserveResponse;
+import dev.tally.proto.wallet.v1.WalletServiceGrpc;
+import io.grpc.Channel;
+import io.grpc.stub.StreamObserver;
+import java.time.Instant;
+
+/**
+ * Admit: may this key spend now? The key comes from the verification cache; in soft mode the decision is
+ * made on the cached wallet state alone; in hard mode (the default) the estimate is reserved as a hold by the
+ * wallet, which decides authoritatively and batches concurrent reservations under one lock.
+ */
+public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionServiceImplBase {
+  private final KeyVerifier keys;
+  private final WalletStates states;
+  private final PriceCache prices;
+  private final WalletServiceGrpc.WalletServiceBlockingStub wallet;
+
+  public AdmissionGrpcService(KeyVerifier keys, WalletStates states, PriceCache prices, Channel walletChannel,
+      CallerSigner signer) {
+    this.keys = keys;
+    this.states = states;
+    this.prices = prices;
+    this.wallet = WalletServiceGrpc.newBlockingStub(walletChannel).withCallCredentials(signer.credentials(Caller.PLATFORM));
+  }
+
+  @Override
+  public void admit(AdmitRequest req, StreamObserver<AdmitResponse> out) {
+    requirePlatform();
+    VerifyApiKeyResponse key = keys.verify(req.getApiKeySecret());
+    boolean teamKey = !key.getPrincipal().getTeam().isEmpty();
+    if (teamKey && !key.getPermissionsList().contains(Permission.PERMISSION_KEYS_USE)) {
+      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN, "the key's owner may not use team keys");
+    }
+    long cost = req.hasEstimatedCostNanos() ? req.getEstimatedCostNanos()
+        : prices.cost(req.getMeter(), req.getModel(), req.getEstimatedQuantity());
+    String billing = key.getBillingAccount();
+    String apiKey = key.getApiKey().getName();
+    String member = memberSubject(key);
+    AdmitResponse.Builder allow = AdmitResponse.newBuilder().setApiKey(apiKey).setUser(key.getPrincipal().getUser())
+        .setTeam(key.getPrincipal().getTeam()).setBillingAccount(billing).setEstimatedCostNanos(cost);
+    var state = states.get(billing);
+    if (state.isPresent() && state.get().soft()) {
+      checkCached(state.get(), cost, member, apiKey);
+      out.onNext(allow.setAvailableNanos(state.get().available() - cost).build());
+      out.onCompleted();
+      return;
+    }
+    if (cost == 0) {
+      out.onNext(allow.setAvailableNanos(state.map(WalletStates.State::available).orElse(0L)).build());
+      out.onCompleted();
+      return;
+    }
+    ReserveRequest.Builder reserve = ReserveRequest.newBuilder().setWallet(billing).setAmountNanos(cost)
+        .setApiKey(apiKey).setMember(member);
+    if (!req.getRequestId().isEmpty()) {
+      reserve.setRequestId(req.getRequestId());
+    }
+    ReserveResponse held = wallet.reserve(reserve.build());
+    out.onNext(allow.setHold(held.getHold().getName()).setHoldExpireTime(held.getHold().getExpireTime())
+        .setAvailableNanos(held.getAvailableNanos()).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void releaseHold(ReleaseHoldRequest req, StreamObserver<ReleaseHoldResponse> out) {
+    requirePlatform();
+    wallet.release(ReleaseRequest.newBuilder().setHold(req.getHold())
+        .setRequestId(RequestIds.current() == null ? "" : "release-" + req.getHold().hashCode()).build());
+    out.onNext(ReleaseHoldResponse.getDefaultInstance());
+    out.onCompleted();
+  }
+
+  /** Soft mode: the cached state decides, in the same order as the wallet's own checks. */
+  static void checkCached(WalletStates.State s, long cost, String member, String apiKey) {
+    if (s.suspended()) {
+      throw TallyException.failedPrecondition(Reasons.WALLET_SUSPENDED, "the wallet is suspended");
+    }
+    Instant now = Instant.now();
+    for (WalletStates.Limit l : s.limits()) {
+      boolean applies = l.subject().equals(s.wallet()) || l.subject().equals(member) || l.subject().equals(apiKey);
+      boolean current = l.resetTime() == null || l.resetTime().isAfter(now);
+      if (applies && current && l.spent() + cost > l.limit()) {
+        throw TallyException.resourceExhausted(l.subject().equals(s.wallet()) ? Reasons.SPENDING_LIMIT_REACHED
+            : Reasons.QUOTA_EXCEEDED, "the limit of " + l.subject() + " would be exceeded");
+      }
+    }
+    if (cost > s.available()) {
+      throw TallyException.failedPrecondition(Reasons.INSUFFICIENT_BALANCE, "the available balance is too low");
+    }
+  }
+
+  private static String memberSubject(VerifyApiKeyResponse key) {
+    String team = key.getPrincipal().getTeam();
+    String user = key.getPrincipal().getUser();
+    return team.isEmpty() || user.isEmpty() ? "" : team + "/members/" + user.substring("users/".length());
+  }
+
+  private static void requirePlatform() {
+    if (!Caller.current().platform()) {
+      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN,
+          "admission is called by the platform's backend with the platform token");
+    }
+  }
+}

@@ -1,0 +1,65 @@
+package dev.tally.gateway.admission;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.auth.CallerSigner;
+import dev.tally.common.error.TallyException;
+import dev.tally.proto.metering.v1.ListPricesRequest;
+import dev.tally.proto.metering.v1.MeteringServiceGrpc;
+import dev.tally.proto.metering.v1.Price;
+import io.grpc.Channel;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.RoundingMode;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Current list prices for pricing estimates, refreshed from metering every {@value #REFRESH_MILLIS} ms. */
+public final class PriceCache {
+  static final long REFRESH_MILLIS = 30_000;
+
+  private final MeteringServiceGrpc.MeteringServiceBlockingStub metering;
+  private final Clock clock;
+  private volatile Map<String, Price> prices = Map.of();
+  private volatile long loadedAt;
+
+  public PriceCache(Channel meteringChannel, CallerSigner signer, Clock clock) {
+    this.metering = MeteringServiceGrpc.newBlockingStub(meteringChannel)
+        .withCallCredentials(signer.credentials(Caller.PLATFORM));
+    this.clock = clock;
+  }
+
+  /** The list price of {@code quantity} units, rounded half-even as metering does. */
+  public long cost(String meter, String model, long quantity) {
+    String id = meter.startsWith("meters/") ? meter.substring("meters/".length()) : meter;
+    Map<String, Price> current = current();
+    Price p = current.getOrDefault("meters/" + id + "|" + model, current.get("meters/" + id + "|"));
+    if (p == null) {
+      throw TallyException.invalidArgument("meter", "unknown meter " + meter);
+    }
+    return new BigDecimal(BigInteger.valueOf(quantity).multiply(BigInteger.valueOf(p.getPriceNanos())))
+        .divide(BigDecimal.valueOf(p.getPerQuantity()), 0, RoundingMode.HALF_EVEN).longValueExact();
+  }
+
+  private boolean stale() {
+    return prices.isEmpty() || clock.millis() - loadedAt > REFRESH_MILLIS;
+  }
+
+  private Map<String, Price> current() {
+    if (stale()) {
+      synchronized (this) {
+        if (stale()) {
+          Map<String, Price> m = new HashMap<>();
+          for (Price p : metering.withDeadlineAfter(5, TimeUnit.SECONDS)
+              .listPrices(ListPricesRequest.getDefaultInstance()).getPricesList()) {
+            m.put(p.getMeter() + "|" + p.getModel(), p);
+          }
+          prices = m;
+          loadedAt = clock.millis();
+        }
+      }
+    }
+    return prices;
+  }
+}

@@ -1,0 +1,67 @@
+package dev.tally.gateway.admission;
+
+import dev.tally.proto.events.v1.LimitState;
+import dev.tally.proto.events.v1.WalletStateChanged;
+import dev.tally.proto.wallet.v1.Quota;
+import dev.tally.proto.wallet.v1.SpendingLimit;
+import dev.tally.proto.wallet.v1.WalletState;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The admission-relevant state of every wallet, loaded before serving and kept current from wallet.v1.
+ * Versions only move forward, so a late or repeated event never rolls a wallet back.
+ */
+public final class WalletStates {
+
+  /** One limit or quota as last reported. */
+  public record Limit(String subject, long limit, long spent, Instant resetTime) {}
+
+  /** A wallet as the gateway sees it. */
+  public record State(String wallet, boolean suspended, boolean soft, long available, List<Limit> limits,
+      long version) {}
+
+  private final Map<String, State> states = new ConcurrentHashMap<>();
+
+  public Optional<State> get(String wallet) {
+    return Optional.ofNullable(states.get(wallet));
+  }
+
+  public int size() {
+    return states.size();
+  }
+
+  public void load(WalletState s) {
+    List<Limit> limits = new ArrayList<>();
+    for (SpendingLimit l : s.getSpendingLimitsList()) {
+      limits.add(new Limit(s.getWallet(), l.getLimitNanos(), l.getSpentNanos(), instant(l.getResetTime())));
+    }
+    for (Quota q : s.getQuotasList()) {
+      limits.add(new Limit(q.getSubject(), q.getLimitNanos(), q.getSpentNanos(), instant(q.getResetTime())));
+    }
+    put(new State(s.getWallet(), s.getStatus().name().endsWith("SUSPENDED"),
+        s.getAdmissionMode().name().endsWith("SOFT"), s.getAvailableNanos(), limits, s.getVersion()));
+  }
+
+  public void apply(String wallet, WalletStateChanged c) {
+    List<Limit> limits = new ArrayList<>();
+    for (LimitState l : c.getLimitsList()) {
+      limits.add(new Limit(l.getSubject().equals("wallet") ? wallet : l.getSubject(), l.getLimitNanos(),
+          l.getSpentNanos(), instant(l.getResetTime())));
+    }
+    put(new State(wallet, "SUSPENDED".equals(c.getStatus()), "SOFT".equals(c.getAdmissionMode()),
+        c.getAvailableNanos(), limits, c.getVersion()));
+  }
+
+  private void put(State s) {
+    states.merge(s.wallet(), s, (old, neu) -> neu.version() >= old.version() ? neu : old);
+  }
+
+  private static Instant instant(com.google.protobuf.Timestamp t) {
+    return t.getSeconds() == 0 && t.getNanos() == 0 ? null : Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
+  }
+}

@@ -1,0 +1,98 @@
+package dev.tally.gateway.auth;
+
+import dev.tally.common.auth.Caller;
+import dev.tally.common.error.Reasons;
+import dev.tally.common.error.TallyException;
+import dev.tally.proto.identity.v1.VerifyApiKeyResponse;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.StatusRuntimeException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.regex.Pattern;
+
+/**
+ * Authenticates every call to the gateway: {@code authorization: Bearer tly_...} (an API key: its user, or
+ * its team for a service key) or the platform token, optionally with {@code x-tally-user: users/{id}} for
+ * the platform's backend acting for a signed-in user. Anything else is UNAUTHENTICATED; an address that
+ * keeps failing is throttled (RESOURCE_EXHAUSTED AUTH_THROTTLED) before any work is done.
+ */
+public final class GatewayAuthInterceptor implements ServerInterceptor {
+  static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<String> ACTING_USER = Metadata.Key.of("x-tally-user", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Pattern USER = Pattern.compile("users/[A-Za-z0-9_-]{1,64}");
+
+  private final byte[] platformToken;
+  private final KeyVerifier keys;
+  private final AuthThrottle throttle;
+
+  public GatewayAuthInterceptor(String platformToken, KeyVerifier keys, AuthThrottle throttle) {
+    this.platformToken = platformToken.getBytes(StandardCharsets.UTF_8);
+    this.keys = keys;
+    this.throttle = throttle;
+  }
+
+  @Override
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+      ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+    String address = address(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+    if (throttle.throttled(address)) {
+      throw TallyException.resourceExhausted("AUTH_THROTTLED",
+          "too many failed authentications from this address; wait a minute");
+    }
+    Caller caller;
+    try {
+      caller = authenticate(headers);
+    } catch (TallyException | StatusRuntimeException e) {
+      throttle.failed(address);
+      throw e;
+    }
+    return Contexts.interceptCall(Context.current().withValue(Caller.CONTEXT, caller), call, headers, next);
+  }
+
+  private Caller authenticate(Metadata headers) {
+    String authorization = headers.get(AUTHORIZATION);
+    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      throw unauthenticated("send authorization: Bearer <API key or platform token>");
+    }
+    String token = authorization.substring(7).trim();
+    if (MessageDigest.isEqual(platformToken, token.getBytes(StandardCharsets.UTF_8))) {
+      String user = headers.get(ACTING_USER);
+      if (user == null) {
+        return Caller.PLATFORM;
+      }
+      if (!USER.matcher(user).matches()) {
+        throw TallyException.invalidArgument("x-tally-user", "must look like users/{user}");
+      }
+      return Caller.user(user);
+    }
+    if (!token.startsWith("tly_")) {
+      throw unauthenticated("the bearer token is neither an API key nor the platform token");
+    }
+    VerifyApiKeyResponse v;
+    try {
+      v = keys.verify(token);
+    } catch (StatusRuntimeException e) {
+      // Every key refusal authenticates nobody; the reason (KEY_REVOKED, ...) is kept for the client.
+      throw TallyException.unauthenticated(Reasons.of(e, Reasons.KEY_INVALID), e.getStatus().getDescription());
+    }
+    String apiKey = v.getApiKey().getName();
+    return v.getPrincipal().getUser().isEmpty() ? Caller.serviceKey(v.getPrincipal().getTeam(), apiKey)
+        : Caller.userWithKey(v.getPrincipal().getUser(), apiKey);
+  }
+
+  private static TallyException unauthenticated(String message) {
+    return TallyException.unauthenticated(Reasons.UNAUTHENTICATED, message);
+  }
+
+  private static String address(SocketAddress a) {
+    return a instanceof InetSocketAddress inet ? inet.getAddress().getHostAddress() : String.valueOf(a);
+  }
+}

@@ -1,0 +1,120 @@
+package dev.tally.gateway.events;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.tally.common.kafka.KafkaClients;
+import dev.tally.common.kafka.Topics;
+import dev.tally.gateway.admission.WalletStates;
+import dev.tally.gateway.auth.KeyVerifier;
+import dev.tally.proto.events.v1.IdentityEvent;
+import dev.tally.proto.events.v1.WalletEvent;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps one gateway's caches current: every replica reads every partition of identity.v1 and wallet.v1
+ * (manual assignment, no group, from the end), so each sees every revocation and every wallet change.
+ * {@link #positionAtEnd()} runs before the wallet snapshot is loaded, so no change falls between the two.
+ */
+public final class GatewayEvents implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(GatewayEvents.class);
+
+  private final KafkaConsumer<String, byte[]> consumer;
+  private final KeyVerifier keys;
+  private final WalletStates states;
+  private final Thread thread;
+  private final AtomicBoolean running = new AtomicBoolean(true);
+  private volatile long applied;
+
+  public GatewayEvents(KafkaClients kafka, String clientId, KeyVerifier keys, WalletStates states) {
+    this.consumer = kafka.consumer(clientId, null);
+    this.keys = keys;
+    this.states = states;
+    this.thread = Thread.ofPlatform().name("gateway-events").daemon().unstarted(this::loop);
+  }
+
+  public void positionAtEnd() {
+    List<TopicPartition> partitions = new ArrayList<>();
+    for (String topic : List.of(Topics.IDENTITY, Topics.WALLET)) {
+      for (PartitionInfo p : consumer.partitionsFor(topic, Duration.ofSeconds(30))) {
+        partitions.add(new TopicPartition(topic, p.partition()));
+      }
+    }
+    consumer.assign(partitions);
+    consumer.seekToEnd(partitions);
+    partitions.forEach(tp -> consumer.position(tp, Duration.ofSeconds(30)));
+  }
+
+  public GatewayEvents start() {
+    thread.start();
+    return this;
+  }
+
+  public long applied() {
+    return applied;
+  }
+
+  private void loop() {
+    try {
+      while (running.get()) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+          try {
+            if (Topics.IDENTITY.equals(r.topic())) {
+              identity(IdentityEvent.parseFrom(r.value()));
+            } else {
+              wallet(WalletEvent.parseFrom(r.value()));
+            }
+            applied++;
+          } catch (InvalidProtocolBufferException e) {
+            log.error("skipping unreadable event at {}-{}@{}", r.topic(), r.partition(), r.offset());
+          }
+        }
+      }
+    } catch (WakeupException e) {
+      if (running.get()) {
+        throw e;
+      }
+    } finally {
+      consumer.close(Duration.ofSeconds(5));
+    }
+  }
+
+  private void identity(IdentityEvent e) {
+    switch (e.getChangeCase()) {
+      case API_KEY_STATE_CHANGED -> keys.invalidateKey(e.getApiKeyStateChanged().getApiKey());
+      case API_KEY_ROTATED -> keys.invalidateKey(e.getApiKeyRotated().getApiKey());
+      case MEMBER_REMOVED -> keys.invalidateTeam(e.getMemberRemoved().getTeam());
+      case MEMBER_LEFT -> keys.invalidateTeam(e.getMemberLeft().getTeam());
+      case MEMBER_ROLE_CHANGED -> keys.invalidateTeam(e.getMemberRoleChanged().getTeam());
+      case TEAM_DELETED -> keys.invalidateTeam(e.getTeamDeleted().getTeam());
+      default -> {}
+    }
+  }
+
+  private void wallet(WalletEvent e) {
+    if (e.hasStateChanged()) {
+      states.apply(e.getWallet(), e.getStateChanged());
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!running.getAndSet(false)) {
+      return;
+    }
+    consumer.wakeup();
+    try {
+      thread.join(5_000);
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

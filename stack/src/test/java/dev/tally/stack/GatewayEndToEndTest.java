@@ -1,0 +1,215 @@
+package dev.tally.stack;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tally.common.error.Reasons;
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.common.testing.Await;
+import dev.tally.common.testing.TestInfra;
+import dev.tally.gateway.config.GatewayConfig;
+import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
+import dev.tally.proto.admission.v1.AdmitRequest;
+import dev.tally.proto.admission.v1.AdmitResponse;
+import dev.tally.proto.identity.v1.*;
+import dev.tally.proto.metering.v1.*;
+import dev.tally.proto.wallet.v1.*;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The whole story of a platform's Teams product, through the gateway only, on real PostgreSQL and Kafka. */
+class GatewayEndToEndTest {
+  private static final long DOLLAR = 1_000_000_000L;
+  private static TallyStack stack;
+  private static GatewayClient gw;
+
+  @BeforeAll
+  static void start() throws Exception {
+    stack = TallyStack.start(new StackConfig(Files.createTempDirectory("tally-e2e"), true, 0, 0, 0, 0, 0, -1, "", ""),
+        TestInfra.newDatabase(GatewayEndToEndTest.class, "identity"), TestInfra.kafka());
+    gw = new GatewayClient(stack.gatewayPort(), GatewayConfig.DEV_PLATFORM_TOKEN);
+  }
+
+  @AfterAll
+  static void stop() {
+    gw.close();
+    stack.close();
+  }
+
+  private static IdentityServiceGrpc.IdentityServiceBlockingStub identity(io.grpc.CallCredentials c) {
+    return IdentityServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static WalletServiceGrpc.WalletServiceBlockingStub wallet(io.grpc.CallCredentials c) {
+    return WalletServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static MeteringServiceGrpc.MeteringServiceBlockingStub metering(io.grpc.CallCredentials c) {
+    return MeteringServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static AdmitResponse admit(String secret, long estimatedTokens) {
+    return AdmissionServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(gw.platform())
+        .withDeadlineAfter(20, TimeUnit.SECONDS).admit(AdmitRequest.newBuilder().setApiKeySecret(secret)
+            .setMeter("output_tokens").setEstimatedQuantity(estimatedTokens).build());
+  }
+
+  private static RecordResult record(String eventId, String key, String meter, long quantity, String hold) {
+    return metering(gw.platform()).recordUsage(RecordUsageRequest.newBuilder().addRecords(UsageRecord.newBuilder()
+        .setEventId(eventId).setApiKey(key).setMeter(meter).setQuantity(quantity)
+        .setOccurredAt(ProtoTime.ts(Instant.now())).setHold(hold)).build()).getResults(0);
+  }
+
+  private static Wallet walletOf(io.grpc.CallCredentials c, String name) {
+    return wallet(c).getWallet(GetWalletRequest.newBuilder().setName(name).build()).getWallet();
+  }
+
+  private static void assertDenied(Status.Code code, String reason, org.junit.jupiter.api.function.Executable call) {
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
+    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+    assertEquals(reason, Reasons.of(e, ""), e.getStatus().toString());
+  }
+
+  /** Waits until {@code secret} is refused by Admit; returns how long that took. */
+  private static Duration untilDenied(String secret) {
+    long t0 = System.nanoTime();
+    Await.until("key denied", Duration.ofSeconds(5), () -> {
+      try {
+        admit(secret, 1);
+        return false;
+      } catch (StatusRuntimeException e) {
+        return true;
+      }
+    });
+    return Duration.ofNanos(System.nanoTime() - t0);
+  }
+
+  @Test
+  void aTeamFromSignUpToDeletionThroughTheGatewayOnly() {
+    // Users signed in through the platform token.
+    User owner = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|owner")
+        .setEmail("owner@acme.test").setDisplayName("Olive Owner").build()).getUser();
+    User member = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|member")
+        .setEmail("member@acme.test").setDisplayName("Milo Member").build()).getUser();
+    var asOwner = gw.asUser(owner.getName());
+    var asMember = gw.asUser(member.getName());
+
+    // A team; a member invited by email accepts.
+    Team team = identity(asOwner).createTeam(CreateTeamRequest.newBuilder().setDisplayName("Acme AI")
+        .setRequestId("e2e-team").build()).getTeam();
+    String token = identity(asOwner).createInvitation(CreateInvitationRequest.newBuilder().setParent(team.getName())
+        .setEmail("member@acme.test").build()).getToken();
+    assertEquals("roles/member", identity(asMember).acceptInvitation(AcceptInvitationRequest.newBuilder()
+        .setToken(token).build()).getMember().getRole());
+
+    // A team key; the owner deposits.
+    CreateApiKeyResponse key = identity(asMember).createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("prod").build());
+    String keyName = key.getApiKey().getName();
+    wallet(asOwner).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(DOLLAR)
+        .setCurrencyCode("USD").setExternalReference("stripe_pi_1").build());
+
+    // Admit + RecordUsage spend it down: 10 calls of 1,000 output tokens ($0.0006 each).
+    for (int i = 0; i < 10; i++) {
+      AdmitResponse allowed = admit(key.getSecret(), 2_000);
+      assertEquals(team.getWallet(), allowed.getBillingAccount());
+      assertEquals(member.getName(), allowed.getUser());
+      assertFalse(allowed.getHold().isEmpty());
+      assertEquals(RecordStatus.RECORD_STATUS_ACCEPTED,
+          record("call-" + i, keyName, "output_tokens", 1_000, allowed.getHold()).getStatus());
+    }
+    long spent = 10 * 600_000L;
+    Await.until("balance after usage", Duration.ofSeconds(30),
+        () -> walletOf(asOwner, team.getName()).getBalanceNanos() == DOLLAR - spent);
+    assertEquals(0, walletOf(asOwner, team.getName()).getHeldNanos(), "every hold settled by its usage");
+
+    // Usage visible per key and per member.
+    Await.until("usage rollups", Duration.ofSeconds(30), () -> metering(asMember).getUsageSummary(
+        GetUsageSummaryRequest.newBuilder().setSubject(keyName).build()).getCalls() == 10);
+    GetUsageSummaryResponse byMember = metering(asOwner).getUsageSummary(GetUsageSummaryRequest.newBuilder()
+        .setSubject(team.getName() + "/members/" + member.getName().substring(6)).build());
+    assertEquals(spent, byMember.getSpendNanos());
+    assertEquals(10_000, byMember.getOutputTokens());
+
+    // A spending limit reached → RESOURCE_EXHAUSTED; raised → allowed again.
+    wallet(asOwner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(spent + 1_000_000L).build());
+    assertDenied(Status.Code.RESOURCE_EXHAUSTED, "SPENDING_LIMIT_REACHED", () -> admit(key.getSecret(), 2_000));
+    wallet(asOwner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(10 * DOLLAR).build());
+    admit(key.getSecret(), 2_000);
+
+    // The balance falls to $0.05 → WALLET_SUSPENDED; a deposit resumes it.
+    long toSpend = DOLLAR - spent - 50_000_000L; // leave exactly $0.05 (the open hold above is released first)
+    wallet(asOwner).getWallet(GetWalletRequest.newBuilder().setName(team.getName()).build());
+    record("gpu-burn", keyName, "gpu_seconds", toSpend / 300, "");
+    Await.until("suspension", Duration.ofSeconds(30), () -> walletOf(asOwner, team.getName()).getStatus()
+        == WalletStatus.WALLET_STATUS_SUSPENDED);
+    assertDenied(Status.Code.FAILED_PRECONDITION, "WALLET_SUSPENDED", () -> admit(key.getSecret(), 10));
+    wallet(asOwner).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(5 * DOLLAR)
+        .setCurrencyCode("USD").setExternalReference("stripe_pi_2").build());
+    admit(key.getSecret(), 10);
+
+    // The key revoked → denied on the gateway within a second.
+    identity(asMember).revokeApiKey(RevokeApiKeyRequest.newBuilder().setName(keyName).build());
+    Duration revocation = untilDenied(key.getSecret());
+    assertTrue(revocation.compareTo(Duration.ofSeconds(1)) < 0, "revocation took " + revocation);
+    assertDenied(Status.Code.PERMISSION_DENIED, "KEY_REVOKED", () -> admit(key.getSecret(), 10));
+
+    // The member removed → their (new) team key denied.
+    String key2 = identity(asMember).createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("second").build()).getSecret();
+    admit(key2, 10);
+    identity(asOwner).removeMember(RemoveMemberRequest.newBuilder()
+        .setName(team.getName() + "/members/" + member.getName().substring(6)).build());
+    Duration removal = untilDenied(key2);
+    assertTrue(removal.compareTo(Duration.ofSeconds(1)) < 0, "removal took " + removal);
+
+    // The team deleted → the owner's personal wallet holds the remainder.
+    long remainder = Await.value("holds released", Duration.ofSeconds(30),
+        () -> walletOf(asOwner, team.getName()), w -> w.getBalanceNanos() > 0).getBalanceNanos();
+    identity(asOwner).deleteTeam(DeleteTeamRequest.newBuilder().setName(team.getName()).build());
+    Await.until("refund to the owner", Duration.ofSeconds(30),
+        () -> walletOf(asOwner, "users/me").getBalanceNanos() == remainder);
+    assertTrue(wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(team.getWallet()).build())
+        .getWallet().getBalanceNanos() == 0);
+  }
+
+  @Test
+  void callsWithoutValidCredentialsAreUnauthenticatedAndInternalMethodsAreClosed() {
+    var none = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+    assertDenied(Status.Code.UNAUTHENTICATED, "UNAUTHENTICATED",
+        () -> none.getUser(GetUserRequest.newBuilder().setName("users/me").build()));
+    assertDenied(Status.Code.UNAUTHENTICATED, "KEY_INVALID", () -> identity(gw.apiKey("tly_" + "n".repeat(43)))
+        .getUser(GetUserRequest.newBuilder().setName("users/me").build()));
+    assertDenied(Status.Code.UNAUTHENTICATED, "UNAUTHENTICATED", () -> identity(GatewayClient.bearer("wrong-token", null))
+        .getUser(GetUserRequest.newBuilder().setName("users/me").build()));
+    assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> identity(gw.platform())
+        .verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret("tly_" + "x".repeat(43)).build()));
+    assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> wallet(gw.platform())
+        .reserve(ReserveRequest.newBuilder().setWallet("wallets/team-x").setAmountNanos(1).build()));
+  }
+
+  @Test
+  void anApiKeyAuthenticatesItsOwnerAndTheDeadlineTravels() {
+    User u = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|keyuser")
+        .setEmail("keyuser@acme.test").build()).getUser();
+    String secret = identity(gw.asUser(u.getName())).createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_PERSONAL).setDisplayName("cli").build()).getSecret();
+    assertEquals(u.getName(), identity(gw.apiKey(secret)).getUser(GetUserRequest.newBuilder().setName("users/me")
+        .build()).getUser().getName());
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> IdentityServiceGrpc
+        .newBlockingStub(gw.channel).withCallCredentials(gw.apiKey(secret)).withDeadlineAfter(1, TimeUnit.MICROSECONDS)
+        .getUser(GetUserRequest.newBuilder().setName("users/me").build()));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
+  }
+}
