@@ -43,35 +43,43 @@ public final class GatewayAuthInterceptor implements ServerInterceptor {
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
       ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
     String address = address(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
-    if (throttle.throttled(address)) {
-      throw TallyException.resourceExhausted("AUTH_THROTTLED",
-          "too many failed authentications from this address; wait a minute");
-    }
-    Caller caller;
-    try {
-      caller = authenticate(headers);
-    } catch (TallyException | StatusRuntimeException e) {
-      throttle.failed(address);
-      throw e;
+    Caller caller = platform(headers);
+    if (caller == null) {
+      // The platform's own backend is never throttled: its customers' traffic shares its address.
+      if (throttle.throttled(address)) {
+        throw TallyException.resourceExhausted("AUTH_THROTTLED",
+            "too many failed authentications from this address; wait a minute");
+      }
+      try {
+        caller = apiKey(headers);
+      } catch (TallyException | StatusRuntimeException e) {
+        throttle.failed(address);
+        throw e;
+      }
     }
     return Contexts.interceptCall(Context.current().withValue(Caller.CONTEXT, caller), call, headers, next);
   }
 
-  private Caller authenticate(Metadata headers) {
-    String authorization = headers.get(AUTHORIZATION);
-    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      throw unauthenticated("send authorization: Bearer <API key or platform token>");
+  /** The platform (or a user it acts for) when the bearer is the platform token; null otherwise. */
+  private Caller platform(Metadata headers) {
+    String token = bearer(headers);
+    if (token == null || !MessageDigest.isEqual(platformToken, token.getBytes(StandardCharsets.UTF_8))) {
+      return null;
     }
-    String token = authorization.substring(7).trim();
-    if (MessageDigest.isEqual(platformToken, token.getBytes(StandardCharsets.UTF_8))) {
-      String user = headers.get(ACTING_USER);
-      if (user == null) {
-        return Caller.PLATFORM;
-      }
-      if (!USER.matcher(user).matches()) {
-        throw TallyException.invalidArgument("x-tally-user", "must look like users/{user}");
-      }
-      return Caller.user(user);
+    String user = headers.get(ACTING_USER);
+    if (user == null) {
+      return Caller.PLATFORM;
+    }
+    if (!USER.matcher(user).matches()) {
+      throw TallyException.invalidArgument("x-tally-user", "must look like users/{user}");
+    }
+    return Caller.user(user);
+  }
+
+  private Caller apiKey(Metadata headers) {
+    String token = bearer(headers);
+    if (token == null) {
+      throw unauthenticated("send authorization: Bearer <API key or platform token>");
     }
     if (!token.startsWith("tly_")) {
       throw unauthenticated("the bearer token is neither an API key nor the platform token");
@@ -86,6 +94,14 @@ public final class GatewayAuthInterceptor implements ServerInterceptor {
     String apiKey = v.getApiKey().getName();
     return v.getPrincipal().getUser().isEmpty() ? Caller.serviceKey(v.getPrincipal().getTeam(), apiKey)
         : Caller.userWithKey(v.getPrincipal().getUser(), apiKey);
+  }
+
+  private static String bearer(Metadata headers) {
+    String authorization = headers.get(AUTHORIZATION);
+    if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return null;
+    }
+    return authorization.substring(7).trim();
   }
 
   private static TallyException unauthenticated(String message) {

@@ -1,0 +1,182 @@
+package dev.tally.stack;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tally.common.error.Reasons;
+import dev.tally.common.testing.Await;
+import dev.tally.common.testing.TestInfra;
+import dev.tally.gateway.config.GatewayConfig;
+import dev.tally.proto.admission.v1.*;
+import dev.tally.proto.identity.v1.*;
+import dev.tally.proto.wallet.v1.*;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Admission through the gateway: hard and soft mode, holds, quotas, bad input and throttling. */
+class GatewayAdmissionTest {
+  private static final long DOLLAR = 1_000_000_000L;
+  private static TallyStack stack;
+  private static GatewayClient gw;
+  private static int users;
+
+  @BeforeAll
+  static void start() throws Exception {
+    stack = TallyStack.start(new StackConfig(Files.createTempDirectory("tally-adm"), true, 0, 0, 0, 0, 0, -1, "", ""),
+        TestInfra.newDatabase(GatewayAdmissionTest.class, "identity"), TestInfra.kafka());
+    gw = new GatewayClient(stack.gatewayPort(), GatewayConfig.DEV_PLATFORM_TOKEN);
+  }
+
+  @AfterAll
+  static void stop() {
+    gw.close();
+    stack.close();
+  }
+
+  /** A team with a member's team key and {@code dollars} on its wallet. */
+  private record Team(String name, String wallet, String owner, String member, String key, String keyName) {}
+
+  private static Team team(long nanos) {
+    int n = ++users;
+    var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+    String owner = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
+        .setExternalId("adm-owner-" + n).setEmail("adm-owner-" + n + "@acme.test").build()).getUser().getName();
+    dev.tally.proto.identity.v1.Team t = identity.withCallCredentials(gw.asUser(owner))
+        .createTeam(CreateTeamRequest.newBuilder().setDisplayName("Admission " + n).build()).getTeam();
+    CreateApiKeyResponse key = identity.withCallCredentials(gw.asUser(owner)).createApiKey(CreateApiKeyRequest
+        .newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(t.getName()).setDisplayName("k").build());
+    if (nanos > 0) {
+      wallet(gw.asUser(owner)).deposit(DepositRequest.newBuilder().setWallet(t.getName()).setAmountNanos(nanos)
+          .setCurrencyCode("USD").setExternalReference("adm-pay-" + n).build());
+    }
+    return new Team(t.getName(), t.getWallet(), owner, owner, key.getSecret(), key.getApiKey().getName());
+  }
+
+  private static WalletServiceGrpc.WalletServiceBlockingStub wallet(io.grpc.CallCredentials c) {
+    return WalletServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static AdmissionServiceGrpc.AdmissionServiceBlockingStub admission() {
+    return AdmissionServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(gw.platform())
+        .withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static AdmitResponse admitCost(String secret, long cost) {
+    return admission().admit(AdmitRequest.newBuilder().setApiKeySecret(secret).setMeter("requests")
+        .setEstimatedCostNanos(cost).build());
+  }
+
+  private static String reason(StatusRuntimeException e) {
+    return Reasons.of(e, "");
+  }
+
+  @Test
+  void sixtyFourConcurrentAdmitsNeverOverCommitTheBalance() throws Exception {
+    Team t = team(DOLLAR);
+    ExecutorService pool = Executors.newFixedThreadPool(16);
+    List<Callable<Boolean>> calls = new ArrayList<>();
+    for (int i = 0; i < 64; i++) {
+      calls.add(() -> {
+        try {
+          admitCost(t.key(), DOLLAR / 32);
+          return true;
+        } catch (StatusRuntimeException e) {
+          assertTrue(List.of("INSUFFICIENT_BALANCE", "WALLET_SUSPENDED").contains(reason(e)), reason(e));
+          return false;
+        }
+      });
+    }
+    int allowed = 0;
+    try {
+      for (Future<Boolean> f : pool.invokeAll(calls)) {
+        allowed += f.get() ? 1 : 0;
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
+    assertEquals(allowed * (DOLLAR / 32), w.getHeldNanos());
+    assertTrue(w.getHeldNanos() <= w.getBalanceNanos(), "held " + w.getHeldNanos());
+    // 31 of 32 fit: after the 31st, $1/32 is left, at or below the $0.05 suspension threshold.
+    assertEquals(31, allowed);
+  }
+
+  @Test
+  void releaseHoldGivesTheEstimateBack() {
+    Team t = team(DOLLAR);
+    AdmitResponse a = admitCost(t.key(), DOLLAR / 2);
+    assertEquals(DOLLAR / 2, a.getAvailableNanos());
+    admission().releaseHold(ReleaseHoldRequest.newBuilder().setHold(a.getHold()).build());
+    assertEquals(0, wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build())
+        .getWallet().getHeldNanos());
+  }
+
+  @Test
+  void softModeDecidesOnCachedStateWithoutHolds() {
+    Team t = team(DOLLAR);
+    wallet(gw.asUser(t.owner())).setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(t.name())
+        .setMode(AdmissionMode.ADMISSION_MODE_SOFT).build());
+    AdmitResponse a = Await.value("soft mode reaches the gateway", Duration.ofSeconds(10),
+        () -> admitCost(t.key(), DOLLAR / 10), r -> r.getHold().isEmpty());
+    assertEquals(t.wallet(), a.getBillingAccount());
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> admitCost(t.key(), 2 * DOLLAR));
+    assertEquals("INSUFFICIENT_BALANCE", reason(e));
+    wallet(gw.asUser(t.owner())).setQuota(SetQuotaRequest.newBuilder().setWallet(t.name()).setSubject(t.keyName())
+        .setPeriod(Period.PERIOD_MONTH).setLimitNanos(DOLLAR / 100).build());
+    Await.until("quota reaches the gateway", Duration.ofSeconds(10), () -> {
+      try {
+        admitCost(t.key(), DOLLAR / 10);
+        return false;
+      } catch (StatusRuntimeException x) {
+        return "QUOTA_EXCEEDED".equals(reason(x)) && x.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED;
+      }
+    });
+  }
+
+  @Test
+  void badAdmissionsAreClearlyRefused() {
+    Team t = team(DOLLAR);
+    StatusRuntimeException meter = assertThrows(StatusRuntimeException.class, () -> admission().admit(AdmitRequest
+        .newBuilder().setApiKeySecret(t.key()).setMeter("warp_drive").setEstimatedQuantity(1).build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, meter.getStatus().getCode());
+    StatusRuntimeException noEstimate = assertThrows(StatusRuntimeException.class, () -> admission().admit(
+        AdmitRequest.newBuilder().setApiKeySecret(t.key()).setMeter("requests").build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, noEstimate.getStatus().getCode());
+    StatusRuntimeException unknown = assertThrows(StatusRuntimeException.class,
+        () -> admitCost("tly_" + "q".repeat(43), 1));
+    assertEquals(Status.Code.UNAUTHENTICATED, unknown.getStatus().getCode());
+    assertEquals("KEY_INVALID", reason(unknown));
+    StatusRuntimeException notPlatform = assertThrows(StatusRuntimeException.class, () -> AdmissionServiceGrpc
+        .newBlockingStub(gw.channel).withCallCredentials(gw.apiKey(t.key())).admit(AdmitRequest.newBuilder()
+            .setApiKeySecret(t.key()).setMeter("requests").setEstimatedCostNanos(1).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, notPlatform.getStatus().getCode());
+    Team broke = team(0);
+    StatusRuntimeException poor = assertThrows(StatusRuntimeException.class, () -> admitCost(broke.key(), 1));
+    assertEquals("INSUFFICIENT_BALANCE", reason(poor));
+  }
+
+  @Test
+  void repeatedBadCredentialsFromOneAddressAreThrottled() {
+    var stub = IdentityServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(GatewayClient.bearer("nope-nope", null))
+        .withDeadlineAfter(10, TimeUnit.SECONDS);
+    String last = "";
+    for (int i = 0; i < 40 && !last.equals("AUTH_THROTTLED"); i++) {
+      last = reason(assertThrows(StatusRuntimeException.class,
+          () -> stub.getUser(GetUserRequest.newBuilder().setName("users/me").build())));
+    }
+    assertEquals("AUTH_THROTTLED", last);
+  }
+}
