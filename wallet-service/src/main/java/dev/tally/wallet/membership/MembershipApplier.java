@@ -111,8 +111,10 @@ public final class MembershipApplier {
   }
 
   private Map<String, WalletsRecord> lock(DSLContext tx, String a, String b) {
-    book.ensure(tx, a);
-    book.ensure(tx, b);
+    // Create and lock in name order, as every other writer does, so concurrent batches cannot deadlock.
+    for (String name : new java.util.TreeSet<>(List.of(a, b))) {
+      book.ensure(tx, name);
+    }
     Map<String, WalletsRecord> m = new TreeMap<>();
     for (WalletsRecord w : wallets.lockAll(tx, List.of(a, b))) {
       book.housekeep(tx, w);
