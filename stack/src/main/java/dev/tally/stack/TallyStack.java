@@ -45,8 +45,11 @@ public final class TallyStack implements AutoCloseable {
     ServiceRunner.main("tally-stack", () -> {
       StackConfig config = StackConfig.from(Env.system(), args);
       TallyStack stack = start(config);
-      System.out.println("Tally is running. Gateway: localhost:" + stack.gatewayPort()
-          + (config.ephemeral() ? " (ephemeral data)" : " (data in " + config.dataDir() + ")"));
+      System.out.println("Tally is running.");
+      System.out.println("  gateway:        localhost:" + stack.gatewayPort());
+      System.out.println("  platform token: " + GatewayConfig.DEV_PLATFORM_TOKEN + "   (local development only)");
+      System.out.println("  data:           " + (config.ephemeral() ? "ephemeral (deleted at exit)" : config.dataDir()));
+      System.out.println("Press Ctrl-C to stop.");
       stack.runner.awaitShutdown();
     });
   }
@@ -116,7 +119,8 @@ public final class TallyStack implements AutoCloseable {
     if (!config.externalKafka().isEmpty()) {
       return KafkaConfig.fromEnv(Env.system());
     }
-    EmbeddedKafkaBroker broker = runner.manage(EmbeddedKafkaBroker.startEphemeral());
+    EmbeddedKafkaBroker broker = runner.manage(config.ephemeral() ? EmbeddedKafkaBroker.startEphemeral()
+        : EmbeddedKafkaBroker.startPersistent(config.dataDir().resolve("kafka")));
     return KafkaConfig.plaintext(broker.bootstrapServers());
   }
 

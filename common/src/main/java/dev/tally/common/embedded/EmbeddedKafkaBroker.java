@@ -32,10 +32,16 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
   }
 
+  /** A broker that keeps its logs under {@code baseDir} across restarts (same cluster id every time). */
+  public static EmbeddedKafkaBroker startPersistent(Path baseDir) {
+    return start(baseDir, false);
+  }
+
   private static EmbeddedKafkaBroker start(Path baseDir, boolean ephemeral) {
     try {
       TestKitNodes.Builder nodes = new TestKitNodes.Builder()
-          .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).setBaseDirectory(baseDir);
+          .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).setBaseDirectory(baseDir)
+          .setClusterId(clusterId(baseDir));
       KafkaClusterTestKit cluster =
           new KafkaClusterTestKit.Builder(nodes.build())
               .setDeleteOnClose(false)
@@ -52,13 +58,26 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
               .setConfigProp("group.initial.rebalance.delay.ms", "0")
               .setConfigProp("log.flush.interval.messages", Long.toString(Long.MAX_VALUE))
               .build();
-      cluster.format();
+      if (!Files.exists(baseDir.resolve("formatted"))) {
+        cluster.format();
+        Files.writeString(baseDir.resolve("formatted"), "yes");
+      }
       cluster.startup();
       cluster.waitForReadyBrokers();
       return new EmbeddedKafkaBroker(cluster, ephemeral ? baseDir : null);
     } catch (Exception e) {
       throw new IllegalStateException("embedded Kafka failed to start: " + e.getMessage(), e);
     }
+  }
+
+  /** The cluster id kept beside the logs, so a restart finds the same cluster. */
+  private static String clusterId(Path baseDir) throws IOException {
+    Files.createDirectories(baseDir);
+    Path file = baseDir.resolve("cluster.id");
+    if (!Files.exists(file)) {
+      Files.writeString(file, org.apache.kafka.common.Uuid.randomUuid().toString());
+    }
+    return Files.readString(file).trim();
   }
 
   public String bootstrapServers() {

@@ -39,6 +39,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
       return new EmbeddedPostgresServer(
           builder
               .setPGStartupWait(Duration.ofSeconds(60))
+              // We stop it ourselves, after the services: its own hook would pull it from under them.
+              .setRegisterShutdownHook(false)
               // Tests and the local stack favour speed over durability of a crash of the whole machine.
               .setServerConfig("fsync", "off")
               .setServerConfig("synchronous_commit", "off")

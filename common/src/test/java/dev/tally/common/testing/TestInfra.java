@@ -65,6 +65,7 @@ public final class TestInfra {
   private static EmbeddedPostgresServer postgres() {
     if (postgres == null) {
       postgres = EmbeddedPostgresServer.startEphemeral();
+      Runtime.getRuntime().addShutdownHook(new Thread(postgres::close, "test-postgres-stop"));
     }
     return postgres;
   }
