@@ -123,7 +123,11 @@ public final class Database implements AutoCloseable {
     afterCommit.add(hook);
   }
 
-  private <T> T transactionWithoutHooks(TransactionalCallable<T> work) {
+  /**
+   * A transaction that does not run the after-commit hooks: for the relays the hooks wake, which would
+   * otherwise wake themselves after every pass and spin.
+   */
+  public <T> T transactionWithoutHooks(TransactionalCallable<T> work) {
     Deadline deadline = Context.current().getDeadline();
     if (deadline == null) {
       return dsl.transactionResult(work);

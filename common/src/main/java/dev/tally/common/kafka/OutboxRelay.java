@@ -88,7 +88,7 @@ public final class OutboxRelay implements AutoCloseable {
   }
 
   private int relayBatch() {
-    return db.transaction(tx -> {
+    return db.transactionWithoutHooks(tx -> {
       List<OutboxRecord> rows = tx.dsl().selectFrom(OUTBOX).orderBy(OUTBOX.ID).limit(BATCH).forUpdate().skipLocked()
           .fetch();
       if (rows.isEmpty()) {

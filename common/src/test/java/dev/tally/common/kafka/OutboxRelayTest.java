@@ -78,6 +78,31 @@ class OutboxRelayTest {
   }
 
   @Test
+  void anIdleRelayWokenByCommitsDoesNotSpin() throws Exception {
+    try (KafkaProducer<String, byte[]> producer = clients.producer("outbox-idle");
+        OutboxRelay relay = new OutboxRelay(db, producer, Duration.ofMinutes(5), "idle")) {
+      db.afterCommit(relay::wake); // as the services wire it
+      relay.start();
+      Thread.sleep(300); // let it settle into its idle wait
+      long cpu = threadCpu("outbox-relay-idle");
+      Thread.sleep(500);
+      long used = threadCpu("outbox-relay-idle") - cpu;
+      // Idle, it waits; its own empty passes must not wake it again (that was a busy loop).
+      org.junit.jupiter.api.Assertions.assertTrue(used < 50_000_000L, "idle relay used " + used / 1_000_000 + " ms CPU");
+    }
+  }
+
+  private static long threadCpu(String name) {
+    var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      if (t.getName().equals(name)) {
+        return mx.getThreadCpuTime(t.threadId());
+      }
+    }
+    throw new AssertionError("no thread " + name);
+  }
+
+  @Test
   void runningRelayShipsRowsAfterWake() throws Exception {
     String topic = TestInfra.unique("outbox-live");
     clients.ensureTopics(Set.of(topic));

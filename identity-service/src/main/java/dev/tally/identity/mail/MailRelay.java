@@ -86,7 +86,7 @@ public final class MailRelay implements AutoCloseable {
 
   /** Sends the next due mail; false when none is due. */
   boolean sendOne() {
-    return db.transaction(tx -> {
+    return db.transactionWithoutHooks(tx -> {
       MailOutboxRecord row = tx.dsl().selectFrom(MAIL_OUTBOX)
           .where(MAIL_OUTBOX.NEXT_ATTEMPT_TIME.le(OffsetDateTime.now()), MAIL_OUTBOX.ATTEMPTS.lt(MAX_ATTEMPTS))
           .orderBy(MAIL_OUTBOX.ID).limit(1).forUpdate().skipLocked().fetchOne();

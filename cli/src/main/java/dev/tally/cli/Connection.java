@@ -1,0 +1,99 @@
+package dev.tally.cli;
+
+import com.google.protobuf.MessageOrBuilder;
+import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
+import dev.tally.proto.identity.v1.IdentityServiceGrpc;
+import dev.tally.proto.metering.v1.MeteringServiceGrpc;
+import dev.tally.proto.wallet.v1.WalletServiceGrpc;
+import io.grpc.CallCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/** Where and as whom to call, shared by every command. */
+final class Connection {
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> ACTING_USER = Metadata.Key.of("x-tally-user", Metadata.ASCII_STRING_MARSHALLER);
+
+  @Option(names = "--gateway", scope = ScopeType.INHERIT, defaultValue = "${env:TALLY_GATEWAY:-localhost:50051}",
+      description = "gateway address (env TALLY_GATEWAY; default ${DEFAULT-VALUE})")
+  String gateway;
+
+  @Option(names = "--token", scope = ScopeType.INHERIT, defaultValue = "${env:TALLY_PLATFORM_TOKEN}",
+      description = "the platform token (env TALLY_PLATFORM_TOKEN)")
+  String platformToken;
+
+  @Option(names = "--as", scope = ScopeType.INHERIT, defaultValue = "${env:TALLY_USER}",
+      description = "act for this user, users/{id}, with the platform token (env TALLY_USER)")
+  String user;
+
+  @Option(names = "--api-key", scope = ScopeType.INHERIT, defaultValue = "${env:TALLY_API_KEY}",
+      description = "authenticate with an API key instead (env TALLY_API_KEY)")
+  String apiKey;
+
+  @Option(names = "--json", scope = ScopeType.INHERIT, description = "print JSON instead of tables")
+  boolean json;
+
+  private ManagedChannel channel;
+
+  private ManagedChannel channel() {
+    if (channel == null) {
+      channel = NettyChannelBuilder.forTarget(gateway).usePlaintext().build();
+      Runtime.getRuntime().addShutdownHook(new Thread(channel::shutdownNow));
+    }
+    return channel;
+  }
+
+  private CallCredentials credentials() {
+    String bearer = apiKey != null && !apiKey.isBlank() ? apiKey : platformToken;
+    if (bearer == null || bearer.isBlank()) {
+      throw new IllegalArgumentException("give --api-key or --token (or TALLY_API_KEY / TALLY_PLATFORM_TOKEN)");
+    }
+    boolean acting = (apiKey == null || apiKey.isBlank()) && user != null && !user.isBlank();
+    return new CallCredentials() {
+      @Override
+      public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
+        Metadata m = new Metadata();
+        m.put(AUTHORIZATION, "Bearer " + bearer);
+        if (acting) {
+          m.put(ACTING_USER, user);
+        }
+        applier.apply(m);
+      }
+    };
+  }
+
+  IdentityServiceGrpc.IdentityServiceBlockingStub identity() {
+    return IdentityServiceGrpc.newBlockingStub(channel()).withCallCredentials(credentials())
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  WalletServiceGrpc.WalletServiceBlockingStub wallet() {
+    return WalletServiceGrpc.newBlockingStub(channel()).withCallCredentials(credentials())
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  MeteringServiceGrpc.MeteringServiceBlockingStub metering() {
+    return MeteringServiceGrpc.newBlockingStub(channel()).withCallCredentials(credentials())
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  AdmissionServiceGrpc.AdmissionServiceBlockingStub admission() {
+    return AdmissionServiceGrpc.newBlockingStub(channel()).withCallCredentials(credentials())
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  /** Prints {@code response} as JSON with --json, else runs {@code table}. */
+  void print(MessageOrBuilder response, Runnable table) {
+    if (json) {
+      System.out.println(Out.json(response));
+    } else {
+      table.run();
+    }
+  }
+}

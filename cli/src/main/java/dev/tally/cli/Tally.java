@@ -1,0 +1,43 @@
+package dev.tally.cli;
+
+import io.grpc.StatusRuntimeException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/** {@code tally}: Tally's gRPC API from the command line, through the gateway. */
+@Command(name = "tally", mixinStandardHelpOptions = true, version = "tally 0.1.0",
+    description = "Teams, API keys, wallets and usage, through the Tally gateway.",
+    subcommands = {UsersCmd.class, TeamsCmd.class, MembersCmd.class, InvitationsCmd.class, RolesCmd.class,
+        KeysCmd.class, WalletCmd.class, UsageCmd.class, AdmitCmd.class, ReleaseCmd.class, PricesCmd.class})
+public final class Tally {
+  /** Where and as whom to call; inherited by every subcommand. */
+  @Mixin Connection c;
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  public static int run(String... args) {
+    CommandLine cli = new CommandLine(new Tally());
+    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      if (e instanceof StatusRuntimeException sre) {
+        return Errors.report(sre, cmd.getErr(), jsonRequested(parsed));
+      }
+      if (e instanceof IllegalArgumentException iae) {
+        cmd.getErr().println("error: INVALID_ARGUMENT " + iae.getMessage());
+        return Errors.INVALID;
+      }
+      throw e;
+    });
+    return cli.execute(args);
+  }
+
+  private static boolean jsonRequested(CommandLine.ParseResult parsed) {
+    CommandLine.ParseResult p = parsed;
+    while (p.hasSubcommand()) {
+      p = p.subcommand();
+    }
+    return p.hasMatchedOption("--json");
+  }
+}

@@ -1,0 +1,72 @@
+package dev.tally.cli;
+
+import com.google.protobuf.util.Timestamps;
+import dev.tally.proto.metering.v1.*;
+import java.text.ParseException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "usage", description = "Record usage and see it per key, member or team.", mixinStandardHelpOptions = true)
+final class UsageCmd {
+  @ParentCommand Tally root;
+
+  @Command(name = "record", description = "Record one usage record (platform token).")
+  void record(@Option(names = "--key", required = true, description = "apiKeys/{key}") String key,
+      @Option(names = "--meter", required = true) String meter,
+      @Option(names = "--quantity", required = true) long quantity,
+      @Option(names = "--model", defaultValue = "") String model,
+      @Option(names = "--hold", defaultValue = "") String hold,
+      @Option(names = "--event-id", description = "idempotency key (default: a new one)") String eventId) {
+    var r = root.c.metering().recordUsage(RecordUsageRequest.newBuilder().addRecords(UsageRecord.newBuilder()
+        .setEventId(eventId == null ? UUID.randomUUID().toString() : eventId).setApiKey(key).setMeter(meter)
+        .setQuantity(quantity).setModel(model).setHold(hold)
+        .setOccurredAt(Timestamps.fromMillis(System.currentTimeMillis()))).build());
+    root.c.print(r, () -> {
+      RecordResult x = r.getResults(0);
+      System.out.println(x.getStatus().name().substring("RECORD_STATUS_".length()).toLowerCase(Locale.ROOT)
+          + (x.getReason().isEmpty() ? "" : " " + x.getReason()) + " " + x.getEventId() + " cost "
+          + Out.money(x.getCostNanos()));
+    });
+  }
+
+  @Command(name = "summary", description = "Calls, spend and tokens over the last --days (SUBJECT: apiKeys/{k}, "
+      + "teams/{t}, teams/{t}/members/{u} or users/me).")
+  void summary(@Parameters(paramLabel = "SUBJECT") String subject, @Option(names = "--days", defaultValue = "30") int days) {
+    var r = root.c.metering().getUsageSummary(GetUsageSummaryRequest.newBuilder().setSubject(subject).setDays(days).build());
+    root.c.print(r, () -> Out.fields("subject", subject, "days", days, "calls", r.getCalls(), "spend", Out.money(r.getSpendNanos()),
+        "input tokens", r.getInputTokens(), "output tokens", r.getOutputTokens()));
+  }
+
+  @Command(name = "get", description = "Usage in time buckets, grouped.")
+  void get(@Parameters(paramLabel = "SUBJECT") String subject,
+      @Option(names = "--from", required = true, description = "RFC 3339 time") String from,
+      @Option(names = "--to", description = "RFC 3339 time (default now)") String to,
+      @Option(names = "--bucket", defaultValue = "day", description = "minute, hour or day") String bucket,
+      @Option(names = "--group-by", split = ",", description = "meter, model, api_key, member") List<String> groupBy)
+      throws ParseException {
+    var req = GetUsageRequest.newBuilder().setSubject(subject).setStartTime(Timestamps.parse(from))
+        .setEndTime(to == null ? Timestamps.fromMillis(Instant.now().toEpochMilli() + 60_000) : Timestamps.parse(to))
+        .setBucketWidth(BucketWidth.valueOf("BUCKET_WIDTH_" + bucket.toUpperCase(Locale.ROOT)));
+    if (groupBy != null) {
+      groupBy.forEach(g -> req.addGroupBy(GroupBy.valueOf("GROUP_BY_" + g.toUpperCase(Locale.ROOT))));
+    }
+    var r = root.c.metering().getUsage(req.build());
+    root.c.print(r, () -> {
+      Out.Table t = new Out.Table("BUCKET", "METER", "MODEL", "KEY", "MEMBER", "CALLS", "QUANTITY", "SPEND");
+      r.getBucketsList().forEach(b -> b.getGroupsList().forEach(g -> t.row(Out.time(b.getStartTime()), dash(g.getMeter()),
+          dash(g.getModel()), dash(g.getApiKey()), dash(g.getMember()), g.getCalls(), g.getQuantity(),
+          Out.money(g.getSpendNanos()))));
+      t.print();
+    });
+  }
+
+  private static String dash(String s) {
+    return s.isEmpty() ? "-" : s;
+  }
+}
