@@ -120,6 +120,40 @@ class QuickstartProcessTest {
         "--quantity", "3600000");
     assertEquals(8, denied.exit(), "RESOURCE_EXHAUSTED exits 8");
     assertTrue(denied.err().startsWith("error: RESOURCE_EXHAUSTED SPENDING_LIMIT_REACHED"), denied.err());
+    genericClient();
+  }
+
+  /** The same API with a generic client over reflection: buf curl (installed by bin/test into .tools/). */
+  private void genericClient() throws Exception {
+    Path buf = Processes.ROOT.resolve(".tools/node_modules/.bin/buf");
+    if (!Files.isExecutable(buf)) {
+      System.err.println("buf is not installed in .tools/ (bin/test installs it): the buf curl steps are not run");
+      return;
+    }
+    String services = shell(buf, "buf curl --protocol grpc --http2-prior-knowledge --list-services http://$TALLY_GATEWAY",
+        List.of("curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", "http://" + env.get("TALLY_GATEWAY")));
+    assertTrue(services.contains("tally.admission.v1.AdmissionService"), services);
+    String wallet = shell(buf, "buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer "
+            + "$TALLY_PLATFORM_TOKEN\" -H \"x-tally-user: $OWNER\" -d \"{\\\"name\\\": \\\"$TEAM\\\"}\" "
+            + "http://$TALLY_GATEWAY/tally.wallet.v1.WalletService/GetWallet",
+        List.of("curl", "--protocol", "grpc", "--http2-prior-knowledge", "-H", "authorization: Bearer "
+            + env.get("TALLY_PLATFORM_TOKEN"), "-H", "x-tally-user: " + vars.get("OWNER"), "-d",
+            "{\"name\": \"" + vars.get("TEAM") + "\"}", "http://" + env.get("TALLY_GATEWAY")
+                + "/tally.wallet.v1.WalletService/GetWallet"));
+    assertTrue(wallet.contains("\"balanceNanos\": \"19998200000\""), wallet);
+  }
+
+  private String shell(Path buf, String shown, List<String> args) throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(buf.toString());
+    cmd.addAll(args);
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), shown);
+    assertEquals(0, p.exitValue(), shown + "\n" + out);
+    commands.add(shown);
+    transcript.append("$ ").append(shown).append('\n').append(redact(out)).append('\n');
+    return out;
   }
 
   /** The rollups follow the ledger within moments; wait for them. */
@@ -157,7 +191,13 @@ class QuickstartProcessTest {
       line.append(' ').append(a.contains(" ") || a.contains("|") ? "\"" + a + "\"" : a);
     }
     commands.add(line.toString());
-    transcript.append("$ ").append(line).append('\n').append(output).append('\n');
+    transcript.append("$ ").append(line).append('\n').append(redact(output)).append('\n');
+  }
+
+  /** Secrets shown once stay out of the docs: their tails are cut. */
+  private static String redact(String text) {
+    return text.replaceAll("(tly_[A-Za-z0-9]{8})[A-Za-z0-9]{20,}", "$1…")
+        .replaceAll("(inv_[A-Za-z0-9_-]{6})[A-Za-z0-9_-]{20,}", "$1…");
   }
 
   private List<String> substitute(List<String> args) {
