@@ -41,6 +41,9 @@ public final class IdentityServiceMain {
   public static void main(String[] args) {
     ServiceRunner.main("identity-service", () -> {
       IdentityConfig config = IdentityConfig.fromEnv(Env.system());
+      if (ServiceRunner.migrateOnly(args, config.database(), "identity")) {
+        return;
+      }
       ServiceRunner runner = new ServiceRunner();
       runner.manage(start(config, runner));
       runner.awaitShutdown();

@@ -32,6 +32,9 @@ public final class MeteringServiceMain {
   public static void main(String[] args) {
     ServiceRunner.main("metering-service", () -> {
       MeteringConfig config = MeteringConfig.fromEnv(Env.system());
+      if (ServiceRunner.migrateOnly(args, config.database(), "metering")) {
+        return;
+      }
       ServiceRunner runner = new ServiceRunner();
       start(config, runner, Clock.systemUTC());
       runner.awaitShutdown();

@@ -42,6 +42,9 @@ public final class WalletServiceMain {
   public static void main(String[] args) {
     ServiceRunner.main("wallet-service", () -> {
       WalletConfig config = WalletConfig.fromEnv(Env.system());
+      if (ServiceRunner.migrateOnly(args, config.database(), "wallet")) {
+        return;
+      }
       ServiceRunner runner = new ServiceRunner();
       start(config, runner, Clock.systemUTC());
       runner.awaitShutdown();

@@ -42,6 +42,21 @@ public final class ServiceRunner {
     stopped.countDown();
   }
 
+  /**
+   * {@code <service> migrate}: applies the schema migrations and exits, what the Helm chart's pre-upgrade
+   * Job runs once per release (the Deployments then start with TALLY_DB_MIGRATE=false).
+   */
+  public static boolean migrateOnly(String[] args, dev.tally.common.db.DatabaseConfig db, String service) {
+    if (args.length == 0 || !"migrate".equals(args[0])) {
+      return false;
+    }
+    dev.tally.common.db.DatabaseConfig migrating = new dev.tally.common.db.DatabaseConfig(db.url(), db.user(),
+        db.password(), db.schema(), 2, 0, db.connectionTimeout(), db.statementTimeout(), true);
+    dev.tally.common.db.Database.open(migrating, service, null).close();
+    log.info("{}: migrations applied", service);
+    return true;
+  }
+
   /** Standard main wrapper: a configuration error prints one line naming the variable and exits 2. */
   public static void main(String name, ThrowingRunnable body) {
     try {

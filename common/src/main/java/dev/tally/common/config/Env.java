@@ -16,21 +16,29 @@ public final class Env {
   private static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
   private final Map<String, String> vars;
+  private final java.util.function.Consumer<String> onRead;
 
-  private Env(Map<String, String> vars) {
+  private Env(Map<String, String> vars, java.util.function.Consumer<String> onRead) {
     this.vars = Map.copyOf(vars);
+    this.onRead = onRead;
   }
 
   public static Env system() {
-    return new Env(System.getenv());
+    return new Env(System.getenv(), name -> {});
   }
 
   public static Env of(Map<String, String> vars) {
-    return new Env(vars);
+    return new Env(vars, name -> {});
+  }
+
+  /** An environment that reports every variable read (the Helm chart's test checks what it sets against it). */
+  public static Env recording(Map<String, String> vars, java.util.function.Consumer<String> onRead) {
+    return new Env(vars, onRead);
   }
 
   /** The raw value when set and not blank. */
   public Optional<String> optional(String name) {
+    onRead.accept(name);
     String value = vars.get(name);
     return value == null || value.isBlank() ? Optional.empty() : Optional.of(value.trim());
   }
