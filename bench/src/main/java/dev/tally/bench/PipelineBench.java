@@ -93,8 +93,8 @@ public final class PipelineBench {
     }
   }
 
-  private static double secs(long nanos) {
-    return nanos / 1e9;
+  private static double secs(long elapsed) {
+    return elapsed / 1e9; // elapsed time in nanoseconds, not money
   }
 
   private static ManagedChannel channel(int port) {
