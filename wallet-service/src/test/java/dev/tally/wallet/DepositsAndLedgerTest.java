@@ -141,6 +141,29 @@ class DepositsAndLedgerTest {
   }
 
   @Test
+  void internalAndOperatorCallsRefuseUsers() {
+    TestUser owner = f.newUser("internal-owner");
+    Team team = f.newTeam(owner, "Internal");
+    var stub = f.as(owner);
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
+        () -> stub.listWalletStates(ListWalletStatesRequest.getDefaultInstance()));
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
+        () -> stub.reconcile(ReconcileRequest.getDefaultInstance()));
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
+        () -> stub.settle(SettleRequest.newBuilder().setHold(team.getWallet() + "/holds/h").build()));
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
+        () -> stub.release(ReleaseRequest.newBuilder().setHold(team.getWallet() + "/holds/h").build()));
+    // The platform sees every wallet's admission state, page by page.
+    f.deposit(team.getWallet(), DOLLAR, "pay_internal");
+    ListWalletStatesResponse page = f.platform().listWalletStates(ListWalletStatesRequest.newBuilder()
+        .setPageSize(1000).build());
+    WalletState state = page.getStatesList().stream().filter(x -> x.getWallet().equals(team.getWallet()))
+        .findFirst().orElseThrow();
+    assertEquals(DOLLAR, state.getAvailableNanos());
+    assertEquals(WalletStatus.WALLET_STATUS_ACTIVE, state.getStatus());
+  }
+
+  @Test
   void statementFiltersByCodeAndPaginates() {
     TestUser owner = f.newUser("stmt-owner");
     Team team = f.newTeam(owner, "Statement");
