@@ -4,7 +4,6 @@ import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
-import dev.tally.common.grpc.RequestIds;
 import dev.tally.gateway.auth.KeyVerifier;
 import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.proto.admission.v1.AdmitRequest;
@@ -81,8 +80,9 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
   @Override
   public void releaseHold(ReleaseHoldRequest req, StreamObserver<ReleaseHoldResponse> out) {
     requirePlatform();
-    wallet.release(ReleaseRequest.newBuilder().setHold(req.getHold())
-        .setRequestId(RequestIds.current() == null ? "" : "release-" + req.getHold().hashCode()).build());
+    // Keyed by the hold: a retried release answers like the first one.
+    String holdId = req.getHold().substring(req.getHold().lastIndexOf('/') + 1);
+    wallet.release(ReleaseRequest.newBuilder().setHold(req.getHold()).setRequestId("release-" + holdId).build());
     out.onNext(ReleaseHoldResponse.getDefaultInstance());
     out.onCompleted();
   }

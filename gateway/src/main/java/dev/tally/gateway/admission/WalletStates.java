@@ -50,8 +50,7 @@ public final class WalletStates {
   public void apply(String wallet, WalletStateChanged c) {
     List<Limit> limits = new ArrayList<>();
     for (LimitState l : c.getLimitsList()) {
-      limits.add(new Limit(l.getSubject().equals("wallet") ? wallet : l.getSubject(), l.getLimitNanos(),
-          l.getSpentNanos(), instant(l.getResetTime())));
+      limits.add(new Limit(l.getSubject(), l.getLimitNanos(), l.getSpentNanos(), instant(l.getResetTime())));
     }
     put(new State(wallet, "SUSPENDED".equals(c.getStatus()), "SOFT".equals(c.getAdmissionMode()),
         c.getAvailableNanos(), limits, c.getVersion()));

@@ -2,7 +2,6 @@ package dev.tally.gateway.forward;
 
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
-import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.grpc.RequestIds;
 import io.grpc.CallOptions;
@@ -91,9 +90,5 @@ public final class Forwarder {
     Channel withHeaders = ClientInterceptors.intercept(upstream, MetadataUtils.newAttachHeadersInterceptor(headers));
     ClientCall<byte[], byte[]> call = withHeaders.newCall(method, CallOptions.DEFAULT);
     ClientCalls.asyncUnaryCall(call, request, responses);
-  }
-
-  static TallyException unauthenticated() {
-    return TallyException.unauthenticated(Reasons.UNAUTHENTICATED, "missing or invalid credentials");
   }
 }

@@ -5,6 +5,7 @@ import static dev.tally.identity.db.jooq.Tables.API_KEY_SECRETS;
 
 import dev.tally.identity.db.jooq.tables.records.ApiKeysRecord;
 import java.time.OffsetDateTime;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import org.jooq.Condition;
@@ -38,8 +39,12 @@ public final class ApiKeyDao {
             r.get(API_KEY_SECRETS.EXPIRE_TIME)));
   }
 
-  /** Replaces the key's secrets: the current one expires at {@code previousExpire} (or goes now). */
-  public void rotate(DSLContext tx, String keyId, byte[] newSecretHash, OffsetDateTime previousExpire) {
+  /**
+   * Replaces the key's secrets: the current one expires at {@code previousExpire} (or goes now); the new one
+   * is shown by {@code newPrefix}.
+   */
+  public ApiKeysRecord rotate(DSLContext tx, String keyId, byte[] newSecretHash, String newPrefix,
+      OffsetDateTime previousExpire) {
     OffsetDateTime now = OffsetDateTime.now();
     tx.deleteFrom(API_KEY_SECRETS)
         .where(API_KEY_SECRETS.KEY_ID.eq(keyId), API_KEY_SECRETS.EXPIRE_TIME.isNotNull()).execute();
@@ -51,9 +56,9 @@ public final class ApiKeyDao {
     }
     tx.insertInto(API_KEY_SECRETS).set(API_KEY_SECRETS.SECRET_HASH, newSecretHash)
         .set(API_KEY_SECRETS.KEY_ID, keyId).execute();
-    tx.update(API_KEYS).set(API_KEYS.ROTATE_TIME, now)
+    return tx.update(API_KEYS).set(API_KEYS.ROTATE_TIME, now).set(API_KEYS.SECRET_PREFIX, newPrefix)
         .set(API_KEYS.PREVIOUS_SECRET_EXPIRE_TIME, previousExpire == null ? now : previousExpire)
-        .where(API_KEYS.ID.eq(keyId)).execute();
+        .where(API_KEYS.ID.eq(keyId)).returning().fetchOne();
   }
 
   public ApiKeysRecord setState(DSLContext tx, String keyId, String state, boolean archivedByMembership) {
@@ -94,9 +99,47 @@ public final class ApiKeyDao {
     return tx.fetchCount(API_KEYS, owner, team, API_KEYS.STATE.ne("revoked"));
   }
 
+  /**
+   * Which keys to list: a user's personal keys, or a team's keys (optionally only one owner's or one key),
+   * in the given effective states (all when empty; an active key past its expiry counts as expired).
+   */
+  public record Filter(String ownerId, String teamId, String keyId, Collection<String> states) {
+    public static Filter personalKeysOf(String ownerId, Collection<String> states) {
+      return new Filter(ownerId, null, null, states);
+    }
+
+    public static Filter teamKeys(String teamId, String ownerId, String keyId, Collection<String> states) {
+      return new Filter(ownerId, teamId, keyId, states);
+    }
+
+    Condition condition() {
+      Condition c = teamId == null ? API_KEYS.KIND.eq("personal") : API_KEYS.TEAM_ID.eq(teamId);
+      if (ownerId != null) {
+        c = c.and(API_KEYS.OWNER_ID.eq(ownerId));
+      }
+      if (keyId != null) {
+        c = c.and(API_KEYS.ID.eq(keyId));
+      }
+      if (!states.isEmpty()) {
+        OffsetDateTime now = OffsetDateTime.now();
+        Condition any = DSL.falseCondition();
+        for (String s : states) {
+          any = any.or(switch (s) {
+            case "active" -> API_KEYS.STATE.eq("active")
+                .and(API_KEYS.EXPIRE_TIME.isNull().or(API_KEYS.EXPIRE_TIME.gt(now)));
+            case "expired" -> API_KEYS.STATE.eq("active").and(API_KEYS.EXPIRE_TIME.le(now));
+            default -> API_KEYS.STATE.eq(s);
+          });
+        }
+        c = c.and(any);
+      }
+      return c;
+    }
+  }
+
   /** Keys matching {@code filter}, newest first, before {@code beforeId}. */
-  public List<ApiKeysRecord> list(DSLContext tx, Condition filter, String beforeId, int limit) {
+  public List<ApiKeysRecord> list(DSLContext tx, Filter filter, String beforeId, int limit) {
     Condition before = beforeId == null ? DSL.noCondition() : API_KEYS.ID.lt(beforeId);
-    return tx.selectFrom(API_KEYS).where(filter, before).orderBy(API_KEYS.ID.desc()).limit(limit).fetch();
+    return tx.selectFrom(API_KEYS).where(filter.condition(), before).orderBy(API_KEYS.ID.desc()).limit(limit).fetch();
   }
 }

@@ -8,7 +8,6 @@ import java.util.Collection;
 import java.util.List;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
-import org.jooq.JSONB;
 import org.jooq.impl.DSL;
 
 /** The append-only audit log. */
@@ -32,9 +31,5 @@ public final class AuditDao {
     }
     Condition before = beforeId == null ? DSL.noCondition() : AUDIT_EVENTS.ID.lt(beforeId);
     return tx.selectFrom(AUDIT_EVENTS).where(c, before).orderBy(AUDIT_EVENTS.ID.desc()).limit(limit).fetch();
-  }
-
-  public static JSONB json(String s) {
-    return JSONB.valueOf(s);
   }
 }

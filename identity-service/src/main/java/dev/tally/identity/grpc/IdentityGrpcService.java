@@ -3,9 +3,6 @@ package dev.tally.identity.grpc;
 import static dev.tally.common.grpc.ProtoTime.duration;
 import static dev.tally.common.grpc.ProtoTime.odt;
 
-import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Struct;
-import com.google.protobuf.util.JsonFormat;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
 import dev.tally.common.error.TallyException;
@@ -20,8 +17,6 @@ import dev.tally.identity.users.UserManager;
 import dev.tally.proto.identity.v1.*;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.function.Supplier;
 
 /**
@@ -374,20 +369,9 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
           odt(req.getStartTime(), req.hasStartTime()), odt(req.getEndTime(), req.hasEndTime()),
           req.getPageToken(), req.getPageSize());
       var b = ListAuditEventsResponse.newBuilder().setNextPageToken(page.nextPageToken());
-      page.events().forEach(e -> b.addAuditEvents(IdentityProtos.auditEvent(e, details(e.getDetails().data()))));
+      page.events().forEach(e -> b.addAuditEvents(IdentityProtos.auditEvent(e)));
       return b.build();
     }));
   }
 
-  private static Map<String, String> details(String json) {
-    Struct.Builder s = Struct.newBuilder();
-    try {
-      JsonFormat.parser().merge(json, s);
-    } catch (InvalidProtocolBufferException e) {
-      throw new IllegalStateException("audit details are not JSON", e);
-    }
-    Map<String, String> out = new LinkedHashMap<>();
-    s.getFieldsMap().forEach((k, v) -> out.put(k, v.getStringValue()));
-    return out;
-  }
 }

@@ -27,6 +27,10 @@ import dev.tally.proto.identity.v1.Principal;
 import dev.tally.proto.identity.v1.Role;
 import dev.tally.proto.identity.v1.Team;
 import dev.tally.proto.identity.v1.User;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Struct;
+import com.google.protobuf.util.JsonFormat;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -104,11 +108,24 @@ final class IdentityProtos {
     return s.name().substring("API_KEY_STATE_".length()).toLowerCase(Locale.ROOT);
   }
 
-  static AuditEvent auditEvent(AuditEventsRecord e, Map<String, String> details) {
+  static AuditEvent auditEvent(AuditEventsRecord e) {
     return AuditEvent.newBuilder().setName(e.getScope() + "/auditEvents/" + e.getId())
         .setActor(Principal.newBuilder().setUser(e.getActorUser()).setTeam(e.getActorTeam())
             .setApiKey(e.getActorKey()))
         .setAction(e.getAction()).setTarget(e.getTarget()).setRequestId(e.getRequestId())
-        .setCreateTime(ts(e.getCreateTime())).putAllDetails(details).build();
+        .setCreateTime(ts(e.getCreateTime())).putAllDetails(details(e.getDetails().data())).build();
+  }
+
+  /** The audit details column (a JSON object of strings) as a map. */
+  private static Map<String, String> details(String json) {
+    Struct.Builder s = Struct.newBuilder();
+    try {
+      JsonFormat.parser().merge(json, s);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("audit details are not JSON", e);
+    }
+    Map<String, String> out = new LinkedHashMap<>();
+    s.getFieldsMap().forEach((k, v) -> out.put(k, v.getStringValue()));
+    return out;
   }
 }

@@ -1,7 +1,5 @@
 package dev.tally.identity.keys;
 
-import static dev.tally.identity.db.jooq.Tables.API_KEYS;
-
 import dev.tally.common.auth.Caller;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
@@ -27,12 +25,9 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.Collection;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.jooq.Condition;
 import org.jooq.DSLContext;
-import org.jooq.impl.DSL;
 
 /** API keys: creation (secret shown once), listing, revocation, rotation with grace, verification. */
 public final class ApiKeyManager {
@@ -125,24 +120,22 @@ public final class ApiKeyManager {
 
   public Page list(DSLContext tx, Caller caller, String teamName, Collection<String> states, String pageToken,
       int pageSize) {
-    Condition filter;
+    ApiKeyDao.Filter filter;
     String list;
     if (teamName.isEmpty()) {
-      filter = API_KEYS.OWNER_ID.eq(caller.userId()).and(API_KEYS.KIND.eq("personal"));
+      filter = ApiKeyDao.Filter.personalKeysOf(caller.userId(), states);
       list = "keys:" + caller.userId();
     } else {
       String teamId = Names.teamId("team", teamName);
       Access.Membership m = access.of(tx, caller, teamId);
-      filter = API_KEYS.TEAM_ID.eq(teamId);
-      if (!m.has(Permission.PERMISSION_KEYS_MANAGE_ALL)) {
-        filter = m.userId().isEmpty()
-            ? filter.and(API_KEYS.ID.eq(Names.apiKeyId("api_key", caller.apiKey())))
-            : filter.and(API_KEYS.OWNER_ID.eq(m.userId()));
+      if (m.has(Permission.PERMISSION_KEYS_MANAGE_ALL)) {
+        filter = ApiKeyDao.Filter.teamKeys(teamId, null, null, states);
+      } else if (m.userId().isEmpty()) {
+        filter = ApiKeyDao.Filter.teamKeys(teamId, null, Names.apiKeyId("api_key", caller.apiKey()), states);
+      } else {
+        filter = ApiKeyDao.Filter.teamKeys(teamId, m.userId(), null, states);
       }
       list = "keys:" + teamName;
-    }
-    if (!states.isEmpty()) {
-      filter = filter.and(stateFilter(states));
     }
     int size = PageTokens.pageSize(pageSize);
     List<ApiKeysRecord> rows = keys.list(tx, filter, PageTokens.decode(list, pageToken), size + 1);
@@ -171,10 +164,8 @@ public final class ApiKeyManager {
     }
     String secret = secrets.newApiKeySecret();
     OffsetDateTime previousExpire = grace.isZero() ? null : OffsetDateTime.now().plus(grace);
-    keys.rotate(tx, key.getId(), secrets.hash(secret), previousExpire);
-    tx.update(API_KEYS).set(API_KEYS.SECRET_PREFIX, Secrets.shownPrefix(secret))
-        .where(API_KEYS.ID.eq(key.getId())).execute();
-    ApiKeysRecord rotated = keys.byId(tx, key.getId(), false).orElseThrow();
+    ApiKeysRecord rotated = keys.rotate(tx, key.getId(), secrets.hash(secret), Secrets.shownPrefix(secret),
+        previousExpire);
     audit.record(tx, scope(key), caller, "api_key.rotate", name,
         Map.of("grace_seconds", Long.toString(grace.toSeconds()), "prefix", rotated.getSecretPrefix()));
     events.publish(tx, billingAccount(key), caller, IdentityEvent.newBuilder().setApiKeyRotated(
@@ -306,20 +297,6 @@ public final class ApiKeyManager {
         ApiKeyStateChanged.newBuilder().setApiKey(Names.apiKey(key.getId())).setState(key.getState())
             .setTeam(key.getTeamId() == null ? "" : Names.team(key.getTeamId()))
             .setBillingAccount(billingAccount(key))));
-  }
-
-  private static Condition stateFilter(Collection<String> states) {
-    OffsetDateTime now = OffsetDateTime.now();
-    Condition any = DSL.falseCondition();
-    for (String s : states) {
-      any = any.or(switch (s) {
-        case "active" -> API_KEYS.STATE.eq("active")
-            .and(API_KEYS.EXPIRE_TIME.isNull().or(API_KEYS.EXPIRE_TIME.gt(now)));
-        case "expired" -> API_KEYS.STATE.eq("active").and(API_KEYS.EXPIRE_TIME.le(now));
-        default -> API_KEYS.STATE.eq(s.toLowerCase(Locale.ROOT));
-      });
-    }
-    return any;
   }
 
   private static String scope(ApiKeysRecord key) {

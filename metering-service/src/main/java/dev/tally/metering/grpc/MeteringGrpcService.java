@@ -56,11 +56,7 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
     var subject = access.filter(caller, req.getSubject());
     OffsetDateTime start = odt(req.getStartTime());
     OffsetDateTime end = odt(req.getEndTime());
-    Duration step = switch (req.getBucketWidth()) {
-      case BUCKET_WIDTH_MINUTE -> Duration.ofMinutes(1);
-      case BUCKET_WIDTH_HOUR -> Duration.ofHours(1);
-      default -> Duration.ofDays(1);
-    };
+    Duration step = UsageQueries.step(req.getBucketWidth());
     reply(out, () -> db.transaction(tx -> {
       var rows = queries.usage(tx.dsl(), subject, start, end, req.getBucketWidth(), req.getGroupByList(),
           req.getMetersList());

@@ -29,16 +29,21 @@ public final class UsageQueries {
   /** Totals of a window. */
   public record Summary(long calls, long spend, long inputTokens, long outputTokens) {}
 
+  /** The length of one bucket. */
+  public static Duration step(BucketWidth width) {
+    return switch (width) {
+      case BUCKET_WIDTH_MINUTE -> Duration.ofMinutes(1);
+      case BUCKET_WIDTH_HOUR -> Duration.ofHours(1);
+      default -> Duration.ofDays(1);
+    };
+  }
+
   public List<Row> usage(DSLContext tx, Condition subject, OffsetDateTime start, OffsetDateTime end,
       BucketWidth width, Collection<GroupBy> groupBy, Collection<String> meters) {
     if (!end.isAfter(start)) {
       throw TallyException.invalidArgument("end_time", "must be after start_time");
     }
-    Duration step = switch (width) {
-      case BUCKET_WIDTH_MINUTE -> Duration.ofMinutes(1);
-      case BUCKET_WIDTH_HOUR -> Duration.ofHours(1);
-      default -> Duration.ofDays(1);
-    };
+    Duration step = step(width);
     if (Duration.between(start, end).dividedBy(step) > MAX_BUCKETS) {
       throw TallyException.invalidArgument("start_time", "the range spans more than " + MAX_BUCKETS
           + " buckets; use a wider bucket or a shorter range");

@@ -41,8 +41,4 @@ public final class TransferDao {
     Condition before = beforeId == null ? DSL.noCondition() : TRANSFERS.ID.lt(beforeId);
     return tx.selectFrom(TRANSFERS).where(c, before).orderBy(TRANSFERS.ID.desc()).limit(limit).fetch();
   }
-
-  public long countByCode(DSLContext tx, String code) {
-    return tx.fetchCount(TRANSFERS, TRANSFERS.CODE.eq(code));
-  }
 }

@@ -2,7 +2,6 @@ package dev.tally.wallet.grpc;
 
 import static dev.tally.common.grpc.ProtoTime.ts;
 
-import dev.tally.common.ids.Wallets;
 import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.TransfersRecord;
@@ -100,9 +99,5 @@ final class WalletProtos {
 
   static String holdId(String holdName) {
     return holdName.substring(holdName.indexOf("/holds/") + "/holds/".length());
-  }
-
-  static boolean isWallet(String name) {
-    return Wallets.owner(name) != null;
   }
 }
