@@ -107,6 +107,25 @@ public final class KafkaClients {
     }
   }
 
+  /**
+   * Flushes {@code producer} and waits until the broker has acknowledged every send; throws
+   * {@link IllegalStateException} when one was refused or not acknowledged within 30 s.
+   */
+  public static void awaitAcks(KafkaProducer<String, byte[]> producer,
+      List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sends) {
+    producer.flush();
+    for (var send : sends) {
+      try {
+        send.get(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for Kafka", e);
+      } catch (ExecutionException | TimeoutException e) {
+        throw new IllegalStateException("Kafka did not take an event: " + e.getMessage(), e);
+      }
+    }
+  }
+
   private void bind(KafkaClientMetrics metrics) {
     if (registry != null) {
       metrics.bindTo(registry);

@@ -2,20 +2,16 @@ package dev.tally.common.kafka;
 
 import static dev.tally.common.db.jooq.Tables.OUTBOX;
 
+import dev.tally.common.app.WakeableWorker;
 import dev.tally.common.db.Database;
 import dev.tally.common.db.jooq.tables.records.OutboxRecord;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Ships outbox rows to Kafka in id order and deletes them once the broker has acknowledged them
@@ -24,35 +20,26 @@ import org.slf4j.LoggerFactory;
  * so several replicas can relay side by side. {@link #wake()} shortens the wait after a commit.
  */
 public final class OutboxRelay implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(OutboxRelay.class);
   private static final int BATCH = 500;
 
   private final Database db;
   private final KafkaProducer<String, byte[]> producer;
-  private final Duration idleWait;
-  private final Thread thread;
-  private final Object signal = new Object();
-  private volatile boolean running = true;
-  private boolean woken;
+  private final WakeableWorker worker;
 
   public OutboxRelay(Database db, KafkaProducer<String, byte[]> producer, Duration idleWait, String name) {
     this.db = db;
     this.producer = producer;
-    this.idleWait = idleWait;
-    this.thread = Thread.ofPlatform().name("outbox-relay-" + name).daemon().unstarted(this::loop);
+    this.worker = new WakeableWorker("outbox-relay-" + name, idleWait, () -> relayBatch() > 0);
   }
 
   public OutboxRelay start() {
-    thread.start();
+    worker.start();
     return this;
   }
 
   /** Asks the relay to look for new rows now rather than after its idle wait. */
   public void wake() {
-    synchronized (signal) {
-      woken = true;
-      signal.notifyAll();
-    }
+    worker.wake();
   }
 
   /** Relays until the outbox is empty; returns how many rows were shipped. */
@@ -66,27 +53,6 @@ public final class OutboxRelay implements AutoCloseable {
     return total;
   }
 
-  private void loop() {
-    while (running) {
-      try {
-        if (relayBatch() == 0) {
-          synchronized (signal) {
-            if (!woken && running) {
-              signal.wait(idleWait.toMillis());
-            }
-            woken = false;
-          }
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      } catch (RuntimeException e) {
-        log.warn("outbox relay failed, retrying: {}", e.toString());
-        sleepQuietly(Math.min(idleWait.toMillis(), 1_000));
-      }
-    }
-  }
-
   private int relayBatch() {
     return db.transactionWithoutHooks(tx -> {
       List<OutboxRecord> rows = tx.dsl().selectFrom(OUTBOX).orderBy(OUTBOX.ID).limit(BATCH).forUpdate().skipLocked()
@@ -98,38 +64,14 @@ public final class OutboxRelay implements AutoCloseable {
       for (OutboxRecord row : rows) {
         sends.add(producer.send(new ProducerRecord<>(row.getTopic(), row.getRecordKey(), row.getPayload())));
       }
-      producer.flush();
-      for (Future<RecordMetadata> send : sends) {
-        try {
-          send.get(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IllegalStateException("interrupted while relaying the outbox", e);
-        } catch (ExecutionException | TimeoutException e) {
-          throw new IllegalStateException("Kafka did not take an outbox event: " + e.getMessage(), e);
-        }
-      }
+      KafkaClients.awaitAcks(producer, sends);
       tx.dsl().deleteFrom(OUTBOX).where(OUTBOX.ID.in(rows.stream().map(OutboxRecord::getId).toList())).execute();
       return rows.size();
     });
   }
 
-  private static void sleepQuietly(long ms) {
-    try {
-      Thread.sleep(ms);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
   @Override
   public void close() {
-    running = false;
-    wake();
-    try {
-      thread.join(5_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    worker.close();
   }
 }

@@ -2,6 +2,7 @@ package dev.tally.identity.mail;
 
 import static dev.tally.identity.db.jooq.Tables.MAIL_OUTBOX;
 
+import dev.tally.common.app.WakeableWorker;
 import dev.tally.common.db.Database;
 import dev.tally.identity.db.jooq.tables.records.MailOutboxRecord;
 import jakarta.mail.Message;
@@ -30,10 +31,7 @@ public final class MailRelay implements AutoCloseable {
   private final SmtpConfig smtp;
   private final MailCrypto crypto;
   private final Session session;
-  private final Thread thread;
-  private final Object signal = new Object();
-  private volatile boolean running = true;
-  private boolean woken;
+  private final WakeableWorker worker;
 
   public MailRelay(Database db, SmtpConfig smtp, OutboxInvitationMailer mailer) {
     this.db = db;
@@ -49,39 +47,16 @@ public final class MailRelay implements AutoCloseable {
     p.put("mail.smtp.starttls.enable", Boolean.toString(smtp.startTls()));
     p.put("mail.smtp.starttls.required", Boolean.toString(smtp.startTls()));
     this.session = Session.getInstance(p);
-    this.thread = Thread.ofPlatform().name("mail-relay").daemon().unstarted(this::loop);
+    this.worker = new WakeableWorker("mail-relay", Duration.ofSeconds(5), this::sendOne);
   }
 
   public MailRelay start() {
-    thread.start();
+    worker.start();
     return this;
   }
 
   public void wake() {
-    synchronized (signal) {
-      woken = true;
-      signal.notifyAll();
-    }
-  }
-
-  private void loop() {
-    while (running) {
-      try {
-        if (!sendOne()) {
-          synchronized (signal) {
-            if (!woken && running) {
-              signal.wait(5_000);
-            }
-            woken = false;
-          }
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      } catch (RuntimeException e) {
-        log.warn("mail relay failed: {}", e.toString());
-      }
-    }
+    worker.wake();
   }
 
   /** Sends the next due mail; false when none is due. */
@@ -125,12 +100,6 @@ public final class MailRelay implements AutoCloseable {
 
   @Override
   public void close() {
-    running = false;
-    wake();
-    try {
-      thread.join(5_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    worker.close();
   }
 }

@@ -8,6 +8,7 @@ import dev.tally.common.db.Idempotency;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.grpc.ProtoTime;
+import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.Topics;
 import dev.tally.metering.catalog.PriceCatalog;
 import dev.tally.metering.db.jooq.tables.records.MetersRecord;
@@ -27,10 +28,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
@@ -170,16 +168,10 @@ public final class UsageIngestor {
       sends.add(producer.send(new ProducerRecord<>(Topics.USAGE, c.event().getBillingAccount(),
           c.event().toByteArray())));
     }
-    producer.flush();
-    for (Future<RecordMetadata> send : sends) {
-      try {
-        send.get(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw unavailable();
-      } catch (ExecutionException | TimeoutException e) {
-        throw unavailable(); // rolls the claims back: the client retries with the same ids
-      }
+    try {
+      KafkaClients.awaitAcks(producer, sends);
+    } catch (IllegalStateException e) {
+      throw unavailable(); // rolls the claims back: the client retries with the same ids
     }
   }
 
