@@ -1,6 +1,6 @@
 package dev.tally.identity;
 
-import static dev.tally.identity.IdentityFixture.assertFails;
+import static dev.tally.common.testing.GrpcAssertions.assertFails;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

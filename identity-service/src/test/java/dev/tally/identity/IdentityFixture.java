@@ -1,11 +1,8 @@
 package dev.tally.identity;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest;
-import com.google.rpc.ErrorInfo;
 import dev.tally.common.app.ServiceRunner;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
@@ -18,7 +15,6 @@ import dev.tally.identity.config.IdentityPolicy;
 import dev.tally.identity.mail.SmtpConfig;
 import dev.tally.proto.identity.v1.*;
 import io.grpc.ManagedChannel;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.protobuf.StatusProto;
@@ -28,7 +24,6 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.function.Executable;
 
 /**
  * A real identity service on the shared embedded PostgreSQL (a fresh database) and Kafka, with stubs that
@@ -125,27 +120,7 @@ final class IdentityFixture implements AutoCloseable {
     }
   }
 
-  /** Asserts the call fails with {@code code} and {@code reason}; returns the exception. */
-  static StatusRuntimeException assertFails(Status.Code code, String reason, Executable call) {
-    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
-    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
-    assertEquals(reason, reason(e), e.getStatus().toString());
-    return e;
-  }
 
-  static String reason(StatusRuntimeException e) {
-    com.google.rpc.Status s = StatusProto.fromThrowable(e);
-    if (s == null) {
-      return "";
-    }
-    return s.getDetailsList().stream().filter(a -> a.is(ErrorInfo.class)).findFirst().map(a -> {
-      try {
-        return a.unpack(ErrorInfo.class).getReason();
-      } catch (InvalidProtocolBufferException ex) {
-        throw new AssertionError(ex);
-      }
-    }).orElse("");
-  }
 
   static String badField(StatusRuntimeException e) {
     com.google.rpc.Status s = StatusProto.fromThrowable(e);

@@ -3,8 +3,6 @@ package dev.tally.metering;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.rpc.ErrorInfo;
 import dev.tally.common.app.ServiceRunner;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
@@ -24,9 +22,7 @@ import dev.tally.wallet.WalletServiceMain;
 import dev.tally.wallet.config.WalletConfig;
 import dev.tally.wallet.config.WalletPolicy;
 import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.protobuf.StatusProto;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -151,16 +147,6 @@ final class PipelineFixture implements AutoCloseable {
     assertTrue(r.getBalanced(), "ledger out of balance: " + r.getMismatchedAccountsList());
   }
 
-  static String reason(StatusRuntimeException e) {
-    com.google.rpc.Status s = StatusProto.fromThrowable(e);
-    return s == null ? "" : s.getDetailsList().stream().filter(a -> a.is(ErrorInfo.class)).findFirst().map(a -> {
-      try {
-        return a.unpack(ErrorInfo.class).getReason();
-      } catch (InvalidProtocolBufferException ex) {
-        throw new AssertionError(ex);
-      }
-    }).orElse("");
-  }
 
   static void assertResult(RecordResult r, RecordStatus status, String reason) {
     assertEquals(status, r.getStatus(), r.toString());

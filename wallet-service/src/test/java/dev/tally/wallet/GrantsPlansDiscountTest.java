@@ -1,7 +1,7 @@
 package dev.tally.wallet;
 
 import static dev.tally.wallet.WalletFixture.DOLLAR;
-import static dev.tally.wallet.WalletFixture.assertFails;
+import static dev.tally.common.testing.GrpcAssertions.assertFails;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -1,7 +1,8 @@
 package dev.tally.wallet;
 
+import dev.tally.common.testing.GrpcAssertions;
 import static dev.tally.wallet.WalletFixture.DOLLAR;
-import static dev.tally.wallet.WalletFixture.assertFails;
+import static dev.tally.common.testing.GrpcAssertions.assertFails;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -65,7 +66,7 @@ class HoldsAndLimitsTest {
           f.platform().reserve(reserve(team.getWallet(), DOLLAR / 10, "", ""));
           return true;
         } catch (StatusRuntimeException e) {
-          assertEquals("SPENDING_LIMIT_REACHED", WalletFixture.reason(e));
+          assertEquals("SPENDING_LIMIT_REACHED", GrpcAssertions.reason(e));
           return false;
         }
       });
@@ -98,7 +99,7 @@ class HoldsAndLimitsTest {
           f.platform().reserve(reserve(team.getWallet(), DOLLAR / 20, "", ""));
           return true;
         } catch (StatusRuntimeException e) {
-          assertTrue(List.of("INSUFFICIENT_BALANCE", "WALLET_SUSPENDED").contains(WalletFixture.reason(e)));
+          assertTrue(List.of("INSUFFICIENT_BALANCE", "WALLET_SUSPENDED").contains(GrpcAssertions.reason(e)));
           return false;
         }
       });

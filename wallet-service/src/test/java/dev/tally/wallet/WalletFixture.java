@@ -1,11 +1,8 @@
 package dev.tally.wallet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.rpc.ErrorInfo;
 import dev.tally.common.app.ServiceRunner;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
@@ -26,10 +23,7 @@ import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.config.WalletConfig;
 import dev.tally.wallet.config.WalletPolicy;
 import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.protobuf.StatusProto;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -37,7 +31,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.function.Executable;
 
 /** A real identity service and a real wallet service (with a clock tests can move) on PostgreSQL and Kafka. */
 final class WalletFixture implements AutoCloseable {
@@ -149,26 +142,7 @@ final class WalletFixture implements AutoCloseable {
         .getTransfersCount();
   }
 
-  static StatusRuntimeException assertFails(Status.Code code, String reason, Executable call) {
-    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
-    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
-    assertEquals(reason, reason(e), e.getStatus().toString());
-    return e;
-  }
 
-  static String reason(StatusRuntimeException e) {
-    com.google.rpc.Status s = StatusProto.fromThrowable(e);
-    if (s == null) {
-      return "";
-    }
-    return s.getDetailsList().stream().filter(a -> a.is(ErrorInfo.class)).findFirst().map(a -> {
-      try {
-        return a.unpack(ErrorInfo.class).getReason();
-      } catch (InvalidProtocolBufferException ex) {
-        throw new AssertionError(ex);
-      }
-    }).orElse("");
-  }
 
   @Override
   public void close() {

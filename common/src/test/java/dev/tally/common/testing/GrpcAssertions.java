@@ -1,0 +1,27 @@
+package dev.tally.common.testing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.tally.common.error.Reasons;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import org.junit.jupiter.api.function.Executable;
+
+/** Assertions on failed gRPC calls: the status code and the ErrorInfo reason clients branch on. */
+public final class GrpcAssertions {
+  private GrpcAssertions() {}
+
+  /** Asserts the call fails with {@code code} and {@code reason}; returns the exception. */
+  public static StatusRuntimeException assertFails(Status.Code code, String reason, Executable call) {
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
+    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+    assertEquals(reason, reason(e), e.getStatus().toString());
+    return e;
+  }
+
+  /** The ErrorInfo reason of a failed call, or "" when it carries none. */
+  public static String reason(StatusRuntimeException e) {
+    return Reasons.of(e, "");
+  }
+}
