@@ -60,8 +60,10 @@ public final class MeteringServiceMain {
         Topics.USAGE, "metering-rollups", new RollupApplier()::apply)).start();
     GrpcServer server = runner.manage(GrpcServer.builder("metering", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
+        .consumersHealthy(rollups)
         .addService(new MeteringGrpcService(db, ingestor, catalog, new UsageQueries(),
-            new UsageAccess(new TeamPermissions(identity, signer), keys), clock))
+            new UsageAccess(new TeamPermissions(identity, signer), keys), clock,
+            new dev.tally.common.kafka.ParkedEventsApi(db, java.util.List.of(rollups))))
         .start());
     return new Running(server, db, rollups);
   }

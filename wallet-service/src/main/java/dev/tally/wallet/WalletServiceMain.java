@@ -9,6 +9,7 @@ import dev.tally.common.db.Database;
 import dev.tally.common.grpc.GrpcServer;
 import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.OutboxRelay;
+import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.common.kafka.Topics;
 import dev.tally.common.kafka.TransactionalConsumer;
 import dev.tally.common.metrics.Metrics;
@@ -34,6 +35,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 
 /** The wallet service as its own process, configured by environment variables (what the Helm chart runs). */
 public final class WalletServiceMain {
@@ -84,14 +86,15 @@ public final class WalletServiceMain {
 
     TransactionalConsumer identityConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-identity",
         Topics.IDENTITY, "wallet-identity", membership::apply)).start();
-    TransactionalConsumer usageConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-usage",
-        Topics.USAGE, "wallet-usage", usage::apply)).start();
+    TransactionalConsumer usageConsumer = runner.manage(new TransactionalConsumer(db, kafka,
+        WalletGrpcService.USAGE_CONSUMER, Topics.USAGE, "wallet-usage", usage)).start();
     Housekeeper housekeeper = runner.manage(new Housekeeper(db, walletDao, book, Duration.ofSeconds(30))).start();
 
     GrpcServer server = runner.manage(GrpcServer.builder("wallet", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
+        .consumersHealthy(identityConsumer, usageConsumer)
         .addService(new WalletGrpcService(db, wallets, holds, runner.manage(new ReserveBatcher(db, holds)), book,
-            ledger))
+            ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer))))
         .start());
     return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger);
   }

@@ -21,7 +21,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
 
   /** A throwaway server on a free port whose data directory is removed on close. */
   public static EmbeddedPostgresServer startEphemeral() {
-    return start(EmbeddedPostgres.builder());
+    return start(EmbeddedPostgres.builder(), false);
   }
 
   /** A server that keeps its data in {@code dataDir} across restarts, on a fixed port (0 = any free port). */
@@ -31,22 +31,28 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     if (port > 0) {
       builder.setPort(port);
     }
-    return start(builder);
+    return start(builder, true);
   }
 
-  private static EmbeddedPostgresServer start(EmbeddedPostgres.Builder builder) {
+  /**
+   * {@code durable}: what a client is told was recorded survives a crash of PostgreSQL or of the machine
+   * (fsync, synchronous commit). Only throwaway test servers, where nothing is acknowledged to a person,
+   * trade that for speed.
+   */
+  private static EmbeddedPostgresServer start(EmbeddedPostgres.Builder builder, boolean durable) {
+    builder
+        .setPGStartupWait(Duration.ofSeconds(60))
+        // We stop it ourselves, after the services: its own hook would pull it from under them.
+        .setRegisterShutdownHook(false)
+        .setServerConfig("max_connections", "300")
+        .setServerConfig("listen_addresses", "localhost");
+    if (!durable) {
+      builder.setServerConfig("fsync", "off")
+          .setServerConfig("synchronous_commit", "off")
+          .setServerConfig("full_page_writes", "off");
+    }
     try {
-      return new EmbeddedPostgresServer(
-          builder
-              .setPGStartupWait(Duration.ofSeconds(60))
-              // We stop it ourselves, after the services: its own hook would pull it from under them.
-              .setRegisterShutdownHook(false)
-              // Tests and the local stack favour speed over durability of a crash of the whole machine.
-              .setServerConfig("fsync", "off")
-              .setServerConfig("synchronous_commit", "off")
-              .setServerConfig("full_page_writes", "off")
-              .setServerConfig("max_connections", "300")
-              .start());
+      return new EmbeddedPostgresServer(builder.start());
     } catch (IOException e) {
       throw new IllegalStateException("embedded PostgreSQL failed to start: " + e.getMessage(), e);
     }

@@ -8,6 +8,7 @@ import io.grpc.Status;
 import io.grpc.StatusException;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
+import java.util.Optional;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,7 +21,33 @@ import org.slf4j.LoggerFactory;
 public final class ErrorMapper {
   private static final Logger log = LoggerFactory.getLogger(ErrorMapper.class);
 
+  /**
+   * Bounds on what an error echoes back: a field path or value can be as long as the request, and a status
+   * larger than the client's header limit reaches it as an http2 error instead of the reason.
+   */
+  static final int MAX_MESSAGE_CHARS = 512;
+  static final int MAX_FIELD_CHARS = 200;
+  private static final int MAX_VIOLATIONS = 20;
+
   private ErrorMapper() {}
+
+  /** {@code s} cut to at most {@code max} characters, marked as cut. */
+  public static String clip(String s, int max) {
+    if (s.length() <= max) {
+      return s;
+    }
+    int end = max - 1;
+    if (Character.isHighSurrogate(s.charAt(end - 1))) {
+      end--;
+    }
+    return s.substring(0, end) + "…";
+  }
+
+  private static java.util.Map<String, String> bounded(java.util.Map<String, String> metadata) {
+    java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+    metadata.forEach((k, v) -> out.put(clip(k, MAX_FIELD_CHARS), clip(v, MAX_FIELD_CHARS)));
+    return out;
+  }
 
   public static StatusRuntimeException toStatusRuntimeException(Throwable t) {
     Throwable cause = unwrap(t);
@@ -44,6 +71,16 @@ public final class ErrorMapper {
               status.getCode() == Status.Code.DEADLINE_EXCEEDED ? Reasons.DEADLINE_EXCEEDED : "CANCELLED",
               "the call was cancelled or its deadline passed before it finished"));
     }
+    Optional<Failures.Transient> outage = Failures.transientKind(cause);
+    if (outage.isPresent()) {
+      log.warn("transient failure answered {}: {}", outage.get().reason(), cause.toString());
+      return fromDomain(outage.get() == Failures.Transient.CONFLICT
+          ? new TallyException(Status.Code.ABORTED, outage.get().reason(),
+              "the call lost a race with a concurrent change; nothing was changed, retry with the same request id")
+          : new TallyException(Status.Code.UNAVAILABLE, outage.get().reason(),
+              (outage.get() == Failures.Transient.KAFKA ? "Kafka" : "the database")
+                  + " is unavailable; nothing was changed, retry with the same request id"));
+    }
     String errorId = UUID.randomUUID().toString();
     log.error("unexpected failure, error id {}", errorId, cause);
     return fromDomain(
@@ -55,18 +92,20 @@ public final class ErrorMapper {
         ErrorInfo.newBuilder()
             .setDomain(Reasons.DOMAIN)
             .setReason(e.reason())
-            .putAllMetadata(e.metadata())
+            .putAllMetadata(bounded(e.metadata()))
             .build();
     com.google.rpc.Status.Builder status =
         com.google.rpc.Status.newBuilder()
             .setCode(e.code().value())
-            .setMessage(e.getMessage() == null ? e.reason() : e.getMessage())
+            .setMessage(clip(e.getMessage() == null ? e.reason() : e.getMessage(), MAX_MESSAGE_CHARS))
             .addDetails(Any.pack(info));
     if (!e.fieldViolations().isEmpty()) {
       BadRequest.Builder bad = BadRequest.newBuilder();
-      for (TallyException.FieldViolation v : e.fieldViolations()) {
+      for (TallyException.FieldViolation v : e.fieldViolations().subList(0,
+          Math.min(MAX_VIOLATIONS, e.fieldViolations().size()))) {
         bad.addFieldViolations(
-            BadRequest.FieldViolation.newBuilder().setField(v.field()).setDescription(v.description()));
+            BadRequest.FieldViolation.newBuilder().setField(clip(v.field(), MAX_FIELD_CHARS))
+                .setDescription(clip(v.description(), MAX_MESSAGE_CHARS)));
       }
       status.addDetails(Any.pack(bad.build()));
     }

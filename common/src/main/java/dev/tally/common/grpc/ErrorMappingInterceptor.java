@@ -30,6 +30,10 @@ public final class ErrorMappingInterceptor implements ServerInterceptor {
     return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(delegate) {
       @Override
       public void onMessage(ReqT message) {
+        if (MalformedRequests.isMalformed(message)) {
+          guarded.closeWith(MalformedRequests.malformed());
+          return;
+        }
         guard(() -> super.onMessage(message));
       }
 

@@ -31,9 +31,11 @@ public final class GrpcServer implements AutoCloseable {
   private final HealthStatusManager health;
   private final ServerConfig config;
   private final MetricsEndpoint metrics;
+  private final java.util.concurrent.ScheduledExecutorService healthWatcher;
 
-  private GrpcServer(
-      String name, Server server, HealthStatusManager health, ServerConfig config, MetricsEndpoint metrics) {
+  private GrpcServer(String name, Server server, HealthStatusManager health, ServerConfig config,
+      MetricsEndpoint metrics, java.util.concurrent.ScheduledExecutorService healthWatcher) {
+    this.healthWatcher = healthWatcher;
     this.name = name;
     this.server = server;
     this.health = health;
@@ -61,6 +63,9 @@ public final class GrpcServer implements AutoCloseable {
   /** Stops taking calls, lets in-flight calls finish within the drain timeout, then stops. */
   @Override
   public void close() {
+    if (healthWatcher != null) {
+      healthWatcher.shutdownNow();
+    }
     health.enterTerminalState();
     server.shutdown();
     try {
@@ -86,6 +91,7 @@ public final class GrpcServer implements AutoCloseable {
     private final MeterRegistry registry;
     private final List<ServerServiceDefinition> services = new ArrayList<>();
     private final List<ServerInterceptor> interceptors = new ArrayList<>();
+    private final List<java.util.function.BooleanSupplier> healthChecks = new ArrayList<>();
 
     private Builder(String name, ServerConfig config, MeterRegistry registry) {
       this.name = name;
@@ -109,6 +115,23 @@ public final class GrpcServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * A condition the whole server's health follows: while it is false, every service (and "") reports
+     * NOT_SERVING. Checked every {@value #HEALTH_CHECK_MILLIS} ms.
+     */
+    public Builder healthCheck(java.util.function.BooleanSupplier healthy) {
+      healthChecks.add(healthy);
+      return this;
+    }
+
+    /** NOT_SERVING while any of {@code consumers} is stalled past the configured stall timeout. */
+    public Builder consumersHealthy(dev.tally.common.kafka.TransactionalConsumer... consumers) {
+      for (var c : consumers) {
+        healthCheck(() -> !c.stalled(config.stallTimeout()));
+      }
+      return this;
+    }
+
     public GrpcServer start() throws IOException {
       HealthStatusManager health = new HealthStatusManager();
       List<ServerInterceptor> chain = new ArrayList<>();
@@ -123,7 +146,7 @@ public final class GrpcServer implements AutoCloseable {
               .permitKeepAliveWithoutCalls(true)
               .addService(health.getHealthService());
       for (ServerServiceDefinition service : services) {
-        builder.addService(ServerInterceptors.interceptForward(service, chain));
+        builder.addService(MalformedRequests.tolerate(ServerInterceptors.interceptForward(service, chain)));
       }
       if (config.reflection()) {
         builder.addService(ProtoReflectionServiceV1.newInstance());
@@ -133,11 +156,36 @@ public final class GrpcServer implements AutoCloseable {
         health.setStatus(service.getServiceDescriptor().getName(), ServingStatus.SERVING);
       }
       health.setStatus("", ServingStatus.SERVING);
+      java.util.concurrent.ScheduledExecutorService watcher = healthChecks.isEmpty() ? null
+          : watchHealth(name, health, services, List.copyOf(healthChecks));
       MetricsEndpoint metrics =
           config.metricsPort() < 0 ? null : MetricsEndpoint.start(config.metricsPort(), registry);
       log.info("{}: serving gRPC on port {}{}", name, server.getPort(),
           metrics == null ? "" : ", metrics on port " + metrics.port());
-      return new GrpcServer(name, server, health, config, metrics);
+      return new GrpcServer(name, server, health, config, metrics, watcher);
+    }
+
+    private static final long HEALTH_CHECK_MILLIS = 500;
+
+    private static java.util.concurrent.ScheduledExecutorService watchHealth(String name, HealthStatusManager health,
+        List<ServerServiceDefinition> services, List<java.util.function.BooleanSupplier> checks) {
+      var watcher = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().name(name + "-health").daemon().factory());
+      boolean[] serving = {true};
+      watcher.scheduleWithFixedDelay(() -> {
+        boolean ok = checks.stream().allMatch(java.util.function.BooleanSupplier::getAsBoolean);
+        if (ok == serving[0]) {
+          return;
+        }
+        serving[0] = ok;
+        ServingStatus status = ok ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+        log.warn("{}: health {}", name, ok ? "SERVING again" : "NOT_SERVING: a consumer is stalled");
+        health.setStatus("", status);
+        for (ServerServiceDefinition s : services) {
+          health.setStatus(s.getServiceDescriptor().getName(), status);
+        }
+      }, HEALTH_CHECK_MILLIS, HEALTH_CHECK_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+      return watcher;
     }
   }
 }

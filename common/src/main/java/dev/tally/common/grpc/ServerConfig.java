@@ -11,9 +11,23 @@ import java.time.Duration;
  * @param drainTimeout how long shutdown waits for in-flight calls ({@code TALLY_SHUTDOWN_DRAIN})
  * @param maxInboundMessageBytes largest accepted request ({@code TALLY_GRPC_MAX_MESSAGE_BYTES})
  * @param reflection whether server reflection is served ({@code TALLY_GRPC_REFLECTION})
+ * @param stallTimeout how long a Kafka consumer may make no progress while records wait before gRPC health
+ *     turns NOT_SERVING, so the orchestrator restarts the process ({@code TALLY_CONSUMER_STALL_TIMEOUT})
  */
 public record ServerConfig(
-    int port, int metricsPort, Duration drainTimeout, int maxInboundMessageBytes, boolean reflection) {
+    int port, int metricsPort, Duration drainTimeout, int maxInboundMessageBytes, boolean reflection,
+    Duration stallTimeout) {
+
+  public static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(60);
+
+  public ServerConfig(int port, int metricsPort, Duration drainTimeout, int maxInboundMessageBytes,
+      boolean reflection) {
+    this(port, metricsPort, drainTimeout, maxInboundMessageBytes, reflection, DEFAULT_STALL_TIMEOUT);
+  }
+
+  public ServerConfig withStallTimeout(Duration timeout) {
+    return new ServerConfig(port, metricsPort, drainTimeout, maxInboundMessageBytes, reflection, timeout);
+  }
 
   public static ServerConfig fromEnv(Env env, int defaultPort, int defaultMetricsPort) {
     return new ServerConfig(
@@ -21,7 +35,9 @@ public record ServerConfig(
         env.integer("TALLY_METRICS_PORT", defaultMetricsPort, -1, 65_535),
         env.duration("TALLY_SHUTDOWN_DRAIN", Duration.ofSeconds(20), Duration.ZERO, Duration.ofMinutes(10)),
         env.integer("TALLY_GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
-        env.bool("TALLY_GRPC_REFLECTION", true));
+        env.bool("TALLY_GRPC_REFLECTION", true),
+        env.duration("TALLY_CONSUMER_STALL_TIMEOUT", DEFAULT_STALL_TIMEOUT, Duration.ofSeconds(1),
+            Duration.ofHours(1)));
   }
 
   /** Free ports, short drain: for tests and embedded use. */

@@ -20,8 +20,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Enforces the protovalidate rules declared in the contracts on every request message before a handler
- * sees it. A violation fails the call with {@code INVALID_ARGUMENT}, a {@code BadRequest} naming each field
+ * Enforces the {@link InputGuard} rule and the protovalidate rules declared in the contracts on every
+ * request message before a handler sees it. A violation fails the call with {@code INVALID_ARGUMENT}, a {@code BadRequest} naming each field
  * and reason {@code INVALID_ARGUMENT}. Must sit inside {@link ErrorMappingInterceptor}.
  */
 public final class ValidationInterceptor implements ServerInterceptor {
@@ -44,6 +44,7 @@ public final class ValidationInterceptor implements ServerInterceptor {
 
   /** Throws {@link TallyException} listing every violated field of {@code message}. */
   public void validate(Message message) {
+    InputGuard.check(message);
     ValidationResult result;
     try {
       result = validator.validate(message);

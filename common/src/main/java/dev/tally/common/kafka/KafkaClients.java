@@ -38,6 +38,11 @@ public final class KafkaClients {
     return config;
   }
 
+  /** The registry client metrics go to; {@code null} in tools without metrics. */
+  public MeterRegistry registry() {
+    return registry;
+  }
+
   public KafkaProducer<String, byte[]> producer(String clientId) {
     Map<String, Object> p = config.commonProperties();
     p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
@@ -47,7 +52,9 @@ public final class KafkaClients {
     p.put(ProducerConfig.RETRIES_CONFIG, Integer.MAX_VALUE);
     p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
     p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
-    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+    // A send blocks at most this long for metadata when the broker is away; callers wait for acks with
+    // their own, shorter bound (awaitAcks), so a call answers UNAVAILABLE within its deadline.
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 2_000);
     p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
     p.put(ProducerConfig.BATCH_SIZE_CONFIG, 131_072);
     p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
@@ -69,6 +76,9 @@ public final class KafkaClients {
     p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1_000);
+    // A crashed member's partitions move after this long (the broker's minimum); 45 s by default.
+    p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 6_000);
+    p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1_500);
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
     KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p);
@@ -108,22 +118,38 @@ public final class KafkaClients {
   }
 
   /**
-   * Flushes {@code producer} and waits until the broker has acknowledged every send; throws
-   * {@link IllegalStateException} when one was refused or not acknowledged within 30 s.
+   * Waits until the broker has acknowledged every send, at most {@code timeout} in all and never past the
+   * current gRPC call's deadline (less a margin to answer in); throws {@code UNAVAILABLE KAFKA_UNAVAILABLE}
+   * when one was refused or not acknowledged in time. (No {@code flush()}: it waits for the producer's own
+   * delivery timeout, far past any caller's deadline.)
    */
-  public static void awaitAcks(KafkaProducer<String, byte[]> producer,
-      List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sends) {
-    producer.flush();
+  public static void awaitAcks(List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sends,
+      java.time.Duration timeout) {
+    long budgetMs = timeout.toMillis();
+    io.grpc.Deadline deadline = io.grpc.Context.current().getDeadline();
+    if (deadline != null) {
+      budgetMs = Math.min(budgetMs, deadline.timeRemaining(TimeUnit.MILLISECONDS) - ANSWER_MARGIN_MS);
+    }
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(0, budgetMs));
     for (var send : sends) {
       try {
-        send.get(30, TimeUnit.SECONDS);
+        send.get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while waiting for Kafka", e);
+        throw kafkaUnavailable("interrupted while waiting for Kafka");
       } catch (ExecutionException | TimeoutException e) {
-        throw new IllegalStateException("Kafka did not take an event: " + e.getMessage(), e);
+        throw kafkaUnavailable("Kafka did not acknowledge the events in time (" + e.getClass().getSimpleName() + ")");
       }
     }
+  }
+
+  /** Time kept back from a call's deadline to roll back and answer. */
+  private static final long ANSWER_MARGIN_MS = 250;
+
+  public static dev.tally.common.error.TallyException kafkaUnavailable(String message) {
+    return new dev.tally.common.error.TallyException(io.grpc.Status.Code.UNAVAILABLE,
+        dev.tally.common.error.Failures.KAFKA_UNAVAILABLE,
+        message + "; nothing was recorded, retry with the same ids");
   }
 
   private void bind(KafkaClientMetrics metrics) {

@@ -64,7 +64,7 @@ public final class OutboxRelay implements AutoCloseable {
       for (OutboxRecord row : rows) {
         sends.add(producer.send(new ProducerRecord<>(row.getTopic(), row.getRecordKey(), row.getPayload())));
       }
-      KafkaClients.awaitAcks(producer, sends);
+      KafkaClients.awaitAcks(sends, java.time.Duration.ofSeconds(30));
       tx.dsl().deleteFrom(OUTBOX).where(OUTBOX.ID.in(rows.stream().map(OutboxRecord::getId).toList())).execute();
       return rows.size();
     });

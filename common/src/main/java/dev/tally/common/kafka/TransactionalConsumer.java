@@ -3,12 +3,19 @@ package dev.tally.common.kafka;
 import static dev.tally.common.db.jooq.Tables.CONSUMER_OFFSETS;
 
 import dev.tally.common.db.Database;
+import dev.tally.common.db.jooq.tables.records.ParkedEventsRecord;
+import dev.tally.common.error.Failures;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -24,17 +31,31 @@ import org.slf4j.LoggerFactory;
  * Consumes a topic in batches and applies each batch in one database transaction that also stores the
  * consumer's next offsets (Kafka's "store offsets outside Kafka" pattern). On every (re)assignment it seeks
  * to the stored offsets, so redelivery, restarts, rebalances and a crash between the commit and anything
- * else change nothing: each record's effects are committed exactly once. A failed batch is rolled back and
- * retried from the stored offsets after a pause.
+ * else change nothing: each record's effects are committed exactly once.
+ *
+ * <p>It never stops and never skips silently. An outage (database or broker down, a lost race: see
+ * {@link Failures}) rolls the batch back and retries it from the stored offsets with backoff, for as long as
+ * it takes. Any other failure is bad data: the batch is bisected until the failing record is alone, and that
+ * record is parked with its error in the same transaction as the offsets ({@link ParkedEvents}); the rest is
+ * applied. {@link #stalled} tells health checks when no progress was made for longer than a bound while
+ * records were waiting.
  */
 public final class TransactionalConsumer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TransactionalConsumer.class);
+  private static final Duration MIN_BACKOFF = Duration.ofMillis(100);
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
 
   /** Applies one batch of records inside the given transaction. */
   @FunctionalInterface
   public interface BatchHandler {
     void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records);
+
+    /** Called in the parking transaction of a record this handler could not apply (e.g. to emit an event). */
+    default void parked(DSLContext tx, ConsumerRecord<String, byte[]> record, String error) {}
   }
+
+  /** What replaying a parked record did. */
+  public record Replay(long id, boolean applied, String error) {}
 
   private final Database db;
   private final KafkaConsumer<String, byte[]> consumer;
@@ -43,7 +64,12 @@ public final class TransactionalConsumer implements AutoCloseable {
   private final BatchHandler handler;
   private final Thread thread;
   private final AtomicBoolean running = new AtomicBoolean(true);
+  private final Set<TopicPartition> pendingSeek = new HashSet<>();
+  private final Counter parkedCounter;
   private volatile long appliedBatches;
+  private volatile long backlog;
+  private volatile long progressAtNanos = System.nanoTime();
+  private Duration backoff = MIN_BACKOFF;
 
   public TransactionalConsumer(Database db, KafkaClients clients, String group, String topic, String clientId,
       BatchHandler handler) {
@@ -53,6 +79,13 @@ public final class TransactionalConsumer implements AutoCloseable {
     this.topic = topic;
     this.handler = handler;
     this.thread = Thread.ofPlatform().name("consumer-" + clientId).daemon().unstarted(this::loop);
+    MeterRegistry registry = clients.registry();
+    this.parkedCounter = registry == null ? null : Counter.builder("tally.consumer.parked")
+        .description("records parked because they could not be applied").tag("group", group).register(registry);
+    if (registry != null) {
+      Gauge.builder("tally.consumer.backlog", this, c -> c.backlog).tag("group", group)
+          .description("records on the topic not yet applied (as last seen by the consumer)").register(registry);
+    }
   }
 
   public TransactionalConsumer start() {
@@ -60,72 +93,234 @@ public final class TransactionalConsumer implements AutoCloseable {
     return this;
   }
 
+  public String group() {
+    return group;
+  }
+
   /** Batches committed so far (for tests and metrics). */
   public long appliedBatches() {
     return appliedBatches;
   }
 
+  /**
+   * True when the consumer has made no progress for longer than {@code bound} although it had records to
+   * apply (or did not know yet): an idle consumer is never stalled.
+   */
+  public boolean stalled(Duration bound) {
+    return System.nanoTime() - progressAtNanos > bound.toNanos();
+  }
+
+  private void progressed() {
+    progressAtNanos = System.nanoTime();
+    backoff = MIN_BACKOFF;
+  }
+
   private void loop() {
     consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
       @Override
-      public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
+      public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+        pendingSeek.removeAll(partitions);
+      }
+
+      @Override
+      public void onPartitionsLost(Collection<TopicPartition> partitions) {
+        pendingSeek.removeAll(partitions);
+      }
 
       @Override
       public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-        seekToStored(partitions);
+        // No database work here: a failure inside the listener would escape poll(). Paused until seeked.
+        consumer.pause(partitions);
+        pendingSeek.addAll(partitions);
       }
     });
     try {
       while (running.get()) {
-        ConsumerRecords<String, byte[]> polled = consumer.poll(Duration.ofMillis(500));
-        if (polled.isEmpty()) {
-          continue;
-        }
-        List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>(polled.count());
-        polled.forEach(batch::add);
         try {
-          db.transaction(tx -> {
-            handler.apply(tx.dsl(), batch);
-            storeOffsets(tx.dsl(), batch);
-            return null;
-          });
-          appliedBatches++;
-        } catch (RuntimeException e) {
-          log.warn("{}: batch of {} records from {} failed, retrying from the stored offsets: {}", group,
-              batch.size(), topic, e.toString(), e);
-          seekToStored(consumer.assignment());
-          pause(Duration.ofSeconds(1));
+          step();
+        } catch (WakeupException e) {
+          if (running.get()) {
+            log.warn("{}: unexpected wakeup, continuing", group);
+          }
+        } catch (RuntimeException | LinkageError | OutOfMemoryError e) {
+          // Whatever it was, the thread survives: re-read the stored offsets and try again after a pause.
+          log.warn("{}: applying from {} failed, retrying from the stored offsets in {} ms: {}", group, topic,
+              backoff.toMillis(), e.toString());
+          requestSeek(consumer.assignment());
+          pause(backoff);
+          backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
         }
-      }
-    } catch (WakeupException e) {
-      if (running.get()) {
-        throw e;
       }
     } finally {
-      consumer.close(Duration.ofSeconds(5));
+      try {
+        consumer.close(Duration.ofSeconds(5));
+      } catch (RuntimeException e) {
+        log.warn("{}: closing the consumer failed: {}", group, e.toString());
+      }
     }
   }
 
-  private void seekToStored(Collection<TopicPartition> partitions) {
+  private void step() {
+    if (!pendingSeek.isEmpty()) {
+      seekPending();
+    }
+    ConsumerRecords<String, byte[]> polled = consumer.poll(Duration.ofMillis(500));
+    backlog = currentBacklog();
+    if (polled.isEmpty()) {
+      if (pendingSeek.isEmpty()) {
+        progressed(); // idle: nothing is waiting
+      }
+      return;
+    }
+    List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>(polled.count());
+    polled.forEach(batch::add);
+    applyIsolating(batch);
+    progressed();
+  }
+
+  /** Commits {@code batch}, or, when it holds bad data, every good record of it and parks each bad one. */
+  private void applyIsolating(List<ConsumerRecord<String, byte[]>> batch) {
+    try {
+      commit(batch);
+      return;
+    } catch (RuntimeException e) {
+      if (Failures.isTransient(e)) {
+        throw e;
+      }
+      if (batch.size() == 1) {
+        retryOnceThenPark(batch.getFirst(), e);
+        return;
+      }
+      log.info("{}: a batch of {} records failed ({}); isolating the bad records", group, batch.size(), e.toString());
+    }
+    int half = batch.size() / 2;
+    applyIsolating(batch.subList(0, half));
+    applyIsolating(batch.subList(half, batch.size()));
+  }
+
+  private void retryOnceThenPark(ConsumerRecord<String, byte[]> r, RuntimeException first) {
+    try {
+      commit(List.of(r));
+      return;
+    } catch (RuntimeException e) {
+      if (Failures.isTransient(e)) {
+        throw e;
+      }
+    }
+    String error = describe(first);
+    try {
+      park(r, error, true);
+    } catch (RuntimeException e) {
+      if (Failures.isTransient(e)) {
+        throw e;
+      }
+      log.warn("{}: the parked-record hook failed ({}); parking without it", group, e.toString());
+      park(r, error, false);
+    }
+    appliedBatches++;
+    if (parkedCounter != null) {
+      parkedCounter.increment();
+    }
+    log.error("{}: parked record {}-{}@{} (key {}): {}", group, r.topic(), r.partition(), r.offset(), r.key(), error);
+  }
+
+  private void park(ConsumerRecord<String, byte[]> r, String error, boolean withHook) {
+    db.transaction(tx -> {
+      ParkedEvents.park(tx.dsl(), group, r, error);
+      if (withHook) {
+        handler.parked(tx.dsl(), r, error);
+      }
+      storeOffsets(tx.dsl(), List.of(r));
+      return null;
+    });
+  }
+
+  private void commit(List<ConsumerRecord<String, byte[]>> batch) {
+    db.transaction(tx -> {
+      handler.apply(tx.dsl(), batch);
+      storeOffsets(tx.dsl(), batch);
+      return null;
+    });
+    appliedBatches++;
+  }
+
+  /**
+   * Applies a parked record again (after the cause was fixed) in one transaction with marking it replayed;
+   * when it still fails, the row stays parked with the new error.
+   */
+  public Replay replay(long parkedId) {
+    try {
+      return db.transaction(tx -> {
+        ParkedEventsRecord p = ParkedEvents.lockOpen(tx.dsl(), group, parkedId).orElse(null);
+        if (p == null) {
+          return new Replay(parkedId, false, "no open parked record " + parkedId + " in " + group);
+        }
+        handler.apply(tx.dsl(), List.of(ParkedEvents.toRecord(p)));
+        ParkedEvents.markReplayed(tx.dsl(), parkedId);
+        return new Replay(parkedId, true, "");
+      });
+    } catch (RuntimeException e) {
+      if (Failures.isTransient(e)) {
+        throw e;
+      }
+      String error = describe(e);
+      db.transaction(tx -> {
+        ParkedEvents.recordFailedReplay(tx.dsl(), parkedId, error);
+        return null;
+      });
+      return new Replay(parkedId, false, error);
+    }
+  }
+
+  private static String describe(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root == e ? e.toString() : e.toString() + " (cause: " + root + ")";
+  }
+
+  private long currentBacklog() {
+    long sum = 0;
+    for (TopicPartition tp : consumer.assignment()) {
+      sum += consumer.currentLag(tp).orElse(0);
+    }
+    return sum;
+  }
+
+  private void requestSeek(Collection<TopicPartition> partitions) {
     if (partitions.isEmpty()) {
       return;
     }
+    consumer.pause(partitions);
+    pendingSeek.addAll(partitions);
+  }
+
+  private void seekPending() {
     Map<Integer, Long> stored = new HashMap<>();
     db.dsl().select(CONSUMER_OFFSETS.PARTITION_ID, CONSUMER_OFFSETS.NEXT_OFFSET).from(CONSUMER_OFFSETS)
         .where(CONSUMER_OFFSETS.CONSUMER_GROUP.eq(group), CONSUMER_OFFSETS.TOPIC.eq(topic))
         .forEach(r -> stored.put(r.value1(), r.value2()));
+    List<TopicPartition> seeked = new ArrayList<>();
     List<TopicPartition> fresh = new ArrayList<>();
-    for (TopicPartition tp : partitions) {
+    Set<TopicPartition> assigned = consumer.assignment();
+    for (TopicPartition tp : pendingSeek) {
+      if (!assigned.contains(tp)) {
+        continue;
+      }
       Long next = stored.get(tp.partition());
       if (next == null) {
         fresh.add(tp);
       } else {
         consumer.seek(tp, next);
       }
+      seeked.add(tp);
     }
     if (!fresh.isEmpty()) {
       consumer.seekToBeginning(fresh);
     }
+    consumer.resume(seeked);
+    pendingSeek.clear();
   }
 
   private void storeOffsets(DSLContext tx, List<ConsumerRecord<String, byte[]>> batch) {
@@ -148,6 +343,7 @@ public final class TransactionalConsumer implements AutoCloseable {
       Thread.sleep(d.toMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      running.set(false);
     }
   }
 

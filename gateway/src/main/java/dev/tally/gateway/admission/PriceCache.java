@@ -3,13 +3,12 @@ package dev.tally.gateway.admission;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.error.TallyException;
+import dev.tally.common.money.MoneyBounds;
+import dev.tally.common.money.Pricing;
 import dev.tally.proto.metering.v1.ListPricesRequest;
 import dev.tally.proto.metering.v1.MeteringServiceGrpc;
 import dev.tally.proto.metering.v1.Price;
 import io.grpc.Channel;
-import java.math.BigDecimal;
-import java.math.BigInteger;
-import java.math.RoundingMode;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
@@ -38,8 +37,11 @@ public final class PriceCache {
     if (p == null) {
       throw TallyException.invalidArgument("meter", "unknown meter " + meter);
     }
-    return new BigDecimal(BigInteger.valueOf(quantity).multiply(BigInteger.valueOf(p.getPriceNanos())))
-        .divide(BigDecimal.valueOf(p.getPerQuantity()), 0, RoundingMode.HALF_EVEN).longValueExact();
+    long cost = Pricing.costWithin(quantity, p.getPriceNanos(), p.getPerQuantity(), MoneyBounds.MAX_USAGE_COST_NANOS);
+    if (cost < 0) {
+      throw TallyException.invalidArgument("estimated_quantity", "costs more than one usage record may ($1,000,000)");
+    }
+    return cost;
   }
 
   private boolean stale() {

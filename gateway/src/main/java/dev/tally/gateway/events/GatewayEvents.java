@@ -33,6 +33,7 @@ public final class GatewayEvents implements AutoCloseable {
   private final Thread thread;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private volatile long applied;
+  private volatile long skipped;
 
   public GatewayEvents(KafkaClients kafka, String clientId, KeyVerifier keys, WalletStates states) {
     this.consumer = kafka.consumer(clientId, null);
@@ -62,28 +63,61 @@ public final class GatewayEvents implements AutoCloseable {
     return applied;
   }
 
+  /**
+   * Never dies: an unreadable or unexpected record is counted and logged (the caches it would refresh expire
+   * on their own TTL), and any failure of the poll itself is retried after a pause.
+   */
   private void loop() {
     try {
       while (running.get()) {
-        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-          try {
-            if (Topics.IDENTITY.equals(r.topic())) {
-              identity(IdentityEvent.parseFrom(r.value()));
-            } else {
-              wallet(WalletEvent.parseFrom(r.value()));
-            }
-            applied++;
-          } catch (InvalidProtocolBufferException e) {
-            log.error("skipping unreadable event at {}-{}@{}", r.topic(), r.partition(), r.offset());
+        try {
+          for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+            applyOne(r);
           }
+        } catch (WakeupException e) {
+          if (running.get()) {
+            log.warn("gateway events: unexpected wakeup, continuing");
+          }
+        } catch (RuntimeException e) {
+          log.warn("gateway events: poll failed, retrying in 1 s: {}", e.toString());
+          sleep(1_000);
         }
       }
-    } catch (WakeupException e) {
-      if (running.get()) {
-        throw e;
-      }
     } finally {
-      consumer.close(Duration.ofSeconds(5));
+      try {
+        consumer.close(Duration.ofSeconds(5));
+      } catch (RuntimeException e) {
+        log.warn("gateway events: close failed: {}", e.toString());
+      }
+    }
+  }
+
+  private void applyOne(ConsumerRecord<String, byte[]> r) {
+    try {
+      if (Topics.IDENTITY.equals(r.topic())) {
+        identity(IdentityEvent.parseFrom(r.value()));
+      } else {
+        wallet(WalletEvent.parseFrom(r.value()));
+      }
+      applied++;
+    } catch (InvalidProtocolBufferException | RuntimeException e) {
+      skipped++;
+      log.error("gateway events: skipping record {}-{}@{} it cannot apply: {}", r.topic(), r.partition(), r.offset(),
+          e.toString());
+    }
+  }
+
+  /** Records this gateway could not apply (no database to park them in: they only refresh caches). */
+  public long skipped() {
+    return skipped;
+  }
+
+  private void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      running.set(false);
     }
   }
 

@@ -7,11 +7,9 @@ import dev.tally.common.auth.Caller;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Ids;
+import dev.tally.common.money.Pricing;
 import dev.tally.metering.db.jooq.tables.records.MetersRecord;
 import dev.tally.metering.db.jooq.tables.records.PricesRecord;
-import java.math.BigDecimal;
-import java.math.BigInteger;
-import java.math.RoundingMode;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -62,10 +60,9 @@ public final class PriceCatalog {
     return new Snapshot(tx.selectFrom(METERS).fetch(), tx.selectFrom(PRICES).fetch());
   }
 
-  /** {@code quantity × price / perQuantity} in nanos, rounded half-even; overflow-safe. */
-  public static long cost(long quantity, PricesRecord price) {
-    return new BigDecimal(BigInteger.valueOf(quantity).multiply(BigInteger.valueOf(price.getPriceNanos())))
-        .divide(BigDecimal.valueOf(price.getPerQuantity()), 0, RoundingMode.HALF_EVEN).longValueExact();
+  /** {@code quantity × price / perQuantity} in nanos (see {@link Pricing}), or {@code -1} above {@code max}. */
+  public static long costWithin(long quantity, PricesRecord price, long max) {
+    return Pricing.costWithin(quantity, price.getPriceNanos(), price.getPerQuantity(), max);
   }
 
   public List<MetersRecord> meters(DSLContext tx) {

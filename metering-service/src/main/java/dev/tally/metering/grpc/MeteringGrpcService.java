@@ -5,6 +5,7 @@ import static dev.tally.common.grpc.ProtoTime.ts;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
 import dev.tally.common.grpc.ProtoTime;
+import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.metering.access.UsageAccess;
 import dev.tally.metering.catalog.PriceCatalog;
 import dev.tally.metering.db.jooq.tables.records.PricesRecord;
@@ -27,15 +28,32 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
   private final UsageQueries queries;
   private final UsageAccess access;
   private final Clock clock;
+  private final ParkedEventsApi parked;
 
   public MeteringGrpcService(Database db, UsageIngestor ingestor, PriceCatalog catalog, UsageQueries queries,
-      UsageAccess access, Clock clock) {
+      UsageAccess access, Clock clock, ParkedEventsApi parked) {
+    this.parked = parked;
     this.db = db;
     this.ingestor = ingestor;
     this.catalog = catalog;
     this.queries = queries;
     this.access = access;
     this.clock = clock;
+  }
+
+  @Override
+  public void listParkedEvents(ListParkedEventsRequest req, StreamObserver<ListParkedEventsResponse> out) {
+    reply(out, () -> {
+      var page = parked.list(Caller.current(), req.getFilter(), req.getPageSize(), req.getPageToken());
+      return ListParkedEventsResponse.newBuilder().addAllParkedEvents(page.events())
+          .setNextPageToken(page.nextPageToken()).build();
+    });
+  }
+
+  @Override
+  public void replayParkedEvents(ReplayParkedEventsRequest req, StreamObserver<ReplayParkedEventsResponse> out) {
+    reply(out, () -> ReplayParkedEventsResponse.newBuilder()
+        .addAllResults(parked.replay(Caller.current(), req.getIdsList())).build());
   }
 
   private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {

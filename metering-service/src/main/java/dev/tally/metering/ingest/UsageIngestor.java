@@ -10,6 +10,7 @@ import dev.tally.common.error.TallyException;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.Topics;
+import dev.tally.common.money.MoneyBounds;
 import dev.tally.metering.catalog.PriceCatalog;
 import dev.tally.metering.db.jooq.tables.records.MetersRecord;
 import dev.tally.metering.db.jooq.tables.records.PricesRecord;
@@ -44,6 +45,8 @@ import org.jooq.DSLContext;
  * claim absorbs the copy.
  */
 public final class UsageIngestor {
+  /** Longest wait for Kafka's acknowledgement when the call has no earlier deadline. */
+  private static final Duration ACK_TIMEOUT = Duration.ofSeconds(10);
   private final Database db;
   private final PriceCatalog catalog;
   private final ApiKeyDirectory keys;
@@ -85,8 +88,12 @@ public final class UsageIngestor {
           : keyInfo.computeIfAbsent(r.getApiKey(), keys::lookup);
       Optional<PricesRecord> price = meter.isEmpty() ? Optional.empty()
           : prices.priceAt(meterId, r.getModel(), occurred);
+      long cost = price.isEmpty() || r.getQuantity() < 0 || r.getQuantity() > MoneyBounds.MAX_USAGE_QUANTITY ? 0
+          : PriceCatalog.costWithin(r.getQuantity(), price.get(), MoneyBounds.MAX_USAGE_COST_NANOS);
       if (r.getQuantity() < 0) {
         reason = "NEGATIVE_QUANTITY";
+      } else if (r.getQuantity() > MoneyBounds.MAX_USAGE_QUANTITY) {
+        reason = "QUANTITY_TOO_LARGE";
       } else if (meter.isEmpty()) {
         reason = "UNKNOWN_METER";
       } else if (key.isEmpty()) {
@@ -97,6 +104,8 @@ public final class UsageIngestor {
         reason = "OCCURRED_TOO_LONG_AGO";
       } else if (price.isEmpty()) {
         reason = "NO_PRICE";
+      } else if (cost < 0) {
+        reason = "COST_TOO_LARGE";
       } else if (!r.getHold().isEmpty() && !r.getHold().startsWith(key.get().billingAccount() + "/holds/")) {
         reason = "UNKNOWN_HOLD";
       }
@@ -104,7 +113,6 @@ public final class UsageIngestor {
         results[i] = rejected(r.getEventId(), reason);
         continue;
       }
-      long cost = PriceCatalog.cost(r.getQuantity(), price.get());
       ApiKeyDirectory.KeyInfo k = key.get();
       UsageEvent event = UsageEvent.newBuilder().setEventId(r.getEventId()).setBillingAccount(k.billingAccount())
           .setTeam(k.team()).setUser(k.user()).setApiKey(k.name()).setMeter(meterId).setModel(r.getModel())
@@ -168,20 +176,12 @@ public final class UsageIngestor {
       sends.add(producer.send(new ProducerRecord<>(Topics.USAGE, c.event().getBillingAccount(),
           c.event().toByteArray())));
     }
-    try {
-      KafkaClients.awaitAcks(producer, sends);
-    } catch (IllegalStateException e) {
-      throw unavailable(); // rolls the claims back: the client retries with the same ids
-    }
+    // Throws UNAVAILABLE in time, which rolls the claims back: the client retries with the same ids.
+    KafkaClients.awaitAcks(sends, ACK_TIMEOUT);
   }
 
   private static RecordResult rejected(String eventId, String reason) {
     return RecordResult.newBuilder().setEventId(eventId).setStatus(RecordStatus.RECORD_STATUS_REJECTED)
         .setReason(reason).build();
-  }
-
-  private static TallyException unavailable() {
-    return new TallyException(Status.Code.UNAVAILABLE, "KAFKA_UNAVAILABLE",
-        "the usage could not be stored durably; nothing was recorded, retry with the same event ids");
   }
 }

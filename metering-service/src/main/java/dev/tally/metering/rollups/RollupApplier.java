@@ -14,8 +14,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.jooq.DSLContext;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Builds per-minute usage rollups from {@code usage.v1}, from the same events the wallet debits. Each event
@@ -23,7 +21,6 @@ import org.slf4j.LoggerFactory;
  * ledger however often an event is delivered.
  */
 public final class RollupApplier {
-  private static final Logger log = LoggerFactory.getLogger(RollupApplier.class);
 
   private record Key(OffsetDateTime minute, String account, String team, String member, String apiKey, String meter,
       String model) implements Comparable<Key> {
@@ -40,7 +37,8 @@ public final class RollupApplier {
         UsageEvent e = UsageEvent.parseFrom(r.value());
         events.putIfAbsent(e.getBillingAccount() + "|" + e.getEventId(), e);
       } catch (InvalidProtocolBufferException ex) {
-        log.error("skipping unreadable usage record at {}-{}@{}", r.topic(), r.partition(), r.offset());
+        throw new IllegalArgumentException("unreadable usage record at " + r.topic() + "-" + r.partition() + "@"
+            + r.offset(), ex); // parked by the consumer, never skipped silently
       }
     }
     if (events.isEmpty()) {
@@ -62,9 +60,10 @@ public final class RollupApplier {
           .truncatedTo(ChronoUnit.MINUTES);
       long[] s = sums.computeIfAbsent(new Key(minute, e.getBillingAccount(), e.getTeam(), e.getUser(), e.getApiKey(),
           e.getMeter(), e.getModel()), k -> new long[3]);
-      s[0] += 1;
-      s[1] += e.getQuantity();
-      s[2] += e.getCostNanos();
+      // Exact: an overflowing minute fails the batch and its event is isolated and parked, never wrapped.
+      s[0] = Math.addExact(s[0], 1);
+      s[1] = Math.addExact(s[1], e.getQuantity());
+      s[2] = Math.addExact(s[2], e.getCostNanos());
     }
     for (Map.Entry<Key, long[]> e : sums.entrySet()) {
       Key k = e.getKey();

@@ -104,7 +104,15 @@ public final class UsageQueries {
         n(r.get("quantity", BigDecimal.class)), n(r.get("spend", BigDecimal.class)));
   }
 
+  /** A sum (PostgreSQL sums bigints as numeric, so it never overflows there) as the contract's int64. */
   private static long n(BigDecimal v) {
-    return v == null ? 0 : v.longValueExact();
+    if (v == null) {
+      return 0;
+    }
+    if (v.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
+      throw new dev.tally.common.error.TallyException(io.grpc.Status.Code.OUT_OF_RANGE, "TOTAL_TOO_LARGE",
+          "a total of this query exceeds 2^63-1; ask for smaller buckets or a shorter range");
+    }
+    return v.longValueExact();
   }
 }

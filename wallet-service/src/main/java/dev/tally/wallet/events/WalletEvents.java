@@ -6,6 +6,7 @@ import dev.tally.common.kafka.Outbox;
 import dev.tally.common.kafka.Topics;
 import dev.tally.proto.events.v1.LimitState;
 import dev.tally.proto.events.v1.LowBalance;
+import dev.tally.proto.events.v1.UsageParked;
 import dev.tally.proto.events.v1.RefillRequested;
 import dev.tally.proto.events.v1.ThresholdCrossed;
 import dev.tally.proto.events.v1.WalletEvent;
@@ -45,6 +46,10 @@ public final class WalletEvents {
   public void lowBalance(DSLContext tx, String wallet, long balance, long threshold) {
     publish(tx, wallet, WalletEvent.newBuilder().setLowBalance(LowBalance.newBuilder().setBalanceNanos(balance)
         .setThresholdNanos(threshold)));
+  }
+
+  public void usageParked(DSLContext tx, String wallet, UsageParked parked) {
+    publish(tx, wallet, WalletEvent.newBuilder().setUsageParked(parked));
   }
 
   private void publish(DSLContext tx, String wallet, WalletEvent.Builder event) {

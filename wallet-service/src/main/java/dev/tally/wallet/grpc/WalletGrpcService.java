@@ -6,6 +6,7 @@ import static dev.tally.common.grpc.ProtoTime.odt;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
 import dev.tally.common.ids.PageTokens;
+import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.holds.HoldManager;
 import dev.tally.wallet.holds.ReserveBatcher;
@@ -22,15 +23,19 @@ import java.util.function.Supplier;
  * mutations), managers do the work, protobuf out.
  */
 public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImplBase {
+  /** The consumer group whose parked records are usage owed to wallets. */
+  public static final String USAGE_CONSUMER = "wallet-usage";
   private final Database db;
   private final WalletManager wallets;
   private final HoldManager holds;
   private final ReserveBatcher batcher;
   private final WalletBook book;
   private final Ledger ledger;
+  private final ParkedEventsApi parked;
 
   public WalletGrpcService(Database db, WalletManager wallets, HoldManager holds, ReserveBatcher batcher,
-      WalletBook book, Ledger ledger) {
+      WalletBook book, Ledger ledger, ParkedEventsApi parked) {
+    this.parked = parked;
     this.db = db;
     this.wallets = wallets;
     this.holds = holds;
@@ -47,8 +52,12 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   @Override
   public void getWallet(GetWalletRequest req, StreamObserver<GetWalletResponse> out) {
     Caller caller = Caller.current();
-    reply(out, () -> db.transaction(tx -> GetWalletResponse.newBuilder()
-        .setWallet(WalletProtos.wallet(wallets.get(tx.dsl(), caller, req.getName()))).build()));
+    reply(out, () -> db.transaction(tx -> {
+      Wallet w = WalletProtos.wallet(wallets.get(tx.dsl(), caller, req.getName()));
+      long[] owed = ParkedEventsApi.parkedUsage(db, USAGE_CONSUMER, w.getName());
+      return GetWalletResponse.newBuilder().setWallet(w.toBuilder().setParkedUsageEvents((int) owed[0])
+          .setParkedUsageNanos(owed[1])).build();
+    }));
   }
 
   @Override
@@ -206,8 +215,25 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
     WalletManager.requirePlatform(caller, "Reconcile is for operators");
     reply(out, () -> db.transaction(tx -> {
       var r = ledger.reconcile(tx.dsl());
+      long[] owed = ParkedEventsApi.parkedUsage(db, USAGE_CONSUMER);
       return ReconcileResponse.newBuilder().setBalanced(r.balanced()).setAccountsChecked(r.accounts())
-          .setTransfersChecked(r.transfers()).addAllMismatchedAccounts(r.mismatched()).build();
+          .setTransfersChecked(r.transfers()).addAllMismatchedAccounts(r.mismatched())
+          .setParkedUsageEvents(owed[0]).setParkedUsageNanos(owed[1]).build();
     }));
+  }
+
+  @Override
+  public void listParkedEvents(ListParkedEventsRequest req, StreamObserver<ListParkedEventsResponse> out) {
+    reply(out, () -> {
+      var page = parked.list(Caller.current(), req.getFilter(), req.getPageSize(), req.getPageToken());
+      return ListParkedEventsResponse.newBuilder().addAllParkedEvents(page.events())
+          .setNextPageToken(page.nextPageToken()).build();
+    });
+  }
+
+  @Override
+  public void replayParkedEvents(ReplayParkedEventsRequest req, StreamObserver<ReplayParkedEventsResponse> out) {
+    reply(out, () -> ReplayParkedEventsResponse.newBuilder()
+        .addAllResults(parked.replay(Caller.current(), req.getIdsList())).build());
   }
 }

@@ -12,6 +12,11 @@ public final class Accounts {
     return wallet + "/granted";
   }
 
+  /** True for the shared system accounts (unbounded totals), false for a wallet's own accounts. */
+  public static boolean isSystem(String account) {
+    return account.startsWith("system/");
+  }
+
   /** Where deposits come from: the outside world. */
   public static String deposits(String currency) {
     return "system/deposits/" + currency;

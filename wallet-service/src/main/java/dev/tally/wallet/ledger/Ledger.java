@@ -4,6 +4,9 @@ import static dev.tally.wallet.db.jooq.Tables.ACCOUNTS;
 import static dev.tally.wallet.db.jooq.Tables.TRANSFERS;
 
 import dev.tally.wallet.db.jooq.tables.records.TransfersRecord;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.money.MoneyBounds;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -25,22 +28,23 @@ public final class Ledger {
         .execute();
   }
 
-  /** Balance (credits − debits) of an account; 0 when it does not exist. */
+  /** Balance (credits − debits) of a wallet's account; 0 when it does not exist. */
   public long balance(DSLContext tx, String account) {
     var r = tx.select(ACCOUNTS.CREDITS, ACCOUNTS.DEBITS).from(ACCOUNTS).where(ACCOUNTS.ID.eq(account)).fetchOne();
-    return r == null ? 0 : r.value1() - r.value2();
+    return r == null ? 0 : wide(r.value1()).subtract(wide(r.value2())).longValueExact();
   }
 
   public List<TransfersRecord> post(DSLContext tx, List<NewTransfer> transfers) {
     if (transfers.isEmpty()) {
       return List.of();
     }
-    Map<String, long[]> deltas = new TreeMap<>(); // account -> {debits, credits}
+    Map<String, BigInteger[]> deltas = new TreeMap<>(); // account -> {debits, credits}
     Map<String, String> currencies = new HashMap<>();
     List<TransfersRecord> rows = new ArrayList<>(transfers.size());
     for (NewTransfer t : transfers) {
-      deltas.computeIfAbsent(t.debitAccount(), k -> new long[2])[0] += t.amount();
-      deltas.computeIfAbsent(t.creditAccount(), k -> new long[2])[1] += t.amount();
+      BigInteger amount = BigInteger.valueOf(t.amount());
+      deltas.computeIfAbsent(t.debitAccount(), k -> zeros())[0] = deltas.get(t.debitAccount())[0].add(amount);
+      deltas.computeIfAbsent(t.creditAccount(), k -> zeros())[1] = deltas.get(t.creditAccount())[1].add(amount);
       currencies.put(t.debitAccount(), t.currency());
       currencies.put(t.creditAccount(), t.currency());
       rows.add(record(t));
@@ -49,14 +53,35 @@ public final class Ledger {
       ensureAccount(tx, account, currencies.get(account));
     }
     tx.batchInsert(rows).execute();
-    for (Map.Entry<String, long[]> e : deltas.entrySet()) {
-      tx.update(ACCOUNTS)
+    for (Map.Entry<String, BigInteger[]> e : deltas.entrySet()) {
+      var totals = tx.update(ACCOUNTS)
           .set(ACCOUNTS.DEBITS, ACCOUNTS.DEBITS.plus(e.getValue()[0]))
           .set(ACCOUNTS.CREDITS, ACCOUNTS.CREDITS.plus(e.getValue()[1]))
           .where(ACCOUNTS.ID.eq(e.getKey()))
-          .execute();
+          .returning(ACCOUNTS.CREDITS, ACCOUNTS.DEBITS)
+          .fetchOne();
+      if (!Accounts.isSystem(e.getKey())) {
+        requireWithinBounds(e.getKey(), wide(totals.getCredits()).subtract(wide(totals.getDebits())));
+      }
     }
     return rows;
+  }
+
+  /** A wallet's balance stays within ±{@link MoneyBounds#MAX_WALLET_BALANCE_NANOS}, far inside int64. */
+  private static void requireWithinBounds(String account, BigInteger balance) {
+    if (balance.abs().compareTo(BigInteger.valueOf(MoneyBounds.MAX_WALLET_BALANCE_NANOS)) > 0) {
+      throw TallyException.failedPrecondition("BALANCE_LIMIT_EXCEEDED", "this would take the balance of " + account
+          + " beyond " + MoneyBounds.MAX_WALLET_BALANCE_NANOS + " nanos, the most a wallet may hold or owe");
+    }
+  }
+
+  private static BigInteger[] zeros() {
+    return new BigInteger[] {BigInteger.ZERO, BigInteger.ZERO};
+  }
+
+  private static BigInteger wide(Number n) {
+    return n instanceof BigInteger b ? b : n instanceof java.math.BigDecimal d ? d.toBigIntegerExact()
+        : BigInteger.valueOf(n.longValue());
   }
 
   public TransfersRecord postOne(DSLContext tx, NewTransfer t) {
@@ -76,18 +101,18 @@ public final class Ledger {
     var credits = tx.select(TRANSFERS.CREDIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT)).from(TRANSFERS)
         .groupBy(TRANSFERS.CREDIT_ACCOUNT).fetchMap(TRANSFERS.CREDIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT));
     List<String> mismatched = new ArrayList<>();
-    Map<String, Long> netPerCurrency = new HashMap<>();
+    Map<String, BigInteger> netPerCurrency = new HashMap<>();
     long accounts = 0;
     for (var a : tx.selectFrom(ACCOUNTS).fetch()) {
       accounts++;
-      long d = debits.getOrDefault(a.getId(), java.math.BigDecimal.ZERO).longValueExact();
-      long c = credits.getOrDefault(a.getId(), java.math.BigDecimal.ZERO).longValueExact();
-      if (d != a.getDebits() || c != a.getCredits()) {
+      BigInteger d = wide(debits.getOrDefault(a.getId(), java.math.BigDecimal.ZERO));
+      BigInteger c = wide(credits.getOrDefault(a.getId(), java.math.BigDecimal.ZERO));
+      if (!d.equals(wide(a.getDebits())) || !c.equals(wide(a.getCredits()))) {
         mismatched.add(a.getId());
       }
-      netPerCurrency.merge(a.getCurrencyCode(), a.getCredits() - a.getDebits(), Long::sum);
+      netPerCurrency.merge(a.getCurrencyCode(), wide(a.getCredits()).subtract(wide(a.getDebits())), BigInteger::add);
     }
-    boolean zeroSum = netPerCurrency.values().stream().allMatch(v -> v == 0);
+    boolean zeroSum = netPerCurrency.values().stream().allMatch(v -> v.signum() == 0);
     if (!zeroSum) {
       mismatched.add("(total credits differ from total debits: " + netPerCurrency + ")");
     }

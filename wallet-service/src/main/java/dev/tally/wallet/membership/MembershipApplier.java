@@ -18,8 +18,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.jooq.DSLContext;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The money side of membership, from {@code identity.v1}: wallets appear with their users and teams; under
@@ -28,7 +26,6 @@ import org.slf4j.LoggerFactory;
  * exactly once (claimed by id in the same transaction), however often it is delivered.
  */
 public final class MembershipApplier {
-  private static final Logger log = LoggerFactory.getLogger(MembershipApplier.class);
 
   private final WalletBook book;
   private final WalletDao wallets;
@@ -48,8 +45,8 @@ public final class MembershipApplier {
       try {
         e = IdentityEvent.parseFrom(r.value());
       } catch (InvalidProtocolBufferException ex) {
-        log.error("skipping unreadable identity record at {}-{}@{}", r.topic(), r.partition(), r.offset());
-        continue;
+        throw new IllegalArgumentException("unreadable identity record at " + r.topic() + "-" + r.partition() + "@"
+            + r.offset(), ex); // parked by the consumer, never skipped silently
       }
       byte[] hash = Idempotency.sha256(r.value());
       if (applied.claim(tx, "identity", e.getEventId(), hash) != AppliedEventDao.Claim.NEW) {

@@ -2,7 +2,10 @@ package dev.tally.wallet.usage;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.tally.common.db.Idempotency;
+import dev.tally.common.grpc.InputGuard;
 import dev.tally.common.grpc.ProtoTime;
+import dev.tally.common.kafka.TransactionalConsumer;
+import dev.tally.proto.events.v1.UsageParked;
 import dev.tally.proto.events.v1.UsageEvent;
 import dev.tally.wallet.db.AppliedEventDao;
 import dev.tally.wallet.db.WalletDao;
@@ -29,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * negative), settles named holds, posts all transfers with one update per account, writes spend windows
  * once, and emits each wallet's new state. Offsets are stored by the caller in the same transaction.
  */
-public final class UsageApplier {
+public final class UsageApplier implements TransactionalConsumer.BatchHandler {
   private static final Logger log = LoggerFactory.getLogger(UsageApplier.class);
 
   private final WalletBook book;
@@ -59,6 +62,25 @@ public final class UsageApplier {
     return duplicates.get();
   }
 
+  /** Tells the wallet's subscribers (and operators) that usage it is owed was parked. */
+  @Override
+  public void parked(DSLContext tx, ConsumerRecord<String, byte[]> r, String error) {
+    UsageParked.Builder b = UsageParked.newBuilder().setError(error).setTopic(r.topic()).setPartition(r.partition())
+        .setOffset(r.offset());
+    try {
+      UsageEvent e = UsageEvent.parseFrom(r.value());
+      b.setUsageEventId(e.getEventId()).setCostNanos(e.getCostNanos());
+    } catch (InvalidProtocolBufferException unreadable) {
+      // the record's key still names the wallet
+    }
+    String wallet = r.key() == null ? "" : r.key();
+    if (wallet.startsWith("wallets/") && InputGuard.stringProblem(wallet) == null
+        && InputGuard.stringProblem(b.getUsageEventId()) == null) {
+      events.usageParked(tx, wallet, b.build());
+    }
+  }
+
+  @Override
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
     Map<String, UsageEvent> batch = new LinkedHashMap<>();
     Map<String, byte[]> hashes = new LinkedHashMap<>();
@@ -67,8 +89,8 @@ public final class UsageApplier {
       try {
         e = UsageEvent.parseFrom(r.value());
       } catch (InvalidProtocolBufferException ex) {
-        log.error("skipping unreadable usage record at {}-{}@{}", r.topic(), r.partition(), r.offset());
-        continue;
+        throw new IllegalArgumentException("unreadable usage record at " + r.topic() + "-" + r.partition() + "@"
+            + r.offset(), ex); // parked by the consumer, never skipped silently
       }
       String key = e.getBillingAccount() + "|" + e.getEventId();
       byte[] hash = Idempotency.sha256(Idempotency.deterministicBytes(e.toBuilder().clearRecordedAt().build()));

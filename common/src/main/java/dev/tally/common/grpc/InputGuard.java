@@ -1,0 +1,114 @@
+package dev.tally.common.grpc;
+
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.Duration;
+import com.google.protobuf.MapEntry;
+import com.google.protobuf.Message;
+import com.google.protobuf.Timestamp;
+import dev.tally.common.error.ErrorMapper;
+import dev.tally.common.error.TallyException;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One rule for every field of every request, whatever its contract says: what storage cannot hold is refused
+ * at the edge with {@code INVALID_ARGUMENT} naming the field, so it never reaches PostgreSQL, a Kafka topic
+ * or a consumer. Strings must be free of NUL and other control characters (tab, line feed and carriage
+ * return are text) and at most {@link #MAX_STRING_CHARS} long; invalid UTF-8 is refused when the request is
+ * parsed. Timestamps lie in years 1–9999 (what {@code google.protobuf.Timestamp} defines and both Java and
+ * PostgreSQL hold), durations within ±10,000 years. Tighter rules per field are protovalidate's.
+ */
+public final class InputGuard {
+  /** The longest string any field may carry unless its contract says less. */
+  public static final int MAX_STRING_CHARS = 4_096;
+  static final long MIN_TIMESTAMP_SECONDS = -62_135_596_800L; // 0001-01-01T00:00:00Z
+  static final long MAX_TIMESTAMP_SECONDS = 253_402_300_799L; // 9999-12-31T23:59:59Z
+  static final long MAX_DURATION_SECONDS = 315_576_000_000L; // 10,000 years
+
+  private InputGuard() {}
+
+  /** Throws {@link TallyException} ({@code INVALID_ARGUMENT}) naming the first field that breaks the rule. */
+  public static void check(Message message) {
+    check(message, "");
+  }
+
+  /** The problem with {@code s} as a stored string, or {@code null} when it is fine. */
+  public static String stringProblem(String s) {
+    if (s.length() > MAX_STRING_CHARS) {
+      return "must be at most " + MAX_STRING_CHARS + " characters";
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == 0) {
+        return "must not contain NUL characters";
+      }
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+        return "must not contain control characters";
+      }
+    }
+    return null;
+  }
+
+  private static void check(Message message, String path) {
+    if (message instanceof Timestamp t) {
+      if (t.getSeconds() < MIN_TIMESTAMP_SECONDS || t.getSeconds() > MAX_TIMESTAMP_SECONDS
+          || t.getNanos() < 0 || t.getNanos() > 999_999_999) {
+        throw invalid(path, "must be a time between years 1 and 9999");
+      }
+      return;
+    }
+    if (message instanceof Duration d) {
+      if (Math.abs(d.getSeconds()) > MAX_DURATION_SECONDS || Math.abs(d.getNanos()) > 999_999_999) {
+        throw invalid(path, "must be a duration within 10,000 years");
+      }
+      return;
+    }
+    for (Map.Entry<FieldDescriptor, Object> e : message.getAllFields().entrySet()) {
+      FieldDescriptor f = e.getKey();
+      String name = path.isEmpty() ? f.getName() : path + "." + f.getName();
+      if (f.isMapField()) {
+        for (Object entry : (List<?>) e.getValue()) {
+          checkMapEntry((Message) entry, name);
+        }
+      } else if (f.isRepeated()) {
+        List<?> values = (List<?>) e.getValue();
+        for (int i = 0; i < values.size(); i++) {
+          checkValue(f, values.get(i), name + "[" + i + "]");
+        }
+      } else {
+        checkValue(f, e.getValue(), name);
+      }
+    }
+  }
+
+  private static void checkMapEntry(Message entry, String name) {
+    Object key = entry instanceof MapEntry<?, ?> me ? me.getKey()
+        : entry.getField(entry.getDescriptorForType().findFieldByNumber(1));
+    Object value = entry instanceof MapEntry<?, ?> me ? me.getValue()
+        : entry.getField(entry.getDescriptorForType().findFieldByNumber(2));
+    if (key instanceof String k) {
+      String problem = stringProblem(k);
+      if (problem != null) {
+        throw invalid(name, "key " + problem);
+      }
+    }
+    String entryName = name + "[\"" + key + "\"]";
+    FieldDescriptor valueField = entry.getDescriptorForType().findFieldByNumber(2);
+    checkValue(valueField, value, entryName);
+  }
+
+  private static void checkValue(FieldDescriptor f, Object value, String name) {
+    if (value instanceof String s) {
+      String problem = stringProblem(s);
+      if (problem != null) {
+        throw invalid(name, problem);
+      }
+    } else if (value instanceof Message m) {
+      check(m, name);
+    }
+  }
+
+  private static TallyException invalid(String field, String description) {
+    return TallyException.invalidArgument(ErrorMapper.clip(field, 200), description);
+  }
+}
