@@ -48,14 +48,18 @@ final class PipelineFixture implements AutoCloseable {
   record Setup(Team team, TestUser owner, TestUser member, String key, String memberName) {}
 
   PipelineFixture(Class<?> owner) throws Exception {
+    this(owner, TestInfra.kafka());
+  }
+
+  PipelineFixture(Class<?> owner, dev.tally.common.kafka.KafkaConfig kafka) throws Exception {
     var identity = runner.manage(IdentityServiceMain.start(new IdentityConfig(ServerConfig.ephemeral(),
-        TestInfra.newDatabase(owner, "identity"), TestInfra.kafka(), IdentityPolicy.defaults(),
+        TestInfra.newDatabase(owner, "identity"), kafka, IdentityPolicy.defaults(),
         IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER, SmtpConfig.DISABLED), runner));
     wallet = WalletServiceMain.start(new WalletConfig(ServerConfig.ephemeral(), TestInfra.newDatabase(owner, "wallet"),
-        TestInfra.kafka(), WalletPolicy.defaults(), "localhost:" + identity.port(), WalletConfig.DEV_INTERNAL_AUTH_KEY),
+        kafka, WalletPolicy.defaults(), "localhost:" + identity.port(), WalletConfig.DEV_INTERNAL_AUTH_KEY),
         runner, Clock.systemUTC());
     metering = MeteringServiceMain.start(MeteringConfig.local(ServerConfig.ephemeral(),
-        TestInfra.newDatabase(owner, "metering"), TestInfra.kafka(), "localhost:" + identity.port()), runner,
+        TestInfra.newDatabase(owner, "metering"), kafka, "localhost:" + identity.port()), runner,
         Clock.systemUTC());
     identityChannel = NettyChannelBuilder.forAddress("localhost", identity.port()).usePlaintext().build();
     walletChannel = NettyChannelBuilder.forAddress("localhost", wallet.server().port()).usePlaintext().build();

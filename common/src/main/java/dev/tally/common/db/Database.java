@@ -29,6 +29,9 @@ import org.jooq.impl.DSL;
  * and jOOQ. {@link #transaction} bounds every statement by the calling RPC's deadline.
  */
 public final class Database implements AutoCloseable {
+  /** Time kept back from a call's deadline to roll back and answer. */
+  private static final long ANSWER_MARGIN_MS = 150;
+
   private final HikariDataSource dataSource;
   private final DSLContext dsl;
   private final DatabaseConfig config;
@@ -138,10 +141,18 @@ public final class Database implements AutoCloseable {
           "the call's deadline passed before the database was reached");
     }
     long timeoutMs = Math.min(remainingMs, config.statementTimeout().toMillis());
-    return dsl.transactionResult(tx -> {
-      tx.dsl().execute("set local statement_timeout = " + Math.max(1, timeoutMs));
-      return work.run(tx);
-    });
+    // The pool's own wait (TALLY_DB_CONNECT_TIMEOUT) may outlast the caller: wait at most what the call has
+    // left, less a moment to answer, so an outage reaches the client as UNAVAILABLE, not as its own timeout.
+    long acquireMs = Math.max(1, Math.min(remainingMs - ANSWER_MARGIN_MS, config.connectionTimeout().toMillis()));
+    try (java.sql.Connection connection = ((com.zaxxer.hikari.pool.HikariPool) dataSource.getHikariPoolMXBean())
+        .getConnection(acquireMs)) {
+      return DSL.using(connection, SQLDialect.POSTGRES, dsl.settings()).transactionResult(tx -> {
+        tx.dsl().execute("set local statement_timeout = " + Math.max(1, timeoutMs));
+        return work.run(tx);
+      });
+    } catch (java.sql.SQLException e) {
+      throw new org.jooq.exception.DataAccessException("no database connection within " + acquireMs + " ms", e);
+    }
   }
 
   @Override

@@ -84,6 +84,26 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     return cluster.bootstrapServers();
   }
 
+  /** Stops the broker (its controller keeps running) until {@link #restartBroker}: an outage, for tests. */
+  public void stopBroker() {
+    for (var broker : cluster.brokers().values()) {
+      broker.shutdown();
+      broker.awaitShutdown();
+    }
+  }
+
+  /** Starts the broker stopped by {@link #stopBroker} again, on the same port, and waits until it serves. */
+  public void restartBroker() {
+    try {
+      for (var broker : cluster.brokers().values()) {
+        broker.startup();
+      }
+      cluster.waitForReadyBrokers();
+    } catch (Exception e) {
+      throw new IllegalStateException("embedded Kafka failed to restart: " + e.getMessage(), e);
+    }
+  }
+
   @Override
   public void close() {
     try {
