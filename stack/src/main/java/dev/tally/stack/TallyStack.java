@@ -6,20 +6,17 @@ import dev.tally.common.db.DatabaseConfig;
 import dev.tally.common.embedded.EmbeddedKafkaBroker;
 import dev.tally.common.embedded.EmbeddedPostgresServer;
 import dev.tally.common.grpc.GrpcServer;
-import dev.tally.common.grpc.ServerConfig;
 import dev.tally.common.kafka.KafkaConfig;
 import dev.tally.gateway.GatewayMain;
 import dev.tally.gateway.config.GatewayConfig;
 import dev.tally.identity.IdentityServiceMain;
 import dev.tally.identity.config.IdentityConfig;
-import dev.tally.identity.config.IdentityPolicy;
-import dev.tally.identity.mail.SmtpConfig;
 import dev.tally.metering.MeteringServiceMain;
 import dev.tally.metering.config.MeteringConfig;
 import dev.tally.wallet.WalletServiceMain;
 import dev.tally.wallet.config.WalletConfig;
-import dev.tally.wallet.config.WalletPolicy;
-import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The whole suite in one process: embedded PostgreSQL and Kafka (unless external ones are configured),
@@ -31,9 +28,13 @@ public final class TallyStack implements AutoCloseable {
   private final GrpcServer identity;
   private final GrpcServer wallet;
   private final GrpcServer metering;
+  private final String kafkaBootstrap;
+  private final String databaseUrl;
 
   private TallyStack(ServiceRunner runner, GrpcServer gateway, GrpcServer identity, GrpcServer wallet,
-      GrpcServer metering) {
+      GrpcServer metering, String kafkaBootstrap, String databaseUrl) {
+    this.kafkaBootstrap = kafkaBootstrap;
+    this.databaseUrl = databaseUrl;
     this.runner = runner;
     this.gateway = gateway;
     this.identity = identity;
@@ -43,11 +44,15 @@ public final class TallyStack implements AutoCloseable {
 
   public static void main(String[] args) {
     ServiceRunner.main("tally-stack", () -> {
-      StackConfig config = StackConfig.from(Env.system(), args);
-      TallyStack stack = start(config);
+      Env env = Env.system();
+      StackConfig config = StackConfig.from(env, args);
+      TallyStack stack = start(config, env);
       System.out.println("Tally is running.");
       System.out.println("  gateway:        localhost:" + stack.gatewayPort());
-      System.out.println("  platform token: " + GatewayConfig.DEV_PLATFORM_TOKEN + "   (local development only)");
+      System.out.println("  platform token: " + (env.optional("TALLY_PLATFORM_TOKEN").isPresent()
+          ? "(as set in TALLY_PLATFORM_TOKEN)" : GatewayConfig.DEV_PLATFORM_TOKEN + "   (local development only)"));
+      System.out.println("  kafka:          " + stack.kafkaBootstrap);
+      System.out.println("  postgresql:     " + stack.databaseUrl);
       System.out.println("  data:           " + (config.ephemeral() ? "ephemeral (deleted at exit)" : config.dataDir()));
       System.out.println("Press Ctrl-C to stop.");
       stack.runner.awaitShutdown();
@@ -55,10 +60,10 @@ public final class TallyStack implements AutoCloseable {
   }
 
   /** Starts on embedded infrastructure, or on the external PostgreSQL and Kafka the config names. */
-  public static TallyStack start(StackConfig config) throws Exception {
+  public static TallyStack start(StackConfig config, Env env) throws Exception {
     ServiceRunner runner = new ServiceRunner();
     try {
-      return start(config, runner, database(config, runner), kafka(config, runner));
+      return start(config, env, runner, database(config, env, runner), kafka(config, env, runner));
     } catch (Exception e) {
       runner.closeAll();
       throw e;
@@ -67,46 +72,67 @@ public final class TallyStack implements AutoCloseable {
 
   /** Starts on the given database (one schema per service) and Kafka; tests pass their shared ones. */
   public static TallyStack start(StackConfig config, DatabaseConfig db, KafkaConfig kafka) throws Exception {
+    return start(config, Env.of(java.util.Map.of()), db, kafka);
+  }
+
+  /** As above, with the services' other settings read from {@code env} (what a test sets). */
+  public static TallyStack start(StackConfig config, Env env, DatabaseConfig db, KafkaConfig kafka)
+      throws Exception {
     ServiceRunner runner = new ServiceRunner();
     try {
-      return start(config, runner, db, kafka);
+      return start(config, env, runner, db, kafka);
     } catch (Exception e) {
       runner.closeAll();
       throw e;
     }
   }
 
-  private static TallyStack start(StackConfig config, ServiceRunner runner, DatabaseConfig db, KafkaConfig kafka)
-      throws Exception {
-    {
-      int metrics = config.metricsPort();
-      Duration drain = Duration.ofSeconds(5);
-      GrpcServer identity = runner.manage(IdentityServiceMain.start(new IdentityConfig(
-          server(config.identityPort(), metrics < 0 ? -1 : metrics + 1, drain), db.withSchema("identity"), kafka,
-          IdentityPolicy.fromEnv(Env.system()), IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER,
-          SmtpConfig.fromEnv(Env.system())),
-          runner));
-      GrpcServer wallet = WalletServiceMain.start(new WalletConfig(
-          server(config.walletPort(), metrics < 0 ? -1 : metrics + 2, drain), db.withSchema("wallet"), kafka,
-          WalletPolicy.fromEnv(Env.system()), "localhost:" + identity.port(), WalletConfig.DEV_INTERNAL_AUTH_KEY),
-          runner, java.time.Clock.systemUTC()).server();
-      GrpcServer metering = MeteringServiceMain.start(MeteringConfig.local(
-          server(config.meteringPort(), metrics < 0 ? -1 : metrics + 3, drain), db.withSchema("metering"), kafka,
-          "localhost:" + identity.port()), runner, java.time.Clock.systemUTC()).server();
-      GrpcServer gateway = GatewayMain.start(GatewayConfig.local(server(config.gatewayPort(), metrics, drain), kafka,
-          "localhost:" + identity.port(), "localhost:" + wallet.port(), "localhost:" + metering.port()), runner)
-          .server();
-      return new TallyStack(runner, gateway, identity, wallet, metering);
+  /**
+   * Each service reads its own configuration from the environment exactly as when it runs alone (so every
+   * documented variable works here too); only what the stack decides is put in place: ports, addresses of
+   * the other services, and the database and broker it started.
+   */
+  private static TallyStack start(StackConfig config, Env env, ServiceRunner runner, DatabaseConfig db,
+      KafkaConfig kafka) throws Exception {
+    int metrics = config.metricsPort();
+    Map<String, String> shared = new HashMap<>();
+    shared.put("TALLY_DB_URL", db.url());
+    shared.put("TALLY_DB_USER", db.user());
+    shared.put("TALLY_DB_PASSWORD", db.password());
+    shared.put("TALLY_KAFKA_BOOTSTRAP", kafka.bootstrapServers());
+    if (env.optional("TALLY_SHUTDOWN_DRAIN").isEmpty()) {
+      shared.put("TALLY_SHUTDOWN_DRAIN", "5s");
     }
+    Env base = env.with(shared);
+    GrpcServer identity = runner.manage(IdentityServiceMain.start(IdentityConfig.fromEnv(base.with(service(
+        config.identityPort(), metrics < 0 ? -1 : metrics + 1, "identity", Map.of()))), runner));
+    String identityTarget = "localhost:" + identity.port();
+    GrpcServer wallet = WalletServiceMain.start(WalletConfig.fromEnv(base.with(service(config.walletPort(),
+        metrics < 0 ? -1 : metrics + 2, "wallet", Map.of("TALLY_IDENTITY_TARGET", identityTarget)))), runner,
+        java.time.Clock.systemUTC()).server();
+    GrpcServer metering = MeteringServiceMain.start(MeteringConfig.fromEnv(base.with(service(config.meteringPort(),
+        metrics < 0 ? -1 : metrics + 3, "metering", Map.of("TALLY_IDENTITY_TARGET", identityTarget)))), runner,
+        java.time.Clock.systemUTC()).server();
+    GrpcServer gateway = GatewayMain.start(GatewayConfig.fromEnv(base.with(service(config.gatewayPort(), metrics,
+        "", Map.of("TALLY_IDENTITY_TARGET", identityTarget, "TALLY_WALLET_TARGET", "localhost:" + wallet.port(),
+            "TALLY_METERING_TARGET", "localhost:" + metering.port())))), runner).server();
+    return new TallyStack(runner, gateway, identity, wallet, metering, kafka.bootstrapServers(), db.url());
   }
 
-  private static ServerConfig server(int port, int metricsPort, Duration drain) {
-    return new ServerConfig(port, metricsPort, drain, 4 * 1024 * 1024, true);
+  /** The settings the stack decides for one service. */
+  private static Map<String, String> service(int port, int metricsPort, String schema, Map<String, String> more) {
+    Map<String, String> m = new HashMap<>(more);
+    m.put("TALLY_GRPC_PORT", Integer.toString(port));
+    m.put("TALLY_METRICS_PORT", Integer.toString(metricsPort));
+    if (!schema.isEmpty()) {
+      m.put("TALLY_DB_SCHEMA", schema);
+    }
+    return m;
   }
 
-  private static DatabaseConfig database(StackConfig config, ServiceRunner runner) {
+  private static DatabaseConfig database(StackConfig config, Env env, ServiceRunner runner) {
     if (!config.externalDbUrl().isEmpty()) {
-      return DatabaseConfig.fromEnv(Env.system(), "identity");
+      return DatabaseConfig.fromEnv(env, "identity");
     }
     EmbeddedPostgresServer pg = runner.manage(config.ephemeral()
         ? EmbeddedPostgresServer.startEphemeral()
@@ -115,9 +141,9 @@ public final class TallyStack implements AutoCloseable {
     return DatabaseConfig.of(pg.jdbcUrl("tally"), pg.user(), pg.password(), "identity");
   }
 
-  private static KafkaConfig kafka(StackConfig config, ServiceRunner runner) {
+  private static KafkaConfig kafka(StackConfig config, Env env, ServiceRunner runner) {
     if (!config.externalKafka().isEmpty()) {
-      return KafkaConfig.fromEnv(Env.system());
+      return KafkaConfig.fromEnv(env);
     }
     EmbeddedKafkaBroker broker = runner.manage(config.ephemeral() ? EmbeddedKafkaBroker.startEphemeral()
         : EmbeddedKafkaBroker.startPersistent(config.dataDir().resolve("kafka")));

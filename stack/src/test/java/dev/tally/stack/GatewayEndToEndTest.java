@@ -212,4 +212,30 @@ class GatewayEndToEndTest {
         .getUser(GetUserRequest.newBuilder().setName("users/me").build()));
     assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
   }
+
+  @Test
+  void planFiguresShowWhatWasGrantedAndFewerSeatsTakeNothingBack() {
+    User owner = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|planner")
+        .setEmail("planner@acme.test").build()).getUser();
+    Team team = identity(gw.asUser(owner.getName())).createTeam(CreateTeamRequest.newBuilder()
+        .setDisplayName("Seats").build()).getTeam();
+    Wallet two = wallet(gw.platform()).setPlan(SetPlanRequest.newBuilder().setWallet(team.getWallet())
+        .setPlan("plans/starter").setSeats(2).build()).getWallet();
+    long granted = two.getPlan().getGrantedThisPeriodNanos();
+    assertTrue(granted > 0 && granted <= 2 * 5 * DOLLAR, "pro rata for the rest of the month: " + granted);
+    assertEquals(two.getGrantedBalanceNanos(), granted);
+    Wallet three = wallet(gw.platform()).setPlan(SetPlanRequest.newBuilder().setWallet(team.getWallet())
+        .setPlan("plans/starter").setSeats(3).build()).getWallet();
+    long more = three.getPlan().getGrantedThisPeriodNanos() - granted;
+    assertTrue(more > 0 && more <= 5 * DOLLAR, "one more seat, pro rata: " + more);
+    assertEquals(three.getGrantedBalanceNanos(), three.getPlan().getGrantedThisPeriodNanos());
+    Wallet one = wallet(gw.platform()).setPlan(SetPlanRequest.newBuilder().setWallet(team.getWallet())
+        .setPlan("plans/starter").setSeats(1).build()).getWallet();
+    assertEquals(1, one.getPlan().getSeats());
+    assertEquals(three.getPlan().getGrantedThisPeriodNanos(), one.getPlan().getGrantedThisPeriodNanos(),
+        "fewer seats take nothing back this period");
+    assertEquals(three.getGrantedBalanceNanos(), walletOf(gw.platform(), team.getWallet()).getGrantedBalanceNanos());
+    assertEquals(one.getPlan().getGrantedThisPeriodNanos(),
+        walletOf(gw.platform(), team.getWallet()).getPlan().getGrantedThisPeriodNanos(), "GetWallet shows it too");
+  }
 }

@@ -33,7 +33,7 @@ class MembershipMoneyTest {
   @BeforeAll
   static void start() throws Exception {
     IdentityPolicy moving = new IdentityPolicy(0, false, true, Duration.ofDays(7),
-        IdentityPolicy.defaults().acceptUrlTemplate(), 100);
+        IdentityPolicy.defaults().acceptUrlTemplate(), 100, false);
     f = new WalletFixture(MembershipMoneyTest.class, moving, Instant.parse("2026-11-10T12:00:00Z"));
   }
 

@@ -36,6 +36,13 @@ public final class Env {
     return new Env(vars, onRead);
   }
 
+  /** This environment with {@code forced} values in place of (or beside) its own; reads are still reported. */
+  public Env with(Map<String, String> forced) {
+    Map<String, String> merged = new java.util.HashMap<>(vars);
+    merged.putAll(forced);
+    return new Env(merged, onRead);
+  }
+
   /** The raw value when set and not blank. */
   public Optional<String> optional(String name) {
     onRead.accept(name);

@@ -16,7 +16,7 @@ import org.jooq.DSLContext;
  */
 public final class Access {
   /** What a service key may do in its own team: spend and see its own usage. */
-  static final Set<Permission> SERVICE_KEY =
+  public static final Set<Permission> SERVICE_KEY =
       EnumSet.of(Permission.PERMISSION_KEYS_USE, Permission.PERMISSION_USAGE_VIEW_OWN);
 
   private final TeamDao teams;
@@ -64,6 +64,7 @@ public final class Access {
     return m;
   }
 
+  /** What {@code role} allows in the team, implied permissions included. */
   public Set<Permission> permissionsOf(DSLContext tx, String teamId, String role) {
     Set<Permission> builtin = Roles.BUILTIN.get(role);
     if (builtin != null) {
@@ -73,7 +74,7 @@ public final class Access {
     if (custom == null || !custom[0].equals(teamId)) {
       return Set.of();
     }
-    return teams.role(tx, teamId, custom[1]).map(Access::permissions).orElse(Set.of());
+    return teams.role(tx, teamId, custom[1]).map(r -> Roles.effective(permissions(r))).orElse(Set.of());
   }
 
   public static Set<Permission> permissions(CustomRolesRecord role) {

@@ -34,7 +34,22 @@ public final class Roles {
 
   public static final Map<String, String> DISPLAY_NAMES = Map.of(OWNER, "Owner", ADMIN, "Admin", MEMBER, "Member");
 
+  /** What a permission includes, as the contract words it ("any team key" includes one's own). */
+  private static final Map<Permission, Set<Permission>> IMPLIES = Map.of(
+      PERMISSION_KEYS_MANAGE_ALL, EnumSet.of(PERMISSION_KEYS_MANAGE_OWN),
+      PERMISSION_USAGE_VIEW_TEAM, EnumSet.of(PERMISSION_USAGE_VIEW_OWN),
+      PERMISSION_BILLING_MANAGE, EnumSet.of(PERMISSION_BILLING_VIEW));
+
   private Roles() {}
+
+  /** {@code held} with every permission it implies: what a role actually allows. */
+  public static Set<Permission> effective(Set<Permission> held) {
+    EnumSet<Permission> all = held.isEmpty() ? EnumSet.noneOf(Permission.class) : EnumSet.copyOf(held);
+    for (Permission p : held) {
+      all.addAll(IMPLIES.getOrDefault(p, Set.of()));
+    }
+    return Set.copyOf(all);
+  }
 
   public static boolean isBuiltin(String role) {
     return BUILTIN.containsKey(role);

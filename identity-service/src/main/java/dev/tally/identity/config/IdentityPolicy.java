@@ -14,6 +14,8 @@ import java.time.Duration;
  * @param invitationTtl default invitation lifetime ({@code TALLY_INVITATION_TTL}, default 7d)
  * @param acceptUrlTemplate accept link, {@code {token}} replaced ({@code TALLY_INVITATION_URL_TEMPLATE})
  * @param maxKeysPerOwner live keys per owner and team ({@code TALLY_MAX_KEYS_PER_OWNER})
+ * @param assignKeyOnJoin joining a team creates a team key owned by the new member, whose secret the accept
+ *     answer carries once ({@code TALLY_ASSIGN_KEY_ON_JOIN}; the Algorithmia policy)
  */
 public record IdentityPolicy(
     int maxOwnedTeams,
@@ -21,11 +23,12 @@ public record IdentityPolicy(
     boolean movePaidBalanceOnJoin,
     Duration invitationTtl,
     String acceptUrlTemplate,
-    int maxKeysPerOwner) {
+    int maxKeysPerOwner,
+    boolean assignKeyOnJoin) {
 
   public static IdentityPolicy defaults() {
     return new IdentityPolicy(0, false, false, Duration.ofDays(7),
-        "http://localhost:3000/invitations/accept?token={token}", 100);
+        "http://localhost:3000/invitations/accept?token={token}", 100, false);
   }
 
   public static IdentityPolicy fromEnv(Env env) {
@@ -41,16 +44,22 @@ public record IdentityPolicy(
         env.bool("TALLY_MOVE_BALANCE_ON_JOIN", d.movePaidBalanceOnJoin()),
         env.duration("TALLY_INVITATION_TTL", d.invitationTtl(), Duration.ofMinutes(1), Duration.ofDays(90)),
         template,
-        env.integer("TALLY_MAX_KEYS_PER_OWNER", d.maxKeysPerOwner(), 1, 100_000));
+        env.integer("TALLY_MAX_KEYS_PER_OWNER", d.maxKeysPerOwner(), 1, 100_000),
+        env.bool("TALLY_ASSIGN_KEY_ON_JOIN", d.assignKeyOnJoin()));
   }
 
   public IdentityPolicy withMaxOwnedTeams(int n) {
     return new IdentityPolicy(n, archivePersonalKeysOnJoin, movePaidBalanceOnJoin, invitationTtl,
-        acceptUrlTemplate, maxKeysPerOwner);
+        acceptUrlTemplate, maxKeysPerOwner, assignKeyOnJoin);
   }
 
   public IdentityPolicy withArchivePersonalKeysOnJoin(boolean on) {
     return new IdentityPolicy(maxOwnedTeams, on, movePaidBalanceOnJoin, invitationTtl, acceptUrlTemplate,
-        maxKeysPerOwner);
+        maxKeysPerOwner, assignKeyOnJoin);
+  }
+
+  public IdentityPolicy withAssignKeyOnJoin(boolean on) {
+    return new IdentityPolicy(maxOwnedTeams, archivePersonalKeysOnJoin, movePaidBalanceOnJoin, invitationTtl,
+        acceptUrlTemplate, maxKeysPerOwner, on);
   }
 }

@@ -229,13 +229,22 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
   @Override
   public void acceptInvitation(AcceptInvitationRequest req, StreamObserver<AcceptInvitationResponse> out) {
     Caller caller = Caller.current();
-    reply(out, () -> db.mutate(caller, IdentityServiceGrpc.getAcceptInvitationMethod().getFullMethodName(),
-        req.getRequestId(), req, AcceptInvitationResponse.parser(), tx -> {
+    // As for CreateApiKey: an assigned key's secret is never stored, so a replay answers without it.
+    String[] secret = new String[1];
+    AcceptInvitationResponse stored = db.mutate(caller,
+        IdentityServiceGrpc.getAcceptInvitationMethod().getFullMethodName(), req.getRequestId(), req,
+        AcceptInvitationResponse.parser(), tx -> {
           var accepted = invitations.accept(tx, caller, req.getToken());
           var team = teams.get(tx, caller, Names.team(accepted.teamId()));
-          return AcceptInvitationResponse.newBuilder().setInvitation(IdentityProtos.invitation(accepted.invitation()))
-              .setMember(IdentityProtos.membership(team.membership())).setTeam(IdentityProtos.team(team)).build();
-        }));
+          var b = AcceptInvitationResponse.newBuilder().setInvitation(IdentityProtos.invitation(accepted.invitation()))
+              .setMember(IdentityProtos.membership(team.membership())).setTeam(IdentityProtos.team(team));
+          accepted.assignedKey().ifPresent(k -> {
+            b.setAssignedKey(IdentityProtos.apiKey(k.key()));
+            secret[0] = k.secret();
+          });
+          return b.build();
+        });
+    reply(out, () -> secret[0] == null ? stored : stored.toBuilder().setAssignedKeySecret(secret[0]).build());
   }
 
   @Override

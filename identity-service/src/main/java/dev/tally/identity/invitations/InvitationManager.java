@@ -60,7 +60,8 @@ public final class InvitationManager {
   public record Page(List<InvitationsRecord> invitations, String nextPageToken) {}
 
   /** The outcome of accepting: the invitation and the membership created. */
-  public record Accepted(InvitationsRecord invitation, String teamId, String userId) {}
+  public record Accepted(InvitationsRecord invitation, String teamId, String userId,
+      java.util.Optional<dev.tally.identity.keys.ApiKeyManager.Created> assignedKey) {}
 
   public Issued create(DSLContext tx, Caller caller, String teamName, String email, String role, Duration ttl) {
     String teamId = Names.teamId("parent", teamName);
@@ -129,10 +130,10 @@ public final class InvitationManager {
       throw TallyException.alreadyExists("ALREADY_A_MEMBER", "you are already a member of this team");
     }
     InvitationsRecord closed = invitations.close(tx, inv.getId(), "accepted");
-    teamManager.join(tx, caller, inv.getTeamId(), caller.userId(), inv.getRole());
+    var assigned = teamManager.join(tx, caller, inv.getTeamId(), caller.userId(), inv.getRole());
     audit.record(tx, Names.team(inv.getTeamId()), caller, "invitation.accept",
         Names.invitation(inv.getTeamId(), inv.getId()), Map.of("role", inv.getRole()));
-    return new Accepted(closed, inv.getTeamId(), caller.userId());
+    return new Accepted(closed, inv.getTeamId(), caller.userId(), assigned);
   }
 
   public InvitationsRecord decline(DSLContext tx, Caller caller, String token) {

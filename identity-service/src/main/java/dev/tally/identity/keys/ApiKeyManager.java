@@ -26,6 +26,7 @@ import java.time.OffsetDateTime;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.jooq.DSLContext;
 
@@ -93,6 +94,29 @@ public final class ApiKeyManager {
       }
       default -> throw TallyException.invalidArgument("kind", "must be personal, team or service");
     }
+    return issue(tx, caller, key, Map.of());
+  }
+
+  /**
+   * The team key a member gets on joining when the deployment assigns one (the Algorithmia policy): owned by
+   * the member, labelled so, revoked with the member's other team keys when they leave or are removed.
+   */
+  public Created assignOnJoin(DSLContext tx, Caller caller, String teamId, String userId) {
+    ApiKeysRecord key = new ApiKeysRecord();
+    key.setId(Ids.newId());
+    key.setCreatorId(userId);
+    key.setOwnerId(userId);
+    key.setTeamId(teamId);
+    key.setKind("team");
+    key.setDisplayName(ASSIGNED_ON_JOIN_LABEL);
+    key.setState("active");
+    return issue(tx, caller, key, Map.of("assigned_on_join", "true"));
+  }
+
+  /** The label of a key assigned on joining. */
+  public static final String ASSIGNED_ON_JOIN_LABEL = "Assigned on joining";
+
+  private Created issue(DSLContext tx, Caller caller, ApiKeysRecord key, Map<String, String> extraAudit) {
     if (keys.countLiveKeys(tx, key.getOwnerId(), key.getTeamId()) >= policy.maxKeysPerOwner()) {
       throw TallyException.failedPrecondition("KEY_LIMIT_REACHED",
           "at most " + policy.maxKeysPerOwner() + " live keys per owner");
@@ -100,8 +124,10 @@ public final class ApiKeyManager {
     String secret = secrets.newApiKeySecret();
     key.setSecretPrefix(Secrets.shownPrefix(secret));
     ApiKeysRecord stored = keys.insert(tx, key, secrets.hash(secret));
-    audit.record(tx, scope(stored), caller, "api_key.create", Names.apiKey(stored.getId()),
-        Map.of("kind", stored.getKind(), "label", stored.getDisplayName(), "prefix", stored.getSecretPrefix()));
+    Map<String, String> details = new java.util.HashMap<>(extraAudit);
+    details.putAll(Map.of("kind", stored.getKind(), "label", stored.getDisplayName(), "prefix",
+        stored.getSecretPrefix()));
+    audit.record(tx, scope(stored), caller, "api_key.create", Names.apiKey(stored.getId()), details);
     events.publish(tx, billingAccount(stored), caller, IdentityEvent.newBuilder().setApiKeyCreated(
         ApiKeyCreated.newBuilder().setApiKey(Names.apiKey(stored.getId())).setKind(stored.getKind())
             .setOwner(stored.getOwnerId() == null ? "" : Names.user(stored.getOwnerId()))
@@ -196,20 +222,34 @@ public final class ApiKeyManager {
     if (expired(key)) {
       throw TallyException.permissionDenied(Reasons.KEY_EXPIRED, "the key has expired");
     }
-    String role = "";
-    Set<Permission> permissions = Set.of();
-    if ("team".equals(key.getKind())) {
-      var membership = teams.membership(tx, key.getTeamId(), key.getOwnerId())
-          .orElseThrow(() -> TallyException.permissionDenied(Reasons.KEY_REVOKED, "the key's owner left the team"));
-      role = membership.getRole();
-      permissions = access.permissionsOf(tx, key.getTeamId(), role);
-    } else if ("service".equals(key.getKind())) {
-      role = "service";
-      permissions = Set.of(Permission.PERMISSION_KEYS_USE, Permission.PERMISSION_USAGE_VIEW_OWN);
-    }
+    Standing standing = key.getTeamId() == null ? new Standing("", Set.of())
+        : teamStanding(tx, key).orElseThrow(() -> TallyException.permissionDenied(Reasons.KEY_REVOKED,
+            "the key's owner left the team"));
     keys.touch(tx, key.getId());
     return new Verified(key, key.getOwnerId() == null ? "" : Names.user(key.getOwnerId()),
-        key.getTeamId() == null ? "" : Names.team(key.getTeamId()), billingAccount(key), role, permissions);
+        key.getTeamId() == null ? "" : Names.team(key.getTeamId()), billingAccount(key), standing.role(),
+        standing.permissions());
+  }
+
+  /** What a key may do in its team: a team key what its owner's role allows, a service key spend and read. */
+  public record Standing(String role, Set<Permission> permissions) {}
+
+  private Optional<Standing> teamStanding(DSLContext tx, ApiKeysRecord key) {
+    if ("service".equals(key.getKind())) {
+      return Optional.of(new Standing("service", Access.SERVICE_KEY));
+    }
+    return teams.membership(tx, key.getTeamId(), key.getOwnerId())
+        .map(m -> new Standing(m.getRole(), access.permissionsOf(tx, key.getTeamId(), m.getRole())));
+  }
+
+  /**
+   * The standing of key {@code keyId} in team {@code teamId} for CheckPermission: empty when the key is
+   * unknown, of another team, personal, or not usable (revoked, archived, expired).
+   */
+  public Optional<Standing> standing(DSLContext tx, String keyId, String teamId) {
+    return keys.byId(tx, keyId, false)
+        .filter(k -> teamId.equals(k.getTeamId()) && "active".equals(k.getState()) && !expired(k))
+        .flatMap(k -> teamStanding(tx, k));
   }
 
   /** Joining a team: under the archive policy, the user's active personal keys are set aside. */

@@ -30,6 +30,7 @@ import java.util.Collection;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.jooq.DSLContext;
 
@@ -236,13 +237,19 @@ public final class TeamManager {
   }
 
   /** Adds a member (invitation accepted); the membership side effects and events follow. */
-  public void join(DSLContext tx, Caller caller, String teamId, String userId, String role) {
+  /**
+   * Makes {@code userId} a member; returns the team key assigned on joining when the deployment assigns one
+   * ({@code TALLY_ASSIGN_KEY_ON_JOIN}), whose secret the caller shows once.
+   */
+  public Optional<ApiKeyManager.Created> join(DSLContext tx, Caller caller, String teamId, String userId,
+      String role) {
     teams.insertMember(tx, teamId, userId, role);
     keys.onJoin(tx, caller, userId);
     events.publish(tx, Wallets.ofTeam(teamId), caller, IdentityEvent.newBuilder().setMemberJoined(
         MemberJoined.newBuilder().setTeam(Names.team(teamId)).setUser(Names.user(userId)).setRole(role)
             .setTeamWallet(Wallets.ofTeam(teamId)).setUserWallet(Wallets.ofUser(userId))
             .setMovePaidBalance(policy.movePaidBalanceOnJoin())));
+    return policy.assignKeyOnJoin() ? Optional.of(keys.assignOnJoin(tx, caller, teamId, userId)) : Optional.empty();
   }
 
   public CustomRolesRecord createRole(DSLContext tx, Caller caller, String teamName, String roleId,
@@ -306,7 +313,12 @@ public final class TeamManager {
       return new PermissionCheck(access.permissionsOf(tx, teamId, m.get().getRole()).contains(permission),
           m.get().getRole());
     }
-    throw TallyException.invalidArgument("principal", "must be users/{user}");
+    if (principal.startsWith("apiKeys/")) {
+      return keys.standing(tx, Names.apiKeyId("principal", principal), teamId)
+          .map(st -> new PermissionCheck(st.permissions().contains(permission), st.role()))
+          .orElse(new PermissionCheck(false, ""));
+    }
+    throw TallyException.invalidArgument("principal", "must be users/{user} or apiKeys/{key}");
   }
 
   private Set<Permission> rolePermissions(DSLContext tx, String teamId, String role) {

@@ -88,6 +88,13 @@ public final class WalletDao {
         SPEND.WINDOW_START.eq(spend.getWindowStart())).execute();
   }
 
+  /** What grants of {@code source} gave the wallet since {@code since} (their full amounts, spent or not). */
+  public long grantedSince(DSLContext tx, String wallet, String source, OffsetDateTime since) {
+    var sum = tx.select(org.jooq.impl.DSL.sum(GRANTS.AMOUNT)).from(GRANTS)
+        .where(GRANTS.WALLET.eq(wallet), GRANTS.SOURCE.eq(source), GRANTS.CREATE_TIME.ge(since)).fetchOne().value1();
+    return sum == null ? 0 : sum.longValueExact();
+  }
+
   public void insertGrant(DSLContext tx, GrantsRecord grant) {
     tx.insertInto(GRANTS).set(grant).execute();
   }

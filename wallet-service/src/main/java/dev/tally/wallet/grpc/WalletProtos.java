@@ -28,7 +28,8 @@ final class WalletProtos {
             .setThresholdNanos(w.getAutoRefillThreshold()).setAmountNanos(w.getAutoRefillAmount()))
         .setUpdateTime(ts(w.getUpdateTime()));
     if (w.getPlan() != null) {
-      b.setPlan(PlanSubscription.newBuilder().setPlan("plans/" + w.getPlan()).setSeats(w.getSeats()));
+      b.setPlan(PlanSubscription.newBuilder().setPlan("plans/" + w.getPlan()).setSeats(w.getSeats())
+          .setGrantedThisPeriodNanos(s.planGrantedThisPeriod()));
     }
     for (Snapshot.LimitState l : s.limits()) {
       if (l.subject().equals(w.getName())) {

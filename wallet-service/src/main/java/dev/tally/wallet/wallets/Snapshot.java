@@ -13,7 +13,8 @@ public record Snapshot(
     long periodSpend,
     OffsetDateTime periodStart,
     OffsetDateTime periodEnd,
-    List<LimitState> limits) {
+    List<LimitState> limits,
+    long planGrantedThisPeriod) {
 
   /** One limit or quota with its spend in the current window. */
   public record LimitState(String subject, String period, long limit, long spent, OffsetDateTime resetTime) {

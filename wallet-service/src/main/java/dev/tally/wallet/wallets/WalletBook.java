@@ -100,7 +100,8 @@ public final class WalletBook {
     OffsetDateTime monthStart = Periods.windowStart("month", now);
     return new Snapshot(w, ledger.balance(tx, Accounts.paid(name)), ledger.balance(tx, Accounts.granted(name)),
         w.getHeld(), wallets.spent(tx, name, name, "month", monthStart), monthStart,
-        Periods.windowEnd("month", now), limits);
+        Periods.windowEnd("month", now), limits,
+        w.getPlan() == null ? 0 : wallets.grantedSince(tx, name, "plan", monthStart));
   }
 
   /**
