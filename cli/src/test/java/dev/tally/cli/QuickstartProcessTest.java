@@ -100,7 +100,7 @@ class QuickstartProcessTest {
     vars.put("KEY", field(key, "key"));
     vars.put("SECRET", field(key, "secret").split(" ")[0]);
     assertTrue(vars.get("SECRET").startsWith("tly_"));
-    run(true, "wallet", "deposit", "$TEAM", "20.00", "--ref", "pay_001", "--as", "$OWNER");
+    run(true, "wallet", "deposit", "$TEAM", "20.00", "--ref", "pay_001");
     run(true, "wallet", "limit", "$TEAM", "day", "1.00", "--as", "$OWNER");
     String admitted = run(true, "admit", "--key-secret", "$SECRET", "--meter", "output_tokens", "--quantity", "4000");
     vars.put("HOLD", field(admitted, "hold"));

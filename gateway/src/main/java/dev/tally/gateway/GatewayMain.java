@@ -11,6 +11,7 @@ import dev.tally.gateway.admission.AdmissionGrpcService;
 import dev.tally.gateway.admission.PriceCache;
 import dev.tally.gateway.admission.WalletStates;
 import dev.tally.gateway.auth.AuthThrottle;
+import dev.tally.gateway.auth.KeyGate;
 import dev.tally.gateway.auth.GatewayAuthInterceptor;
 import dev.tally.gateway.auth.KeyVerifier;
 import dev.tally.gateway.config.GatewayConfig;
@@ -64,14 +65,15 @@ public final class GatewayMain {
     events.start();
 
     Forwarder forwarder = new Forwarder(signer);
+    AuthThrottle throttle = new AuthThrottle(config.authFailureLimit(), Clock.systemUTC());
+    KeyGate gate = new KeyGate(keys, throttle);
     GrpcServer server = runner.manage(GrpcServer.builder("gateway", config.server(), registry)
-        .addInterceptor(new GatewayAuthInterceptor(config.platformToken(), keys,
-            new AuthThrottle(config.authFailureLimit(), Clock.systemUTC())))
+        .addInterceptor(new GatewayAuthInterceptor(config.platformToken(), gate, throttle))
         .addService(forwarder.forward(IdentityServiceGrpc.getServiceDescriptor(), identity, INTERNAL))
         .addService(forwarder.forward(WalletServiceGrpc.getServiceDescriptor(), wallet, INTERNAL))
         .addService(forwarder.forward(MeteringServiceGrpc.getServiceDescriptor(), metering, INTERNAL))
-        .addService(new AdmissionGrpcService(keys, states, new PriceCache(metering, signer, Clock.systemUTC()),
-            wallet, signer))
+        .addService(new AdmissionGrpcService(gate, states,
+            new PriceCache(metering, signer, Clock.systemUTC()), wallet, signer))
         .start());
     return new Running(server, events, states);
   }

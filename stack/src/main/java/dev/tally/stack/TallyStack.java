@@ -150,6 +150,11 @@ public final class TallyStack implements AutoCloseable {
     return KafkaConfig.plaintext(broker.bootstrapServers());
   }
 
+  /** Stops the identity service alone (an outage, for tests); the rest keeps running. */
+  public void stopIdentity() {
+    identity.close();
+  }
+
   public int gatewayPort() {
     return gateway.port();
   }

@@ -59,7 +59,7 @@ class GatewayAdmissionTest {
     CreateApiKeyResponse key = identity.withCallCredentials(gw.asUser(owner)).createApiKey(CreateApiKeyRequest
         .newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(t.getName()).setDisplayName("k").build());
     if (nanos > 0) {
-      wallet(gw.asUser(owner)).deposit(DepositRequest.newBuilder().setWallet(t.getName()).setAmountNanos(nanos)
+      wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(t.getName()).setAmountNanos(nanos)
           .setCurrencyCode("USD").setExternalReference("adm-pay-" + n).build());
     }
     return new Team(t.getName(), t.getWallet(), owner, owner, key.getSecret(), key.getApiKey().getName());
@@ -127,7 +127,7 @@ class GatewayAdmissionTest {
   @Test
   void softModeDecidesOnCachedStateWithoutHolds() {
     Team t = team(DOLLAR);
-    wallet(gw.asUser(t.owner())).setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(t.name())
+    wallet(gw.platform()).setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(t.name())
         .setMode(AdmissionMode.ADMISSION_MODE_SOFT).build());
     AdmitResponse a = Await.value("soft mode reaches the gateway", Duration.ofSeconds(10),
         () -> admitCost(t.key(), DOLLAR / 10), r -> r.getHold().isEmpty());

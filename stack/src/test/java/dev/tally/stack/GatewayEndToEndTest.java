@@ -111,11 +111,17 @@ class GatewayEndToEndTest {
     assertEquals("roles/member", identity(asMember).acceptInvitation(AcceptInvitationRequest.newBuilder()
         .setToken(token).build()).getMember().getRole());
 
-    // A team key; the owner deposits.
+    // A team key; the platform records the owner's payment (a customer can never mint money itself).
     CreateApiKeyResponse key = identity(asMember).createApiKey(CreateApiKeyRequest.newBuilder()
         .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("prod").build());
     String keyName = key.getApiKey().getName();
-    wallet(asOwner).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(DOLLAR)
+    assertDenied(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> wallet(asOwner).deposit(DepositRequest
+        .newBuilder().setWallet(team.getName()).setAmountNanos(1_000_000 * DOLLAR).setCurrencyCode("USD")
+        .setExternalReference("minted").build()));
+    assertDenied(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> wallet(gw.apiKey(key.getSecret()))
+        .deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(1_000_000 * DOLLAR)
+            .setCurrencyCode("USD").setExternalReference("minted-by-key").build()));
+    wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(DOLLAR)
         .setCurrencyCode("USD").setExternalReference("stripe_pi_1").build());
 
     // Admit + RecordUsage spend it down: 10 calls of 1,000 output tokens ($0.0006 each).
@@ -155,7 +161,7 @@ class GatewayEndToEndTest {
     Await.until("suspension", Duration.ofSeconds(30), () -> walletOf(asOwner, team.getName()).getStatus()
         == WalletStatus.WALLET_STATUS_SUSPENDED);
     assertDenied(Status.Code.FAILED_PRECONDITION, "WALLET_SUSPENDED", () -> admit(key.getSecret(), 10));
-    wallet(asOwner).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(5 * DOLLAR)
+    wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(5 * DOLLAR)
         .setCurrencyCode("USD").setExternalReference("stripe_pi_2").build());
     admit(key.getSecret(), 10);
 

@@ -1,8 +1,10 @@
 package dev.tally.wallet;
 
+import dev.tally.common.money.MoneyBounds;
 import static dev.tally.wallet.WalletFixture.DOLLAR;
 import static dev.tally.common.testing.GrpcAssertions.assertFails;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tally.identity.config.IdentityPolicy;
 import dev.tally.proto.identity.v1.Team;
@@ -40,10 +42,10 @@ class DepositsAndLedgerTest {
   }
 
   @Test
-  void ownerDepositsToTheTeamAndTheStatementShowsIt() {
+  void thePlatformRecordsAPaymentAndTheStatementShowsIt() {
     TestUser owner = f.newUser("dep-owner");
     Team team = f.newTeam(owner, "Depositors");
-    DepositResponse r = f.as(owner).deposit(deposit(team.getName(), 25 * DOLLAR, "pay_1").build());
+    DepositResponse r = f.platform().deposit(deposit(team.getName(), 25 * DOLLAR, "pay_1").build());
     assertEquals(team.getWallet(), r.getWallet().getName());
     assertEquals(25 * DOLLAR, r.getWallet().getBalanceNanos());
     assertEquals(25 * DOLLAR, r.getWallet().getPaidBalanceNanos());
@@ -61,17 +63,17 @@ class DepositsAndLedgerTest {
   void depositIsIdempotentOnThePaymentReference() {
     TestUser owner = f.newUser("idem-owner");
     Team team = f.newTeam(owner, "Idem");
-    DepositResponse first = f.as(owner).deposit(deposit(team.getName(), 10 * DOLLAR, "pay_idem").build());
-    DepositResponse again = f.as(owner).deposit(deposit(team.getName(), 10 * DOLLAR, "pay_idem").build());
+    DepositResponse first = f.platform().deposit(deposit(team.getName(), 10 * DOLLAR, "pay_idem").build());
+    DepositResponse again = f.platform().deposit(deposit(team.getName(), 10 * DOLLAR, "pay_idem").build());
     assertEquals(first.getTransfer(), again.getTransfer());
     assertEquals(10 * DOLLAR, again.getWallet().getBalanceNanos());
     assertFails(Status.Code.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED",
-        () -> f.as(owner).deposit(deposit(team.getName(), 11 * DOLLAR, "pay_idem").build()));
+        () -> f.platform().deposit(deposit(team.getName(), 11 * DOLLAR, "pay_idem").build()));
     assertEquals(10 * DOLLAR, f.get(team.getWallet()).getBalanceNanos());
   }
 
   @Test
-  void onlyTheOwnerDepositsAdminsMayViewMembersMayNotAndStrangersSeeNothing() {
+  void onlyThePlatformDepositsAdminsMayViewMembersMayNotAndStrangersSeeNothing() {
     TestUser owner = f.newUser("acl-owner");
     TestUser admin = f.newUser("acl-admin");
     TestUser member = f.newUser("acl-member");
@@ -81,6 +83,14 @@ class DepositsAndLedgerTest {
     f.join(owner, team, member, "roles/member");
     assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
         () -> f.as(admin).deposit(deposit(team.getName(), DOLLAR, "pay_admin").build()));
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
+        () -> f.as(owner).deposit(deposit(team.getName(), 1_000_000 * DOLLAR, "pay_minted").build()));
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> f.as(owner).setPlan(SetPlanRequest
+        .newBuilder().setWallet(team.getName()).setPlan("plans/pro").setSeats(100).build()));
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> f.as(owner).setAdmissionMode(
+        SetAdmissionModeRequest.newBuilder().setWallet(team.getName()).setMode(AdmissionMode.ADMISSION_MODE_SOFT)
+            .build()));
+    assertEquals(0, f.get(team.getWallet()).getBalanceNanos());
     assertEquals(team.getWallet(), f.as(admin).getWallet(GetWalletRequest.newBuilder().setName(team.getName()).build())
         .getWallet().getName());
     assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
@@ -106,9 +116,11 @@ class DepositsAndLedgerTest {
   }
 
   @Test
-  void usersDepositToTheirPersonalWallet() {
+  void thePlatformDepositsToAPersonalWalletAndItsUserCannot() {
     TestUser u = f.newUser("personal");
-    Wallet w = f.as(u).deposit(deposit("users/me", 3 * DOLLAR, "pay_personal").build()).getWallet();
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
+        () -> f.as(u).deposit(deposit("users/me", 1_000 * DOLLAR, "pay_self").build()));
+    Wallet w = f.platform().deposit(deposit(u.name(), 3 * DOLLAR, "pay_personal").build()).getWallet();
     assertEquals(u.wallet(), w.getName());
     assertEquals(u.name(), w.getOwner());
     assertEquals(3 * DOLLAR, f.as(u).getWallet(GetWalletRequest.newBuilder().setName("users/me").build())
@@ -119,9 +131,9 @@ class DepositsAndLedgerTest {
   void badDepositsAreRejectedWithTheFieldAndTheLedgerIsUnchanged() {
     TestUser owner = f.newUser("bad-owner");
     Team team = f.newTeam(owner, "Bad");
-    f.as(owner).deposit(deposit(team.getName(), DOLLAR, "pay_ok").build());
+    f.platform().deposit(deposit(team.getName(), DOLLAR, "pay_ok").build());
     long transfers = f.transferCount(team.getWallet());
-    var stub = f.as(owner);
+    var stub = f.platform();
     assertFails(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT",
         () -> stub.deposit(deposit(team.getName(), 0, "pay_zero").build()));
     assertFails(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT",
@@ -186,5 +198,24 @@ class DepositsAndLedgerTest {
       token = page.getNextPageToken();
     } while (!token.isEmpty());
     assertEquals(6, seen);
+  }
+
+  @Test
+  void sharedAccountsCannotOverflowAndAWalletHasABound() {
+    // Twelve billion-dollar payments: the shared deposits account passes 2^63 nanos and stays exact.
+    for (int i = 0; i < 12; i++) {
+      TestUser u = f.newUser("whale" + i);
+      f.platform().deposit(deposit(u.name(), MoneyBounds.MAX_REQUEST_NANOS, "pay_whale_" + i).build());
+    }
+    assertTrue(f.platform().reconcile(ReconcileRequest.getDefaultInstance()).getBalanced());
+    // One wallet stops at its bound with a reason, the ledger unchanged.
+    TestUser rich = f.newUser("rich");
+    for (int i = 0; i < 4; i++) {
+      f.platform().deposit(deposit(rich.name(), MoneyBounds.MAX_REQUEST_NANOS, "pay_rich_" + i).build());
+    }
+    assertFails(Status.Code.FAILED_PRECONDITION, "BALANCE_LIMIT_EXCEEDED",
+        () -> f.platform().deposit(deposit(rich.name(), DOLLAR, "pay_rich_more").build()));
+    assertEquals(MoneyBounds.MAX_WALLET_BALANCE_NANOS, f.get(rich.wallet()).getBalanceNanos());
+    assertTrue(f.platform().reconcile(ReconcileRequest.getDefaultInstance()).getBalanced());
   }
 }

@@ -72,13 +72,13 @@ class GrantsPlansDiscountTest {
     TestUser owner = f.newUser("plan-owner");
     Team team = f.newTeam(owner, "Plans");
     // Pro, $20 per seat per month, 3 seats, subscribed exactly half-way through November (15 of 30 days left).
-    Wallet w = f.as(owner).setPlan(SetPlanRequest.newBuilder().setWallet(team.getName()).setPlan("plans/pro")
+    Wallet w = f.platform().setPlan(SetPlanRequest.newBuilder().setWallet(team.getName()).setPlan("plans/pro")
         .setSeats(3).build()).getWallet();
     assertEquals(30 * DOLLAR, w.getGrantedBalanceNanos());
     assertEquals("plans/pro", w.getPlan().getPlan());
     // Two more seats a quarter of the month later: pro rata for what is left.
     f.clock.set(Instant.parse("2026-11-23T12:00:00Z"));
-    w = f.as(owner).setPlan(SetPlanRequest.newBuilder().setWallet(team.getName()).setPlan("plans/pro")
+    w = f.platform().setPlan(SetPlanRequest.newBuilder().setWallet(team.getName()).setPlan("plans/pro")
         .setSeats(5).build()).getWallet();
     assertEquals(30 * DOLLAR + 10 * DOLLAR, w.getGrantedBalanceNanos()); // 2 × $20 × 7.5/30
     f.usage("plan-use", team.getWallet(), owner.name(), "", 15 * DOLLAR, f.clock.instant(), "");
@@ -91,7 +91,7 @@ class GrantsPlansDiscountTest {
     List<Transfer> expiries = f.platform().listTransfers(ListTransfersRequest.newBuilder().setWallet(team.getWallet())
         .addCodes(TransferCode.TRANSFER_CODE_GRANT_EXPIRY).build()).getTransfersList();
     assertEquals(25 * DOLLAR, expiries.stream().mapToLong(Transfer::getAmountNanos).sum());
-    assertFails(Status.Code.NOT_FOUND, "NOT_FOUND", () -> f.as(owner).setPlan(SetPlanRequest.newBuilder()
+    assertFails(Status.Code.NOT_FOUND, "NOT_FOUND", () -> f.platform().setPlan(SetPlanRequest.newBuilder()
         .setWallet(team.getName()).setPlan("plans/platinum").setSeats(1).build()));
     assertEquals(3, f.platform().listPlans(ListPlansRequest.getDefaultInstance()).getPlansCount());
   }

@@ -99,6 +99,10 @@ public final class ErrorMapper {
             .setCode(e.code().value())
             .setMessage(clip(e.getMessage() == null ? e.reason() : e.getMessage(), MAX_MESSAGE_CHARS))
             .addDetails(Any.pack(info));
+    if (e.retryAfter() != null) {
+      status.addDetails(Any.pack(com.google.rpc.RetryInfo.newBuilder().setRetryDelay(com.google.protobuf.Duration
+          .newBuilder().setSeconds(e.retryAfter().getSeconds()).setNanos(e.retryAfter().getNano())).build()));
+    }
     if (!e.fieldViolations().isEmpty()) {
       BadRequest.Builder bad = BadRequest.newBuilder();
       for (TallyException.FieldViolation v : e.fieldViolations().subList(0,

@@ -13,6 +13,7 @@ public class TallyException extends RuntimeException {
   private final String reason;
   private final Map<String, String> metadata;
   private final List<FieldViolation> fieldViolations;
+  private final java.time.Duration retryAfter;
 
   /** One bad request field, named by its path ({@code team.display_name}). */
   public record FieldViolation(String field, String description) {}
@@ -27,11 +28,27 @@ public class TallyException extends RuntimeException {
       String message,
       Map<String, String> metadata,
       List<FieldViolation> fieldViolations) {
+    this(code, reason, message, metadata, fieldViolations, null);
+  }
+
+  private TallyException(Status.Code code, String reason, String message, Map<String, String> metadata,
+      List<FieldViolation> fieldViolations, java.time.Duration retryAfter) {
     super(message, null, false, false); // no stack trace: these are expected outcomes, not bugs
     this.code = code;
     this.reason = reason;
     this.metadata = Map.copyOf(metadata);
     this.fieldViolations = List.copyOf(fieldViolations);
+    this.retryAfter = retryAfter;
+  }
+
+  /** The same failure telling the client when a retry may succeed ({@code google.rpc.RetryInfo}). */
+  public TallyException withRetryAfter(java.time.Duration delay) {
+    return new TallyException(code, reason, getMessage(), metadata, fieldViolations, delay);
+  }
+
+  /** When a retry may succeed; {@code null} when the failure says nothing about it. */
+  public java.time.Duration retryAfter() {
+    return retryAfter;
   }
 
   public static TallyException invalidArgument(String field, String description) {

@@ -1,39 +1,65 @@
 package dev.tally.gateway.auth;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import java.time.Clock;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
-/** Counts failed authentications per client address in one-minute windows; too many and the address waits. */
+/**
+ * Slows down credential guessing without refusing anyone's valid key. Failed verifications are counted per
+ * source (a client address, or "admit" for secrets the platform submits to Admit) in one-minute windows.
+ * A source past the limit is "hot": its credentials that are not already known to be valid are verified at
+ * most one per {@link #SLOW_LANE} (the rest answer RESOURCE_EXHAUSTED with a retry delay), so guessing gets
+ * nowhere while a valid key from the same address (a NAT) still passes, and once verified is answered from
+ * the key cache without any throttle. Outages are never counted as failures.
+ */
 public final class AuthThrottle {
-  private static final long WINDOW_MILLIS = 60_000;
+  static final Duration WINDOW = Duration.ofMinutes(1);
+  static final Duration SLOW_LANE = Duration.ofMillis(100);
   private static final int MAX_TRACKED = 100_000;
 
   private final int limit;
   private final Clock clock;
-  private final Map<String, long[]> failures = new ConcurrentHashMap<>(); // address -> {windowStart, count}
+  private final Cache<String, AtomicInteger> failures;
+  private final Cache<String, AtomicLong> nextVerification;
 
   public AuthThrottle(int limit, Clock clock) {
     this.limit = limit;
     this.clock = clock;
+    this.failures = Caffeine.newBuilder().maximumSize(MAX_TRACKED).ticker(this::nanos)
+        .expireAfterWrite(WINDOW.toNanos(), TimeUnit.NANOSECONDS).build();
+    this.nextVerification = Caffeine.newBuilder().maximumSize(MAX_TRACKED).ticker(this::nanos)
+        .expireAfterAccess(WINDOW.toNanos(), TimeUnit.NANOSECONDS).build();
   }
 
-  public boolean throttled(String address) {
-    long[] w = failures.get(address);
-    return w != null && clock.millis() - w[0] < WINDOW_MILLIS && w[1] >= limit;
+  private long nanos() {
+    return TimeUnit.MILLISECONDS.toNanos(clock.millis());
   }
 
-  public void failed(String address) {
-    long now = clock.millis();
-    if (failures.size() >= MAX_TRACKED) {
-      failures.clear();
+  /** Whether {@code source} failed too often in the current window. */
+  public boolean hot(String source) {
+    AtomicInteger n = failures.getIfPresent(source);
+    return n != null && n.get() >= limit;
+  }
+
+  /**
+   * Whether a credential from {@code source} that is not known to be valid may be verified now: always for
+   * a source that is not hot, one per slow-lane interval for one that is.
+   */
+  public boolean mayVerify(String source) {
+    if (!hot(source)) {
+      return true;
     }
-    failures.compute(address, (a, w) -> {
-      if (w == null || now - w[0] >= WINDOW_MILLIS) {
-        return new long[] {now, 1};
-      }
-      w[1]++;
-      return w;
-    });
+    long now = clock.millis();
+    AtomicLong next = nextVerification.get(source, s -> new AtomicLong());
+    long at = next.get();
+    return at <= now && next.compareAndSet(at, now + SLOW_LANE.toMillis());
+  }
+
+  public void failed(String source) {
+    failures.get(source, s -> new AtomicInteger()).incrementAndGet();
   }
 }

@@ -11,6 +11,7 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -21,8 +22,10 @@ import java.util.regex.Pattern;
 /**
  * Authenticates every call to the gateway: {@code authorization: Bearer tly_...} (an API key: its user, or
  * its team for a service key) or the platform token, optionally with {@code x-tally-user: users/{id}} for
- * the platform's backend acting for a signed-in user. Anything else is UNAUTHENTICATED; an address that
- * keeps failing is throttled (RESOURCE_EXHAUSTED AUTH_THROTTLED) before any work is done.
+ * the platform's backend acting for a signed-in user. Anything else is UNAUTHENTICATED. An address that keeps
+ * failing has its unknown credentials verified slowly ({@link AuthThrottle}); a key already known to be valid
+ * is never held back by what others at its address did. An identity outage is UNAVAILABLE, never a failed
+ * login.
  */
 public final class GatewayAuthInterceptor implements ServerInterceptor {
   static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
@@ -30,12 +33,12 @@ public final class GatewayAuthInterceptor implements ServerInterceptor {
   private static final Pattern USER = Pattern.compile("users/[A-Za-z0-9_-]{1,64}");
 
   private final byte[] platformToken;
-  private final KeyVerifier keys;
+  private final KeyGate gate;
   private final AuthThrottle throttle;
 
-  public GatewayAuthInterceptor(String platformToken, KeyVerifier keys, AuthThrottle throttle) {
+  public GatewayAuthInterceptor(String platformToken, KeyGate gate, AuthThrottle throttle) {
     this.platformToken = platformToken.getBytes(StandardCharsets.UTF_8);
-    this.keys = keys;
+    this.gate = gate;
     this.throttle = throttle;
   }
 
@@ -46,16 +49,7 @@ public final class GatewayAuthInterceptor implements ServerInterceptor {
     Caller caller = platform(headers);
     if (caller == null) {
       // The platform's own backend is never throttled: its customers' traffic shares its address.
-      if (throttle.throttled(address)) {
-        throw TallyException.resourceExhausted("AUTH_THROTTLED",
-            "too many failed authentications from this address; wait a minute");
-      }
-      try {
-        caller = apiKey(headers);
-      } catch (TallyException | StatusRuntimeException e) {
-        throttle.failed(address);
-        throw e;
-      }
+      caller = apiKey(headers, address);
     }
     return Contexts.interceptCall(Context.current().withValue(Caller.CONTEXT, caller), call, headers, next);
   }
@@ -76,17 +70,16 @@ public final class GatewayAuthInterceptor implements ServerInterceptor {
     return Caller.user(user);
   }
 
-  private Caller apiKey(Metadata headers) {
+  private Caller apiKey(Metadata headers, String address) {
     String token = bearer(headers);
-    if (token == null) {
-      throw unauthenticated("send authorization: Bearer <API key or platform token>");
-    }
-    if (!token.startsWith("tly_")) {
-      throw unauthenticated("the bearer token is neither an API key nor the platform token");
+    if (token == null || !token.startsWith("tly_")) {
+      throttle.failed(address);
+      throw unauthenticated(token == null ? "send authorization: Bearer <API key or platform token>"
+          : "the bearer token is neither an API key nor the platform token");
     }
     VerifyApiKeyResponse v;
     try {
-      v = keys.verify(token);
+      v = gate.verify(token, address);
     } catch (StatusRuntimeException e) {
       // Every key refusal authenticates nobody; the reason (KEY_REVOKED, ...) is kept for the client.
       throw TallyException.unauthenticated(Reasons.of(e, Reasons.KEY_INVALID), e.getStatus().getDescription());

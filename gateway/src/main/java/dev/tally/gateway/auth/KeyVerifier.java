@@ -1,8 +1,12 @@
 package dev.tally.gateway.auth;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.db.Idempotency;
+import dev.tally.common.grpc.ProtoTime;
 import dev.tally.proto.identity.v1.IdentityServiceGrpc;
 import dev.tally.proto.identity.v1.VerifyApiKeyRequest;
 import dev.tally.proto.identity.v1.VerifyApiKeyResponse;
@@ -19,10 +23,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Verifies API key secrets on the hot path: asks identity once, then answers from memory until the entry's
- * time is up or an identity.v1 event about the key, its owner's membership or its team drops it. Secrets
- * are held only as their SHA-256. Refusals are remembered briefly too, so a hammered bad key costs nothing
- * upstream.
+ * Verifies API key secrets on the hot path: asks identity once, then answers from memory (a Caffeine cache)
+ * until the entry's time is up or an identity.v1 event about the key, its owner's membership or its team
+ * drops it. An entry never outlives the answer it holds: its time is the shorter of the cache TTL and the
+ * key's expiry (or a rotated-out secret's grace end), so an expired key is refused on time everywhere.
+ * Secrets are held only as their SHA-256. Refusals are remembered briefly too, so a hammered bad key costs
+ * nothing upstream.
  */
 public final class KeyVerifier {
   private static final Duration NEGATIVE_TTL = Duration.ofSeconds(2);
@@ -31,26 +37,41 @@ public final class KeyVerifier {
   private final IdentityServiceGrpc.IdentityServiceBlockingStub identity;
   private final Duration ttl;
   private final Clock clock;
-  private final Map<String, Entry> bySecretHash = new ConcurrentHashMap<>();
+  private final Cache<String, Entry> bySecretHash;
   private final Map<String, Set<String>> byKey = new ConcurrentHashMap<>();
   private final Map<String, Set<String>> byTeam = new ConcurrentHashMap<>();
 
-  private record Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long expiresAtMillis) {}
+  /** An answer and how long it may be used (nanoseconds from when it was loaded). */
+  private record Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long lifeNanos) {}
 
   public KeyVerifier(Channel identityChannel, CallerSigner signer, Duration ttl, Clock clock) {
     this.identity = IdentityServiceGrpc.newBlockingStub(identityChannel)
         .withCallCredentials(signer.credentials(Caller.PLATFORM));
     this.ttl = ttl;
     this.clock = clock;
+    this.bySecretHash = Caffeine.newBuilder()
+        .maximumSize(MAX_ENTRIES)
+        .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+        .expireAfter(Expiry.<String, Entry>creating((hash, e) -> Duration.ofNanos(e.lifeNanos())))
+        .build();
+  }
+
+  /** The cached answer for a secret known to be valid right now, else empty (nothing is asked upstream). */
+  public java.util.Optional<VerifyApiKeyResponse> cachedValid(String secret) {
+    Entry e = bySecretHash.getIfPresent(hash(secret));
+    return e == null || e.verified() == null ? java.util.Optional.empty() : java.util.Optional.of(e.verified());
+  }
+
+  private static String hash(String secret) {
+    return HexFormat.of().formatHex(Idempotency.sha256(secret.getBytes(StandardCharsets.UTF_8)));
   }
 
   /** The key's principal and permissions; throws the identity service's refusal (KEY_INVALID, KEY_REVOKED, ...). */
   public VerifyApiKeyResponse verify(String secret) {
-    String hash = HexFormat.of().formatHex(Idempotency.sha256(secret.getBytes(StandardCharsets.UTF_8)));
-    long now = clock.millis();
-    Entry e = bySecretHash.get(hash);
-    if (e == null || e.expiresAtMillis() <= now) {
-      e = load(hash, secret, now);
+    String hash = hash(secret);
+    Entry e = bySecretHash.getIfPresent(hash);
+    if (e == null) {
+      e = load(hash, secret);
     }
     if (e.refusal() != null) {
       throw new StatusRuntimeException(e.refusal().getStatus(), e.refusal().getTrailers());
@@ -58,12 +79,17 @@ public final class KeyVerifier {
     return e.verified();
   }
 
-  private Entry load(String hash, String secret, long now) {
+  private Entry load(String hash, String secret) {
     Entry e;
     try {
       VerifyApiKeyResponse v = identity.withDeadlineAfter(5, TimeUnit.SECONDS)
           .verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret(secret).build());
-      e = new Entry(v, null, now + ttl.toMillis());
+      long life = ttl.toNanos();
+      if (v.hasValidUntil()) {
+        long left = Duration.between(clock.instant(), ProtoTime.instant(v.getValidUntil())).toNanos();
+        life = Math.max(0, Math.min(life, left));
+      }
+      e = new Entry(v, null, life);
       index(byKey, v.getApiKey().getName(), hash);
       if (!v.getPrincipal().getTeam().isEmpty()) {
         index(byTeam, v.getPrincipal().getTeam(), hash);
@@ -73,10 +99,7 @@ public final class KeyVerifier {
       if (code != Status.Code.UNAUTHENTICATED && code != Status.Code.PERMISSION_DENIED) {
         throw refusal; // identity unavailable: nothing to remember
       }
-      e = new Entry(null, refusal, now + NEGATIVE_TTL.toMillis());
-    }
-    if (bySecretHash.size() >= MAX_ENTRIES) {
-      bySecretHash.clear(); // crude bound; entries come back on demand
+      e = new Entry(null, refusal, NEGATIVE_TTL.toNanos());
     }
     bySecretHash.put(hash, e);
     return e;
@@ -92,9 +115,16 @@ public final class KeyVerifier {
     drop(byTeam.remove(team));
   }
 
+  /** Drops everything (an event that could not be read might have been an invalidation). */
+  public void invalidateAll() {
+    bySecretHash.invalidateAll();
+    byKey.clear();
+    byTeam.clear();
+  }
+
   private void drop(Set<String> hashes) {
     if (hashes != null) {
-      hashes.forEach(bySecretHash::remove);
+      bySecretHash.invalidateAll(hashes);
     }
   }
 

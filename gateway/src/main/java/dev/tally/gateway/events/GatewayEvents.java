@@ -102,6 +102,9 @@ public final class GatewayEvents implements AutoCloseable {
       applied++;
     } catch (InvalidProtocolBufferException | RuntimeException e) {
       skipped++;
+      if (Topics.IDENTITY.equals(r.topic())) {
+        keys.invalidateAll(); // it may have been a revocation: trust nothing cached
+      }
       log.error("gateway events: skipping record {}-{}@{} it cannot apply: {}", r.topic(), r.partition(), r.offset(),
           e.toString());
     }

@@ -353,7 +353,11 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
     }
     reply(out, () -> db.transaction(tx -> {
       var v = keys.verify(tx.dsl(), req.getSecret());
-      return VerifyApiKeyResponse.newBuilder().setApiKey(IdentityProtos.apiKey(v.key()))
+      var b = VerifyApiKeyResponse.newBuilder();
+      if (v.validUntil() != null) {
+        b.setValidUntil(dev.tally.common.grpc.ProtoTime.ts(v.validUntil()));
+      }
+      return b.setApiKey(IdentityProtos.apiKey(v.key()))
           .setPrincipal(Principal.newBuilder().setUser(v.user()).setTeam(v.team())
               .setApiKey(Names.apiKey(v.key().getId())))
           .setBillingAccount(v.billingAccount()).setRole(v.role())

@@ -40,6 +40,7 @@ public final class InvitationManager {
   private final AuditLog audit;
   private final IdentityPolicy policy;
   private final InvitationMailer mailer;
+  private final TokenGuesses guesses = new TokenGuesses();
 
   public InvitationManager(InvitationDao invitations, TeamDao teams, UserDao users, Access access,
       TeamManager teamManager, Secrets secrets, AuditLog audit, IdentityPolicy policy, InvitationMailer mailer) {
@@ -148,9 +149,10 @@ public final class InvitationManager {
   private InvitationsRecord byToken(DSLContext tx, Caller caller, String token) {
     UsersRecord me = users.byId(tx, caller.userId()).orElseThrow(
         () -> TallyException.notFound(Reasons.NOT_FOUND, "unknown user " + caller.user()));
-    InvitationsRecord inv = invitations.byTokenHash(tx, secrets.hash(token)).orElseThrow(
-        () -> TallyException.notFound("INVITATION_INVALID", "no invitation has this token"));
-    if (teams.activeTeam(tx, inv.getTeamId(), false).isEmpty()) {
+    guesses.check(caller.user());
+    InvitationsRecord inv = invitations.byTokenHash(tx, secrets.hash(token)).orElse(null);
+    if (inv == null || teams.activeTeam(tx, inv.getTeamId(), false).isEmpty()) {
+      guesses.failed(caller.user());
       throw TallyException.notFound("INVITATION_INVALID", "no invitation has this token");
     }
     requirePending(inv, true);

@@ -56,8 +56,12 @@ public final class ApiKeyManager {
   public record Page(List<ApiKeysRecord> keys, String nextPageToken) {}
 
   /** What a verified secret stands for. */
+  /**
+   * What a verified secret stands for; {@code validUntil} is when this answer stops being true by itself
+   * (the key's expiry, or a rotated-out secret's grace end), {@code null} when never.
+   */
   public record Verified(ApiKeysRecord key, String user, String team, String billingAccount, String role,
-      Set<Permission> permissions) {}
+      Set<Permission> permissions, OffsetDateTime validUntil) {}
 
   public Created create(DSLContext tx, Caller caller, ApiKeyKind kind, String teamName, String displayName,
       OffsetDateTime expireTime) {
@@ -226,9 +230,14 @@ public final class ApiKeyManager {
         : teamStanding(tx, key).orElseThrow(() -> TallyException.permissionDenied(Reasons.KEY_REVOKED,
             "the key's owner left the team"));
     keys.touch(tx, key.getId());
+    OffsetDateTime validUntil = earliest(key.getExpireTime(), match.secretExpireTime());
     return new Verified(key, key.getOwnerId() == null ? "" : Names.user(key.getOwnerId()),
         key.getTeamId() == null ? "" : Names.team(key.getTeamId()), billingAccount(key), standing.role(),
-        standing.permissions());
+        standing.permissions(), validUntil);
+  }
+
+  private static OffsetDateTime earliest(OffsetDateTime a, OffsetDateTime b) {
+    return a == null ? b : b == null ? a : a.isBefore(b) ? a : b;
   }
 
   /** What a key may do in its team: a team key what its owner's role allows, a service key spend and read. */
