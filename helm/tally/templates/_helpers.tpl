@@ -187,6 +187,8 @@ spec:
               value: "50051"
             - name: TALLY_METRICS_PORT
               value: "9464"
+            - name: TALLY_BIND_ADDRESS
+              value: "0.0.0.0"
             - name: TALLY_SHUTDOWN_DRAIN
               value: "20s"
             - name: TALLY_LOG_FORMAT

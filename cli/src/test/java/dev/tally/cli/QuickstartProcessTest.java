@@ -48,16 +48,24 @@ class QuickstartProcessTest {
   void quickstartThroughTheCliSurvivesARestart() throws Exception {
     Path data = Files.createTempDirectory("tally-quickstart");
     int gateway = Processes.freePort();
+    int identityPort = Processes.freePort();
     Map<String, String> stackEnv = Map.of("TALLY_DATA_DIR", data.toString(), "TALLY_SKIP_BUILD", "1",
-        "TALLY_GATEWAY_PORT", Integer.toString(gateway), "TALLY_IDENTITY_PORT", Integer.toString(Processes.freePort()),
+        "TALLY_GATEWAY_PORT", Integer.toString(gateway), "TALLY_IDENTITY_PORT", Integer.toString(identityPort),
         "TALLY_WALLET_PORT", Integer.toString(Processes.freePort()),
         "TALLY_METERING_PORT", Integer.toString(Processes.freePort()),
         "TALLY_POSTGRES_PORT", Integer.toString(Processes.freePort()), "TALLY_METRICS_PORT", "-1");
     env.put("TALLY_GATEWAY", "localhost:" + gateway);
-    env.put("TALLY_PLATFORM_TOKEN", "dev-platform-token-change-me");
-
     Process stack = startStack(stackEnv, data.resolve("first.log"), gateway);
     try {
+      // The stack made its own platform token and signing key, kept for its owner only.
+      Path tokenFile = data.resolve("secrets/platform-token");
+      assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+          Files.getPosixFilePermissions(tokenFile)));
+      String token = Files.readString(tokenFile).trim();
+      assertTrue(token.length() >= 32 && !token.startsWith("dev-"), token);
+      assertTrue(Files.readString(data.resolve("first.log")).contains("platform token: " + token));
+      env.put("TALLY_PLATFORM_TOKEN", token);
+      LocalStackExposure.assertOnlyItsOwnKeysAndLoopback(identityPort, gateway);
       quickstart();
     } finally {
       stop(stack, data.resolve("first.log"));

@@ -44,13 +44,16 @@ public final class TallyStack implements AutoCloseable {
 
   public static void main(String[] args) {
     ServiceRunner.main("tally-stack", () -> {
-      Env env = Env.system();
-      StackConfig config = StackConfig.from(env, args);
-      TallyStack stack = start(config, env);
+      Env system = Env.system();
+      StackConfig config = StackConfig.from(system, args);
+      Map<String, String> secrets = LocalSecrets.resolve(system, config.dataDir(), config.ephemeral());
+      TallyStack stack = start(config, system.with(secrets));
       System.out.println("Tally is running.");
       System.out.println("  gateway:        localhost:" + stack.gatewayPort());
-      System.out.println("  platform token: " + (env.optional("TALLY_PLATFORM_TOKEN").isPresent()
-          ? "(as set in TALLY_PLATFORM_TOKEN)" : GatewayConfig.DEV_PLATFORM_TOKEN + "   (local development only)"));
+      System.out.println("  platform token: " + secrets.get(LocalSecrets.PLATFORM_TOKEN) + "   ("
+          + (system.optional(LocalSecrets.PLATFORM_TOKEN).isPresent() ? "from TALLY_PLATFORM_TOKEN"
+              : config.ephemeral() ? "made for this run" : "kept in " + LocalSecrets.platformTokenFile(config.dataDir()))
+          + ")");
       System.out.println("  kafka:          " + stack.kafkaBootstrap);
       System.out.println("  postgresql:     " + stack.databaseUrl);
       System.out.println("  data:           " + (config.ephemeral() ? "ephemeral (deleted at exit)" : config.dataDir()));
@@ -60,7 +63,8 @@ public final class TallyStack implements AutoCloseable {
   }
 
   /** Starts on embedded infrastructure, or on the external PostgreSQL and Kafka the config names. */
-  public static TallyStack start(StackConfig config, Env env) throws Exception {
+  public static TallyStack start(StackConfig config, Env given) throws Exception {
+    Env env = given.with(LocalSecrets.resolve(given, config.dataDir(), config.ephemeral()));
     ServiceRunner runner = new ServiceRunner();
     try {
       return start(config, env, runner, database(config, env, runner), kafka(config, env, runner));
@@ -70,10 +74,19 @@ public final class TallyStack implements AutoCloseable {
     }
   }
 
-  /** Starts on the given database (one schema per service) and Kafka; tests pass their shared ones. */
+  /**
+   * Starts on the given database (one schema per service) and Kafka; tests pass their shared ones, and get
+   * the test keys ({@link GatewayConfig#DEV_PLATFORM_TOKEN} and its kin).
+   */
   public static TallyStack start(StackConfig config, DatabaseConfig db, KafkaConfig kafka) throws Exception {
-    return start(config, Env.of(java.util.Map.of()), db, kafka);
+    return start(config, Env.of(TEST_SECRETS), db, kafka);
   }
+
+  /** The keys tests sign and authenticate with; never used by a process started from its environment. */
+  public static final Map<String, String> TEST_SECRETS = Map.of(
+      LocalSecrets.PLATFORM_TOKEN, GatewayConfig.DEV_PLATFORM_TOKEN,
+      "TALLY_INTERNAL_AUTH_KEY", IdentityConfig.DEV_INTERNAL_AUTH_KEY,
+      "TALLY_SECRET_PEPPER", IdentityConfig.DEV_SECRET_PEPPER);
 
   /** As above, with the services' other settings read from {@code env} (what a test sets). */
   public static TallyStack start(StackConfig config, Env env, DatabaseConfig db, KafkaConfig kafka)

@@ -65,6 +65,8 @@ class StackSettingsTest {
     vars.put("TALLY_USAGE_MAX_AGE", "40d");
     vars.put("TALLY_MAX_OWNED_TEAMS", "1");
     vars.put("TALLY_PLATFORM_TOKEN", TOKEN);
+    vars.put("TALLY_INTERNAL_AUTH_KEY", "a-signing-key-of-our-own");
+    vars.put("TALLY_SECRET_PEPPER", "a-pepper-of-our-own-too");
     vars.put("TALLY_ASSIGN_KEY_ON_JOIN", "true");
     vars.put("TALLY_CURRENCY", "EUR");
     vars.put("TALLY_PLANS", "team:Team plan:7000000000");

@@ -22,7 +22,8 @@ public final class CallerInterceptor implements ServerInterceptor {
   @Override
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
       ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
-    Caller caller = signer.verify(headers.get(CallerSigner.CALLER_HEADER));
+    Caller caller = signer.verify(headers.get(CallerSigner.CALLER_HEADER), call.getMethodDescriptor()
+        .getFullMethodName());
     return Contexts.interceptCall(Context.current().withValue(Caller.CONTEXT, caller), call, headers, next);
   }
 }

@@ -17,13 +17,14 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Signs and verifies the caller header that the gateway sends to the services: an HMAC-SHA256 over the
- * caller and an expiry, with a key shared inside the cluster ({@code TALLY_INTERNAL_AUTH_KEY}). A caller
- * cannot forge it, and a captured header stops working after its short lifetime.
+ * caller, the full name of the one method it is for, and an expiry, with a key shared inside the cluster
+ * ({@code TALLY_INTERNAL_AUTH_KEY}). A caller cannot forge it; a captured header works for no other RPC and
+ * stops working after {@value #LIFETIME_SECONDS} s.
  */
 public final class CallerSigner {
   public static final Metadata.Key<String> CALLER_HEADER =
       Metadata.Key.of("x-tally-caller", Metadata.ASCII_STRING_MARSHALLER);
-  private static final long LIFETIME_SECONDS = 120;
+  static final long LIFETIME_SECONDS = 30;
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
   private static final Base64.Decoder B64D = Base64.getUrlDecoder();
 
@@ -38,15 +39,19 @@ public final class CallerSigner {
     this.clock = clock;
   }
 
-  /** Header value: {@code user;team;apiKey;platform;expiry;signature}, fields base64url-encoded. */
-  public String sign(Caller caller) {
+  /**
+   * Header value for a call of {@code fullMethod}: {@code user;team;apiKey;platform;expiry;signature}, fields
+   * base64url-encoded; the method is signed but not sent (the receiver knows which method it serves).
+   */
+  public String sign(Caller caller, String fullMethod) {
     long expiry = clock.instant().getEpochSecond() + LIFETIME_SECONDS;
     String body = String.join(";", enc(caller.user()), enc(caller.team()), enc(caller.apiKey()),
         caller.platform() ? "1" : "0", Long.toString(expiry));
-    return body + ";" + B64.encodeToString(mac(body));
+    return body + ";" + B64.encodeToString(mac(fullMethod + "|" + body));
   }
 
-  public Caller verify(String header) {
+  /** The caller of a call of {@code fullMethod}; UNAUTHENTICATED when the header was not signed for it. */
+  public Caller verify(String header, String fullMethod) {
     String[] parts = header == null ? new String[0] : header.split(";", -1);
     if (parts.length != 6) {
       throw unauthenticated();
@@ -58,7 +63,7 @@ public final class CallerSigner {
     } catch (IllegalArgumentException e) {
       throw unauthenticated();
     }
-    if (!MessageDigest.isEqual(mac(body), given)) {
+    if (!MessageDigest.isEqual(mac(fullMethod + "|" + body), given)) {
       throw unauthenticated();
     }
     long expiry;
@@ -79,7 +84,7 @@ public final class CallerSigner {
       @Override
       public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
         Metadata headers = new Metadata();
-        headers.put(CALLER_HEADER, sign(caller));
+        headers.put(CALLER_HEADER, sign(caller, info.getMethodDescriptor().getFullMethodName()));
         applier.apply(headers);
       }
     };

@@ -50,6 +50,19 @@ public final class Env {
     return value == null || value.isBlank() ? Optional.empty() : Optional.of(value.trim());
   }
 
+  /**
+   * A secret the process cannot run without (a signing key, a pepper, a token): required, at least 16
+   * characters. There is no development fallback: a key written in the source signs for anyone who reads it.
+   */
+  public String secret(String name) {
+    String v = optional(name).orElseThrow(() -> new ConfigException(name
+        + " is required (a secret of at least 16 characters; the local stack generates its own)"));
+    if (v.length() < 16) {
+      throw new ConfigException(name + " must have at least 16 characters");
+    }
+    return v;
+  }
+
   public String string(String name, String defaultValue) {
     return optional(name).orElse(defaultValue);
   }

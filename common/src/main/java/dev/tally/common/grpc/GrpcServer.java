@@ -140,7 +140,7 @@ public final class GrpcServer implements AutoCloseable {
       chain.addAll(interceptors);
       chain.add(new ValidationInterceptor());
       NettyServerBuilder builder =
-          NettyServerBuilder.forPort(config.port())
+          NettyServerBuilder.forAddress(new java.net.InetSocketAddress(config.bindAddress(), config.port()))
               .maxInboundMessageSize(config.maxInboundMessageBytes())
               .permitKeepAliveTime(10, TimeUnit.SECONDS)
               .permitKeepAliveWithoutCalls(true)
@@ -159,7 +159,8 @@ public final class GrpcServer implements AutoCloseable {
       java.util.concurrent.ScheduledExecutorService watcher = healthChecks.isEmpty() ? null
           : watchHealth(name, health, services, List.copyOf(healthChecks));
       MetricsEndpoint metrics =
-          config.metricsPort() < 0 ? null : MetricsEndpoint.start(config.metricsPort(), registry);
+          config.metricsPort() < 0 ? null
+              : MetricsEndpoint.start(config.bindAddress(), config.metricsPort(), registry);
       log.info("{}: serving gRPC on port {}{}", name, server.getPort(),
           metrics == null ? "" : ", metrics on port " + metrics.port());
       return new GrpcServer(name, server, health, config, metrics, watcher);

@@ -13,20 +13,24 @@ import java.time.Duration;
  * @param reflection whether server reflection is served ({@code TALLY_GRPC_REFLECTION})
  * @param stallTimeout how long a Kafka consumer may make no progress while records wait before gRPC health
  *     turns NOT_SERVING, so the orchestrator restarts the process ({@code TALLY_CONSUMER_STALL_TIMEOUT})
+ * @param bindAddress the address the gRPC and metrics ports listen on ({@code TALLY_BIND_ADDRESS}; loopback
+ *     unless configured: a container sets {@code 0.0.0.0})
  */
 public record ServerConfig(
     int port, int metricsPort, Duration drainTimeout, int maxInboundMessageBytes, boolean reflection,
-    Duration stallTimeout) {
+    Duration stallTimeout, String bindAddress) {
 
   public static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(60);
+  public static final String LOOPBACK = "127.0.0.1";
 
   public ServerConfig(int port, int metricsPort, Duration drainTimeout, int maxInboundMessageBytes,
       boolean reflection) {
-    this(port, metricsPort, drainTimeout, maxInboundMessageBytes, reflection, DEFAULT_STALL_TIMEOUT);
+    this(port, metricsPort, drainTimeout, maxInboundMessageBytes, reflection, DEFAULT_STALL_TIMEOUT, LOOPBACK);
   }
 
   public ServerConfig withStallTimeout(Duration timeout) {
-    return new ServerConfig(port, metricsPort, drainTimeout, maxInboundMessageBytes, reflection, timeout);
+    return new ServerConfig(port, metricsPort, drainTimeout, maxInboundMessageBytes, reflection, timeout,
+        bindAddress);
   }
 
   public static ServerConfig fromEnv(Env env, int defaultPort, int defaultMetricsPort) {
@@ -37,7 +41,8 @@ public record ServerConfig(
         env.integer("TALLY_GRPC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
         env.bool("TALLY_GRPC_REFLECTION", true),
         env.duration("TALLY_CONSUMER_STALL_TIMEOUT", DEFAULT_STALL_TIMEOUT, Duration.ofSeconds(1),
-            Duration.ofHours(1)));
+            Duration.ofHours(1)),
+        env.string("TALLY_BIND_ADDRESS", LOOPBACK));
   }
 
   /** Free ports, short drain: for tests and embedded use. */

@@ -18,12 +18,12 @@ public final class MetricsEndpoint implements AutoCloseable {
     this.server = server;
   }
 
-  public static MetricsEndpoint start(int port, MeterRegistry registry) {
+  public static MetricsEndpoint start(String bindAddress, int port, MeterRegistry registry) {
     if (!(registry instanceof PrometheusMeterRegistry prometheus)) {
       throw new IllegalArgumentException("the metrics endpoint needs a PrometheusMeterRegistry");
     }
     try {
-      HttpServer server = HttpServer.create(new InetSocketAddress(port), 16);
+      HttpServer server = HttpServer.create(new InetSocketAddress(bindAddress, port), 16);
       server.createContext("/metrics", exchange -> {
         byte[] body = prometheus.scrape().getBytes(StandardCharsets.UTF_8);
         exchange.getResponseHeaders().add("Content-Type", "text/plain; version=0.0.4; charset=utf-8");

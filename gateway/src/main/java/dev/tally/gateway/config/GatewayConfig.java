@@ -35,14 +35,8 @@ public record GatewayConfig(
   public static final String DEV_INTERNAL_AUTH_KEY = "dev-internal-auth-key-change-me";
 
   public static GatewayConfig fromEnv(Env env) {
-    String token = env.string("TALLY_PLATFORM_TOKEN", DEV_PLATFORM_TOKEN);
-    if (token.length() < 16) {
-      throw new ConfigException("TALLY_PLATFORM_TOKEN must have at least 16 characters");
-    }
-    String key = env.string("TALLY_INTERNAL_AUTH_KEY", DEV_INTERNAL_AUTH_KEY);
-    if (key.length() < 16) {
-      throw new ConfigException("TALLY_INTERNAL_AUTH_KEY must have at least 16 characters");
-    }
+    String token = env.secret("TALLY_PLATFORM_TOKEN");
+    String key = env.secret("TALLY_INTERNAL_AUTH_KEY");
     return new GatewayConfig(
         ServerConfig.fromEnv(env, DEFAULT_PORT, DEFAULT_METRICS_PORT),
         KafkaConfig.fromEnv(env),

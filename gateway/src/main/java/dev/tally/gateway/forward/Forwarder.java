@@ -82,7 +82,7 @@ public final class Forwarder {
       StreamObserver<byte[]> responses) {
     Caller caller = Caller.current();
     Metadata headers = new Metadata();
-    headers.put(CallerSigner.CALLER_HEADER, signer.sign(caller));
+    headers.put(CallerSigner.CALLER_HEADER, signer.sign(caller, method.getFullMethodName()));
     String requestId = RequestIds.current();
     if (requestId != null) {
       headers.put(RequestIds.HEADER, requestId);

@@ -34,17 +34,9 @@ public record IdentityConfig(
         DatabaseConfig.fromEnv(env, "identity"),
         KafkaConfig.fromEnv(env),
         IdentityPolicy.fromEnv(env),
-        minLength(env, "TALLY_INTERNAL_AUTH_KEY", DEV_INTERNAL_AUTH_KEY),
-        minLength(env, "TALLY_SECRET_PEPPER", DEV_SECRET_PEPPER),
+        env.secret("TALLY_INTERNAL_AUTH_KEY"),
+        env.secret("TALLY_SECRET_PEPPER"),
         SmtpConfig.fromEnv(env));
-  }
-
-  private static String minLength(Env env, String name, String dflt) {
-    String v = env.string(name, dflt);
-    if (v.length() < 16) {
-      throw new dev.tally.common.config.ConfigException(name + " must have at least 16 characters");
-    }
-    return v;
   }
 
   @Override

@@ -22,10 +22,7 @@ public record MeteringConfig(ServerConfig server, DatabaseConfig database, Kafka
   public static final String DEV_INTERNAL_AUTH_KEY = "dev-internal-auth-key-change-me";
 
   public static MeteringConfig fromEnv(Env env) {
-    String key = env.string("TALLY_INTERNAL_AUTH_KEY", DEV_INTERNAL_AUTH_KEY);
-    if (key.length() < 16) {
-      throw new ConfigException("TALLY_INTERNAL_AUTH_KEY must have at least 16 characters");
-    }
+    String key = env.secret("TALLY_INTERNAL_AUTH_KEY");
     return new MeteringConfig(
         ServerConfig.fromEnv(env, DEFAULT_PORT, DEFAULT_METRICS_PORT),
         DatabaseConfig.fromEnv(env, "metering"),

@@ -19,10 +19,7 @@ public record WalletConfig(ServerConfig server, DatabaseConfig database, KafkaCo
   public static final String DEV_INTERNAL_AUTH_KEY = "dev-internal-auth-key-change-me";
 
   public static WalletConfig fromEnv(Env env) {
-    String key = env.string("TALLY_INTERNAL_AUTH_KEY", DEV_INTERNAL_AUTH_KEY);
-    if (key.length() < 16) {
-      throw new dev.tally.common.config.ConfigException("TALLY_INTERNAL_AUTH_KEY must have at least 16 characters");
-    }
+    String key = env.secret("TALLY_INTERNAL_AUTH_KEY");
     return new WalletConfig(
         ServerConfig.fromEnv(env, DEFAULT_PORT, DEFAULT_METRICS_PORT),
         DatabaseConfig.fromEnv(env, "wallet"),
