@@ -8,6 +8,8 @@ import dev.tally.common.db.Database;
 import dev.tally.common.grpc.GrpcServer;
 import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.OutboxRelay;
+import dev.tally.common.kafka.TransactionalConsumer;
+import dev.tally.identity.audit.AuditIntake;
 import dev.tally.common.kafka.Topics;
 import dev.tally.common.metrics.Metrics;
 import dev.tally.identity.access.Access;
@@ -68,8 +70,11 @@ public final class IdentityServiceMain {
       mailRelay.start();
       mailer = outboxMailer;
     }
+    TransactionalConsumer auditIntake = runner.manage(new TransactionalConsumer(db, kafka, "identity-audit",
+        Topics.AUDIT, "identity-audit", new AuditIntake(new AuditDao()))).start();
     return GrpcServer.builder("identity", config.server(), registry)
         .addInterceptor(new CallerInterceptor(new CallerSigner(config.internalAuthKey(), Clock.systemUTC())))
+        .consumersHealthy(auditIntake)
         .addService(service(config, db, mailer))
         .start();
   }
@@ -90,6 +95,6 @@ public final class IdentityServiceMain {
     InvitationManager invitations = new InvitationManager(invitationDao, teamDao, userDao, access, teams, secrets,
         audit, config.policy(), mailer);
     return new IdentityGrpcService(db, new UserManager(userDao, events), teams, invitations, keys,
-        new AuditQueries(auditDao, access));
+        new AuditQueries(auditDao, access, teamDao));
   }
 }

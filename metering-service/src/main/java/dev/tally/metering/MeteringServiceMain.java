@@ -49,6 +49,11 @@ public final class MeteringServiceMain {
     Database db = runner.manage(Database.open(config.database(), "metering", registry));
     KafkaClients kafka = new KafkaClients(config.kafka(), registry);
     kafka.ensureTopics(Topics.ALL);
+    // The outbox carries the audit events of price changes (usage itself is published before the claims commit).
+    dev.tally.common.kafka.OutboxRelay relay = runner.manage(new dev.tally.common.kafka.OutboxRelay(db,
+        runner.manage(kafka.producer("metering-outbox")), java.time.Duration.ofSeconds(1), "metering"));
+    db.afterCommit(relay::wake);
+    relay.start();
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
     ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext().build();
     runner.manage(identity::shutdownNow);

@@ -38,6 +38,25 @@ public final class TeamPermissions {
     }
   }
 
+  /** Whether {@code owner} ({@code teams/{t}} or {@code users/{u}}) exists (teams: and is not deleted). */
+  public boolean exists(String owner) {
+    try {
+      var stub = identity.withDeadlineAfter(5, TimeUnit.SECONDS);
+      if (owner.startsWith("teams/")) {
+        stub.getTeam(dev.tally.proto.identity.v1.GetTeamRequest.newBuilder().setName(owner).build());
+      } else {
+        stub.getUser(dev.tally.proto.identity.v1.GetUserRequest.newBuilder().setName(owner).build());
+      }
+      return true;
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
+        return false;
+      }
+      throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE",
+          "the wallet's owner cannot be checked right now; retry");
+    }
+  }
+
   /** Requires {@code permission}; {@code what} names the guarded resource in the NOT_FOUND message. */
   public void require(String user, String team, Permission permission, String what) {
     CheckPermissionResponse r = check(user, team, permission);

@@ -11,7 +11,10 @@ public final class Topics {
   /** Wallet state changes (balances, suspension, limits, notifications); consumed by every gateway. */
   public static final String WALLET = "wallet.v1";
 
-  public static final Set<String> ALL = Set.of(USAGE, IDENTITY, WALLET);
+  /** Administrative actions of wallet and metering (keyed by scope); kept in the audit log by identity. */
+  public static final String AUDIT = "audit.v1";
+
+  public static final Set<String> ALL = Set.of(USAGE, IDENTITY, WALLET, AUDIT);
 
   private Topics() {}
 }

@@ -73,6 +73,9 @@ public final class GatewayAuthInterceptor implements ServerInterceptor {
   private Caller apiKey(Metadata headers, String address) {
     String token = bearer(headers);
     if (token == null || !token.startsWith("tly_")) {
+      if (!throttle.mayVerify(address)) {
+        throw KeyGate.throttled();
+      }
       throttle.failed(address);
       throw unauthenticated(token == null ? "send authorization: Bearer <API key or platform token>"
           : "the bearer token is neither an API key nor the platform token");

@@ -10,6 +10,12 @@ public final class KeyGate {
   private final KeyVerifier keys;
   private final AuthThrottle throttle;
 
+  static TallyException throttled() {
+    return TallyException.resourceExhausted("AUTH_THROTTLED",
+        "too many failed authentications from here; unknown keys are checked slowly for a minute")
+        .withRetryAfter(AuthThrottle.SLOW_LANE);
+  }
+
   public KeyGate(KeyVerifier keys, AuthThrottle throttle) {
     this.keys = keys;
     this.throttle = throttle;
@@ -27,9 +33,7 @@ public final class KeyGate {
       return known.get();
     }
     if (!throttle.mayVerify(source)) {
-      throw TallyException.resourceExhausted("AUTH_THROTTLED",
-          "too many failed authentications from here; unknown keys are checked slowly for a minute")
-          .withRetryAfter(AuthThrottle.SLOW_LANE);
+      throw throttled();
     }
     try {
       return keys.verify(secret);

@@ -4,7 +4,9 @@ import dev.tally.common.auth.Caller;
 import dev.tally.common.ids.PageTokens;
 import dev.tally.identity.access.Access;
 import dev.tally.identity.access.Names;
+import dev.tally.common.kafka.AuditTrail;
 import dev.tally.identity.db.AuditDao;
+import dev.tally.identity.db.TeamDao;
 import dev.tally.identity.db.jooq.tables.records.AuditEventsRecord;
 import dev.tally.proto.identity.v1.Permission;
 import java.time.OffsetDateTime;
@@ -16,13 +18,28 @@ import org.jooq.DSLContext;
 public final class AuditQueries {
   private final AuditDao dao;
   private final Access access;
+  private final TeamDao teams;
 
-  public AuditQueries(AuditDao dao, Access access) {
+  public AuditQueries(AuditDao dao, Access access, TeamDao teams) {
     this.dao = dao;
     this.access = access;
+    this.teams = teams;
   }
 
   public record Page(List<AuditEventsRecord> events, String nextPageToken) {}
+
+  /**
+   * Who reads a team's log: members with AUDIT_VIEW while it exists; once deleted, the platform and the
+   * former owner still do (the log, its deletion included, outlives the team).
+   */
+  private void requireReader(DSLContext tx, Caller caller, String teamId) {
+    var team = teams.anyTeam(tx, teamId).orElseThrow(() -> Access.teamNotFound(teamId));
+    if (team.getDeleteTime() == null) {
+      access.require(tx, caller, teamId, Permission.PERMISSION_AUDIT_VIEW);
+    } else if (!caller.platform() && !(caller.isUser() && team.getOwnerId().equals(caller.userId()))) {
+      throw Access.teamNotFound(teamId);
+    }
+  }
 
   public Page list(DSLContext tx, Caller caller, String parent, Collection<String> actions, OffsetDateTime start,
       OffsetDateTime end, String pageToken, int pageSize) {
@@ -30,9 +47,14 @@ public final class AuditQueries {
     if ("users/me".equals(parent) || (caller.isUser() && parent.equals(caller.user()))) {
       scope = caller.user();
       caller.userId();
+    } else if (AuditTrail.PLATFORM_SCOPE.equals(parent)) {
+      if (!caller.platform()) {
+        throw Access.forbidden("the deployment's own log (prices) is the platform's");
+      }
+      scope = AuditTrail.PLATFORM_SCOPE;
     } else {
       String teamId = Names.teamId("parent", parent);
-      access.require(tx, caller, teamId, Permission.PERMISSION_AUDIT_VIEW);
+      requireReader(tx, caller, teamId);
       scope = Names.team(teamId);
     }
     int size = PageTokens.pageSize(pageSize);

@@ -17,6 +17,18 @@ public final class AuditDao {
     tx.insertInto(AUDIT_EVENTS).set(event).execute();
   }
 
+  /** Inserts the events whose id is new (a redelivered event changes nothing). */
+  public void insertIfAbsent(DSLContext tx, java.util.List<AuditEventsRecord> events) {
+    if (events.isEmpty()) {
+      return;
+    }
+    var insert = tx.insertInto(AUDIT_EVENTS).set(events.getFirst());
+    for (AuditEventsRecord e : events.subList(1, events.size())) {
+      insert = insert.newRecord().set(e);
+    }
+    insert.onConflictDoNothing().execute();
+  }
+
   public List<AuditEventsRecord> list(DSLContext tx, String scope, Collection<String> actions,
       OffsetDateTime start, OffsetDateTime end, String beforeId, int limit) {
     Condition c = AUDIT_EVENTS.SCOPE.eq(scope);

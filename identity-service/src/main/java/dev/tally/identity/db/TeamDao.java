@@ -37,6 +37,11 @@ public final class TeamDao {
     return lock ? q.forUpdate().fetchOptional() : q.fetchOptional();
   }
 
+  /** A team whether or not it was deleted (deleted teams keep their row for the audit log). */
+  public Optional<TeamsRecord> anyTeam(DSLContext tx, String id) {
+    return tx.selectFrom(TEAMS).where(TEAMS.ID.eq(id)).fetchOptional();
+  }
+
   public int countOwnedTeams(DSLContext tx, String ownerId) {
     return tx.fetchCount(TEAMS, TEAMS.OWNER_ID.eq(ownerId), TEAMS.DELETE_TIME.isNull());
   }

@@ -7,6 +7,7 @@ import dev.tally.common.auth.Caller;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Ids;
+import dev.tally.common.kafka.AuditTrail;
 import dev.tally.common.money.Pricing;
 import dev.tally.metering.db.jooq.tables.records.MetersRecord;
 import dev.tally.metering.db.jooq.tables.records.PricesRecord;
@@ -98,7 +99,14 @@ public final class PriceCatalog {
     p.setCurrencyCode(currency.isEmpty() ? "USD" : currency);
     p.setEffectiveTime(OffsetDateTime.ofInstant(effective, ZoneOffset.UTC));
     p.setCreateTime(OffsetDateTime.now());
+    PricesRecord before = snapshot(tx).priceAt(id, model, effective).orElse(null);
     tx.insertInto(PRICES).set(p).execute();
+    AuditTrail.record(tx, caller, AuditTrail.PLATFORM_SCOPE, "price.set", "meters/" + id, java.util.Map.of(
+        "model", model, "effective_time", p.getEffectiveTime().toString(), "currency_code", p.getCurrencyCode(),
+        "before.price_nanos", before == null ? "none" : Long.toString(before.getPriceNanos()),
+        "before.per_quantity", before == null ? "none" : Long.toString(before.getPerQuantity()),
+        "after.price_nanos", Long.toString(p.getPriceNanos()), "after.per_quantity",
+        Long.toString(p.getPerQuantity())));
     return p;
   }
 }

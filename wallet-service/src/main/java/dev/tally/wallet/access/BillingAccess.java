@@ -14,4 +14,7 @@ public interface BillingAccess {
   void requireView(Caller caller, String wallet);
 
   void requireManage(Caller caller, String wallet);
+
+  /** NOT_FOUND unless the wallet's owner (team or user) exists: money is never put where nobody is. */
+  void requireOwnerExists(String wallet);
 }

@@ -46,6 +46,14 @@ public final class IdentityBillingAccess implements BillingAccess {
     require(caller, wallet, Permission.PERMISSION_BILLING_MANAGE);
   }
 
+  @Override
+  public void requireOwnerExists(String wallet) {
+    String owner = Wallets.owner(wallet);
+    if (owner == null || !permissions.exists(owner)) {
+      throw notFound(wallet);
+    }
+  }
+
   private void require(Caller caller, String wallet, Permission permission) {
     if (caller.platform()) {
       return;

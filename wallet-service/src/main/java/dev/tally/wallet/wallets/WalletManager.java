@@ -1,5 +1,8 @@
 package dev.tally.wallet.wallets;
 
+import dev.tally.common.ids.Wallets;
+import java.util.Map;
+import dev.tally.common.kafka.AuditTrail;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
@@ -56,6 +59,7 @@ public final class WalletManager {
       String description) {
     requirePlatform(caller, "deposits record payments the platform received; a team asks the platform to top up");
     String wallet = access.resolve(caller, name);
+    access.requireOwnerExists(wallet);
     WalletsRecord w = book.lockFresh(tx, wallet);
     if (!w.getCurrencyCode().equals(currency)) {
       throw TallyException.invalidArgument("currency_code", "the wallet holds " + w.getCurrencyCode());
@@ -78,6 +82,9 @@ public final class WalletManager {
     TransfersRecord t = ledger.postOne(tx, new NewTransfer(Ids.newId(), Accounts.deposits(currency),
         Accounts.paid(wallet), amount, currency, "deposit", null, null, null, reference, null, null,
         description.isEmpty() ? "deposit" : description, book.nowOdt()));
+    audit(tx, caller, wallet, "wallet.deposit", Map.of("amount_nanos", Long.toString(amount),
+        "currency_code", currency, "external_reference", reference, "transfer", t.getId(),
+        "before.balance_nanos", Long.toString(balance), "after.balance_nanos", Long.toString(balance + amount)));
     return new Deposited(t, book.afterChange(tx, w));
   }
 
@@ -99,7 +106,7 @@ public final class WalletManager {
       boolean clear) {
     String wallet = access.resolve(caller, name);
     access.requireManage(caller, wallet);
-    return setLimit(tx, wallet, wallet, period, limit, clear);
+    return setLimit(tx, caller, "wallet.set_spending_limit", wallet, wallet, period, limit, clear);
   }
 
   public Snapshot setQuota(DSLContext tx, Caller caller, String name, String subject, String period, long limit,
@@ -112,13 +119,20 @@ public final class WalletManager {
       throw TallyException.invalidArgument("subject",
           "must be a member of the wallet's team (teams/{team}/members/{user}) or a key (apiKeys/{key})");
     }
-    return setLimit(tx, wallet, subject, period, limit, clear);
+    return setLimit(tx, caller, "wallet.set_quota", wallet, subject, period, limit, clear);
   }
 
-  private Snapshot setLimit(DSLContext tx, String wallet, String subject, String period, long limit, boolean clear) {
+  private Snapshot setLimit(DSLContext tx, Caller caller, String action, String wallet, String subject, String period,
+      long limit, boolean clear) {
     WalletsRecord w = book.lockFresh(tx, wallet);
+    String before = wallets.limits(tx, wallet).stream()
+        .filter(l -> l.getSubject().equals(subject) && l.getPeriod().equals(period))
+        .map(l -> Long.toString(l.getLimitNanos())).findFirst().orElse("none");
+    Map<String, String> details = Map.of("subject", subject, "period", period, "before.limit_nanos", before,
+        "after.limit_nanos", clear ? "none" : Long.toString(limit));
     if (clear) {
       wallets.deleteLimit(tx, wallet, subject, period);
+      audit(tx, caller, wallet, action, details);
       return book.afterChange(tx, w);
     }
     if (limit > Money.MAX_AMOUNT) {
@@ -130,6 +144,7 @@ public final class WalletManager {
           + Money.format(spent, w.getCurrencyCode()) + ") is above the new limit; set at least that, or clear it");
     }
     wallets.putLimit(tx, wallet, subject, period, limit);
+    audit(tx, caller, wallet, action, details);
     return book.afterChange(tx, w);
   }
 
@@ -137,6 +152,8 @@ public final class WalletManager {
     String wallet = access.resolve(caller, name);
     requirePlatform(caller, "discounts are set by the platform's operators");
     WalletsRecord w = book.lockFresh(tx, wallet);
+    audit(tx, caller, wallet, "wallet.set_discount", Map.of("before.discount_basis_points",
+        Integer.toString(w.getDiscountBps()), "after.discount_basis_points", Integer.toString(bps)));
     w.setDiscountBps(bps);
     return book.afterChange(tx, w);
   }
@@ -152,6 +169,11 @@ public final class WalletManager {
       throw TallyException.invalidArgument("amount_nanos", "must be at most " + Money.MAX_AMOUNT);
     }
     WalletsRecord w = book.lockFresh(tx, wallet);
+    audit(tx, caller, wallet, "wallet.set_auto_refill", Map.of(
+        "before.enabled", Boolean.toString(w.getAutoRefillEnabled()), "after.enabled", Boolean.toString(enabled),
+        "before.threshold_nanos", Long.toString(w.getAutoRefillThreshold()), "after.threshold_nanos",
+        Long.toString(threshold), "before.amount_nanos", Long.toString(w.getAutoRefillAmount()),
+        "after.amount_nanos", Long.toString(amount)));
     w.setAutoRefillEnabled(enabled);
     w.setAutoRefillThreshold(threshold);
     w.setAutoRefillAmount(amount);
@@ -164,6 +186,8 @@ public final class WalletManager {
     requirePlatform(caller, "the admission mode is set by the platform's operators");
     String wallet = access.resolve(caller, name);
     WalletsRecord w = book.lockFresh(tx, wallet);
+    audit(tx, caller, wallet, "wallet.set_admission_mode", Map.of("before.mode", w.getAdmissionMode(),
+        "after.mode", mode));
     w.setAdmissionMode(mode);
     return book.afterChange(tx, w);
   }
@@ -175,10 +199,14 @@ public final class WalletManager {
   public Snapshot setPlan(DSLContext tx, Caller caller, String name, String planName, int seats) {
     requirePlatform(caller, "seats are paid to the platform, which records the plan");
     String wallet = access.resolve(caller, name);
+    access.requireOwnerExists(wallet);
     if (!wallet.startsWith("wallets/team-")) {
       throw TallyException.invalidArgument("wallet", "plans are for team wallets");
     }
     WalletsRecord w = book.lockFresh(tx, wallet);
+    audit(tx, caller, wallet, "wallet.set_plan", Map.of("before.plan", w.getPlan() == null ? "none" : w.getPlan(),
+        "before.seats", Integer.toString(w.getSeats()), "after.plan", planName.isEmpty() ? "none" : planName,
+        "after.seats", Integer.toString(planName.isEmpty() ? 0 : seats)));
     if (planName.isEmpty()) {
       w.setPlan(null);
       w.setSeats(0);
@@ -221,17 +249,26 @@ public final class WalletManager {
       OffsetDateTime expire, String description) {
     String wallet = access.resolve(caller, name);
     requirePlatform(caller, "credits are granted by the platform's operators");
+    access.requireOwnerExists(wallet);
     if (expire != null && !expire.toInstant().isAfter(book.now())) {
       throw TallyException.invalidArgument("expire_time", "must be in the future");
     }
     WalletsRecord w = book.lockFresh(tx, wallet);
     book.grant(tx, w, amount, priority, expire, description.isEmpty() ? "promotional credit" : description, "promo");
+    audit(tx, caller, wallet, "wallet.grant_credits", Map.of("amount_nanos", Long.toString(amount),
+        "priority", Integer.toString(priority), "expire_time", expire == null ? "never" : expire.toString()));
     return book.afterChange(tx, w);
   }
 
   public List<WalletsRecord> statesPage(DSLContext tx, Caller caller, String after, int limit) {
     requirePlatform(caller, "wallet states are internal");
     return wallets.page(tx, after, limit);
+  }
+
+  /** Records an administrative change of {@code wallet} in its owner's audit log (see {@link AuditTrail}). */
+  private static void audit(DSLContext tx, Caller caller, String wallet, String action, Map<String, String> details) {
+    String owner = Wallets.owner(wallet);
+    AuditTrail.record(tx, caller, owner == null ? AuditTrail.PLATFORM_SCOPE : owner, action, wallet, details);
   }
 
   public static void requirePlatform(Caller caller, String why) {
