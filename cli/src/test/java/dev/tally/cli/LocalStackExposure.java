@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 final class LocalStackExposure {
   private LocalStackExposure() {}
 
-  static void assertOnlyItsOwnKeysAndLoopback(int identityPort, int gatewayPort) throws Exception {
+  static void assertOnlyItsOwnKeysAndLoopback(int identityPort, int gatewayPort, String startLog) throws Exception {
     // A caller signed with the key once written in the source is refused on a service's own port.
     ManagedChannel ch = NettyChannelBuilder.forAddress("localhost", identityPort).usePlaintext().build();
     try {
@@ -35,13 +35,19 @@ final class LocalStackExposure {
     } finally {
       ch.shutdownNow();
     }
-    // Nothing listens beyond loopback.
+    // Nothing listens beyond loopback: the services, the broker and the database the start-up printed.
+    java.util.List<Integer> ports = new java.util.ArrayList<>(java.util.List.of(identityPort, gatewayPort));
+    var kafka = java.util.regex.Pattern.compile("kafka: +[^:\\s]+:(\\d+)").matcher(startLog);
+    var postgres = java.util.regex.Pattern.compile("postgresql: +jdbc:postgresql://[^:]+:(\\d+)/").matcher(startLog);
+    org.junit.jupiter.api.Assertions.assertTrue(kafka.find() && postgres.find(), startLog);
+    ports.add(Integer.parseInt(kafka.group(1)));
+    ports.add(Integer.parseInt(postgres.group(1)));
     for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
       for (InetAddress address : Collections.list(nic.getInetAddresses())) {
         if (address.isLoopbackAddress() || address.isLinkLocalAddress()) {
           continue;
         }
-        for (int port : new int[] {identityPort, gatewayPort}) {
+        for (int port : ports) {
           try (Socket s = new Socket()) {
             assertThrows(java.io.IOException.class, () -> s.connect(new InetSocketAddress(address, port), 1_000),
                 "port " + port + " answers on " + address);

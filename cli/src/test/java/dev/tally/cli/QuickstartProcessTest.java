@@ -65,7 +65,8 @@ class QuickstartProcessTest {
       assertTrue(token.length() >= 32 && !token.startsWith("dev-"), token);
       assertTrue(Files.readString(data.resolve("first.log")).contains("platform token: " + token));
       env.put("TALLY_PLATFORM_TOKEN", token);
-      LocalStackExposure.assertOnlyItsOwnKeysAndLoopback(identityPort, gateway);
+      LocalStackExposure.assertOnlyItsOwnKeysAndLoopback(identityPort, gateway,
+          Files.readString(data.resolve("first.log")));
       quickstart();
     } finally {
       stop(stack, data.resolve("first.log"));

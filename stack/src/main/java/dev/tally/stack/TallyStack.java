@@ -158,8 +158,14 @@ public final class TallyStack implements AutoCloseable {
     if (!config.externalKafka().isEmpty()) {
       return KafkaConfig.fromEnv(env);
     }
-    EmbeddedKafkaBroker broker = runner.manage(config.ephemeral() ? EmbeddedKafkaBroker.startEphemeral()
-        : EmbeddedKafkaBroker.startPersistent(config.dataDir().resolve("kafka")));
+    EmbeddedKafkaBroker broker;
+    try {
+      broker = runner.manage(config.ephemeral()
+          ? EmbeddedKafkaBroker.startLoopback(java.nio.file.Files.createTempDirectory("tally-kafka"), true)
+          : EmbeddedKafkaBroker.startLoopback(config.dataDir().resolve("kafka"), false));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
     return KafkaConfig.plaintext(broker.bootstrapServers());
   }
 

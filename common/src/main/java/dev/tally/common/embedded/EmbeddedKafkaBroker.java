@@ -14,12 +14,47 @@ import org.apache.kafka.common.test.TestKitNodes;
  * with the defaults of 3, internal topics are never created and consumers silently receive nothing.
  */
 public final class EmbeddedKafkaBroker implements AutoCloseable {
+  /** Settings of a one-node cluster: every replication factor 1, topics only created on purpose. */
+  static final java.util.Map<String, String> SINGLE_NODE = java.util.Map.ofEntries(
+      java.util.Map.entry("offsets.topic.replication.factor", "1"),
+      java.util.Map.entry("offsets.topic.num.partitions", "4"),
+      java.util.Map.entry("transaction.state.log.replication.factor", "1"),
+      java.util.Map.entry("transaction.state.log.min.isr", "1"),
+      java.util.Map.entry("share.coordinator.state.topic.replication.factor", "1"),
+      java.util.Map.entry("share.coordinator.state.topic.min.isr", "1"),
+      java.util.Map.entry("default.replication.factor", "1"),
+      java.util.Map.entry("min.insync.replicas", "1"),
+      java.util.Map.entry("num.partitions", "4"),
+      java.util.Map.entry("auto.create.topics.enable", "false"),
+      java.util.Map.entry("group.initial.rebalance.delay.ms", "0"),
+      java.util.Map.entry("log.flush.interval.messages", Long.toString(Long.MAX_VALUE)));
+
   private final KafkaClusterTestKit cluster;
+  private final LoopbackKafka loopback;
   private final Path ephemeralDir;
 
   private EmbeddedKafkaBroker(KafkaClusterTestKit cluster, Path ephemeralDir) {
     this.cluster = cluster;
+    this.loopback = null;
     this.ephemeralDir = ephemeralDir;
+  }
+
+  private EmbeddedKafkaBroker(LoopbackKafka loopback, Path ephemeralDir) {
+    this.cluster = null;
+    this.loopback = loopback;
+    this.ephemeralDir = ephemeralDir;
+  }
+
+  /**
+   * The local stack's broker: listens on loopback only (the test kit binds every interface), keeps its logs
+   * under {@code baseDir} unless {@code ephemeral}.
+   */
+  public static EmbeddedKafkaBroker startLoopback(Path baseDir, boolean ephemeral) {
+    try {
+      return new EmbeddedKafkaBroker(LoopbackKafka.start(baseDir, clusterId(baseDir)), ephemeral ? baseDir : null);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** A throwaway broker on a free port; its logs are deleted on close. */
@@ -42,22 +77,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       TestKitNodes.Builder nodes = new TestKitNodes.Builder()
           .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).setBaseDirectory(baseDir)
           .setClusterId(clusterId(baseDir));
-      KafkaClusterTestKit cluster =
-          new KafkaClusterTestKit.Builder(nodes.build())
-              .setDeleteOnClose(false)
-              .setConfigProp("offsets.topic.replication.factor", "1")
-              .setConfigProp("offsets.topic.num.partitions", "4")
-              .setConfigProp("transaction.state.log.replication.factor", "1")
-              .setConfigProp("transaction.state.log.min.isr", "1")
-              .setConfigProp("share.coordinator.state.topic.replication.factor", "1")
-              .setConfigProp("share.coordinator.state.topic.min.isr", "1")
-              .setConfigProp("default.replication.factor", "1")
-              .setConfigProp("min.insync.replicas", "1")
-              .setConfigProp("num.partitions", "4")
-              .setConfigProp("auto.create.topics.enable", "false")
-              .setConfigProp("group.initial.rebalance.delay.ms", "0")
-              .setConfigProp("log.flush.interval.messages", Long.toString(Long.MAX_VALUE))
-              .build();
+      KafkaClusterTestKit.Builder kit = new KafkaClusterTestKit.Builder(nodes.build()).setDeleteOnClose(false);
+      SINGLE_NODE.forEach(kit::setConfigProp);
+      KafkaClusterTestKit cluster = kit.build();
       if (!Files.exists(baseDir.resolve("formatted"))) {
         cluster.format();
         Files.writeString(baseDir.resolve("formatted"), "yes");
@@ -81,7 +103,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
   }
 
   public String bootstrapServers() {
-    return cluster.bootstrapServers();
+    return cluster != null ? cluster.bootstrapServers() : loopback.bootstrapServers();
   }
 
   /** Stops the broker (its controller keeps running) until {@link #restartBroker}: an outage, for tests. */
@@ -107,7 +129,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
   @Override
   public void close() {
     try {
-      cluster.close();
+      if (cluster != null) {
+        cluster.close();
+      } else {
+        loopback.close();
+      }
     } catch (Exception e) {
       throw new IllegalStateException("embedded Kafka failed to stop: " + e.getMessage(), e);
     } finally {

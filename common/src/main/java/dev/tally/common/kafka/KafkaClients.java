@@ -54,7 +54,7 @@ public final class KafkaClients {
     p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
     // A send blocks at most this long for metadata when the broker is away; callers wait for acks with
     // their own, shorter bound (awaitAcks), so a call answers UNAVAILABLE within its deadline.
-    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 2_000);
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, MAX_BLOCK_MS);
     p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
     p.put(ProducerConfig.BATCH_SIZE_CONFIG, 131_072);
     p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
@@ -145,6 +145,27 @@ public final class KafkaClients {
 
   /** Time kept back from a call's deadline to roll back and answer. */
   private static final long ANSWER_MARGIN_MS = 250;
+  /** Longest a single send may block (waiting for metadata or buffer space). */
+  private static final int MAX_BLOCK_MS = 500;
+
+  /**
+   * Sends {@code records} and waits for every acknowledgement within {@code timeout} and the call's deadline
+   * (see {@link #awaitAcks}). A send is only started while enough time is left for it to block, so the whole
+   * stays within the deadline even when the broker is gone and every send waits for metadata.
+   */
+  public static void sendAndAwait(KafkaProducer<String, byte[]> producer,
+      List<org.apache.kafka.clients.producer.ProducerRecord<String, byte[]>> records, java.time.Duration timeout) {
+    io.grpc.Deadline deadline = io.grpc.Context.current().getDeadline();
+    List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> sends =
+        new java.util.ArrayList<>(records.size());
+    for (var r : records) {
+      if (deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) < MAX_BLOCK_MS + ANSWER_MARGIN_MS) {
+        throw kafkaUnavailable("Kafka did not take the events before the call's deadline");
+      }
+      sends.add(producer.send(r));
+    }
+    awaitAcks(sends, timeout);
+  }
 
   public static dev.tally.common.error.TallyException kafkaUnavailable(String message) {
     return new dev.tally.common.error.TallyException(io.grpc.Status.Code.UNAVAILABLE,

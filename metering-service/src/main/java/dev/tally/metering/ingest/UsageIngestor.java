@@ -29,10 +29,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Future;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import org.jooq.DSLContext;
 
 /**
@@ -171,13 +169,12 @@ public final class UsageIngestor {
               .setCostNanos(prior.value2()).setCurrencyCode(e.getCurrencyCode()).build()
           : rejected(e.getEventId(), Reasons.IDEMPOTENCY_KEY_REUSED);
     }
-    List<Future<RecordMetadata>> sends = new ArrayList<>(fresh.size());
+    List<ProducerRecord<String, byte[]>> records = new ArrayList<>(fresh.size());
     for (Candidate c : fresh) {
-      sends.add(producer.send(new ProducerRecord<>(Topics.USAGE, c.event().getBillingAccount(),
-          c.event().toByteArray())));
+      records.add(new ProducerRecord<>(Topics.USAGE, c.event().getBillingAccount(), c.event().toByteArray()));
     }
     // Throws UNAVAILABLE in time, which rolls the claims back: the client retries with the same ids.
-    KafkaClients.awaitAcks(sends, ACK_TIMEOUT);
+    KafkaClients.sendAndAwait(producer, records, ACK_TIMEOUT);
   }
 
   private static RecordResult rejected(String eventId, String reason) {
