@@ -31,7 +31,8 @@ public final class PipelineBench {
     int batch = args.length > 1 ? Integer.parseInt(args[1]) : 500;
     int threads = args.length > 2 ? Integer.parseInt(args[2]) : 4;
     StackConfig config = new StackConfig(Files.createTempDirectory("tally-bench"), true, 0, 0, 0, 0, 0, -1, "", "");
-    try (TallyStack stack = TallyStack.start(config, dev.tally.common.config.Env.system())) {
+    try (TallyStack stack = TallyStack.start(config,
+        dev.tally.common.config.Env.system().with(TallyStack.TEST_SECRETS))) {
       CallerSigner signer = new CallerSigner(IdentityConfig.DEV_INTERNAL_AUTH_KEY, Clock.systemUTC());
       ManagedChannel identity = channel(stack.identityPort());
       ManagedChannel wallet = channel(stack.walletPort());

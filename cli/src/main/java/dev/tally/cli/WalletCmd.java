@@ -19,7 +19,8 @@ final class WalletCmd {
     root.c.print(r, () -> show(r.getWallet()));
   }
 
-  @Command(name = "deposit", description = "Credit a payment (idempotent on --ref, the payment id).")
+  @Command(name = "deposit", description = "Record a payment the platform received (platform token, not --as;"
+      + " idempotent on --ref, the payment id).")
   void deposit(@Parameters(paramLabel = "WALLET") String wallet, @Parameters(paramLabel = "AMOUNT") String amount,
       @Option(names = "--ref", description = "payment reference (default: a new one)") String ref) {
     var r = root.c.wallet().deposit(DepositRequest.newBuilder().setWallet(wallet).setAmountNanos(Out.parseMoney(amount))

@@ -99,6 +99,9 @@ class PoisonUsageTest {
     var w = f.walletOf(wallet);
     assertEquals(600_000, w.getParkedUsageNanos(), "a parked usage event is money owed");
     assertEquals(2, w.getParkedUsageEvents());
+    var statement = f.wallet(Caller.PLATFORM).listTransfers(dev.tally.proto.wallet.v1.ListTransfersRequest.newBuilder()
+        .setWallet(wallet).build());
+    assertEquals(600_000, statement.getParkedUsageNanos(), "the statement shows what is owed");
     var reconciliation = f.wallet(Caller.PLATFORM).reconcile(ReconcileRequest.getDefaultInstance());
     assertTrue(reconciliation.getBalanced());
     assertTrue(reconciliation.getParkedUsageEvents() >= 2);

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every permission of the enum against the RPC the contract says it opens, through the gateway: for the
- * built-in roles (DESIGN's table) and for custom roles holding exactly that permission (allowed) or not
+ * built-in roles (Owner, Admin, Member) and for custom roles holding exactly that permission (allowed) or not
  * (PERMISSION_DENIED). A broader permission opens what the narrower one does (KEYS_MANAGE_ALL → own keys,
  * USAGE_VIEW_TEAM → own usage, BILLING_MANAGE → billing view).
  */

@@ -1,7 +1,7 @@
 package dev.tally.common.error;
 
 /**
- * The {@code ErrorInfo.reason} values of the contract (DESIGN.md §3). Clients branch on these strings, so
+ * The {@code ErrorInfo.reason} values of the contract. Clients branch on these strings, so
  * they never change once published.
  */
 public final class Reasons {

@@ -2,7 +2,7 @@ package dev.tally.common.kafka;
 
 import java.util.Set;
 
-/** The Kafka topics of the contract (DESIGN.md §1); every record is keyed by billing account. */
+/** The Kafka topics of the contract; records are keyed by billing account (audit events by scope). */
 public final class Topics {
   /** Priced usage events from metering; consumed by the wallet (debits) and by metering (rollups). */
   public static final String USAGE = "usage.v1";

@@ -7,7 +7,7 @@ import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
 
-/** The built-in roles and their permissions (DESIGN.md's role table). */
+/** The built-in roles (Owner, Admin, Member) and their permissions. */
 public final class Roles {
   public static final String OWNER = "roles/owner";
   public static final String ADMIN = "roles/admin";

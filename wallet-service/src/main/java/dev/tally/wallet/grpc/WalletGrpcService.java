@@ -80,7 +80,9 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
           req.getCodesList().stream().map(WalletProtos::code).toList(),
           odt(req.getStartTime(), req.hasStartTime()), odt(req.getEndTime(), req.hasEndTime()), req.getMember(),
           req.getApiKey(), req.getPageToken(), req.getPageSize());
-      var b = ListTransfersResponse.newBuilder().setNextPageToken(page.nextPageToken());
+      long[] owed = ParkedEventsApi.parkedUsage(db, USAGE_CONSUMER, page.wallet());
+      var b = ListTransfersResponse.newBuilder().setNextPageToken(page.nextPageToken())
+          .setParkedUsageEvents((int) owed[0]).setParkedUsageNanos(owed[1]);
       page.transfers().forEach(t -> b.addTransfers(WalletProtos.transfer(t)));
       return b.build();
     }));

@@ -88,7 +88,7 @@ public final class WalletManager {
     return new Deposited(t, book.afterChange(tx, w));
   }
 
-  public record Page(List<TransfersRecord> transfers, String nextPageToken) {}
+  public record Page(String wallet, List<TransfersRecord> transfers, String nextPageToken) {}
 
   public Page statement(DSLContext tx, Caller caller, String name, Collection<String> codes, OffsetDateTime start,
       OffsetDateTime end, String member, String apiKey, String pageToken, int pageSize) {
@@ -99,7 +99,7 @@ public final class WalletManager {
     List<TransfersRecord> rows = transfers.statement(tx, List.of(Accounts.paid(wallet), Accounts.granted(wallet)),
         codes, start, end, member, apiKey, PageTokens.decode(list, pageToken), size + 1);
     String next = rows.size() > size ? PageTokens.encode(list, rows.get(size - 1).getId()) : "";
-    return new Page(rows.size() > size ? rows.subList(0, size) : rows, next);
+    return new Page(wallet, rows.size() > size ? rows.subList(0, size) : rows, next);
   }
 
   public Snapshot setSpendingLimit(DSLContext tx, Caller caller, String name, String period, long limit,
