@@ -14,6 +14,7 @@ import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import java.time.OffsetDateTime;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
@@ -24,6 +25,21 @@ public final class WalletDao {
   public void insertIfAbsent(DSLContext tx, String name, String owner, String currency, long suspendThreshold) {
     tx.insertInto(WALLETS).set(WALLETS.NAME, name).set(WALLETS.OWNER, owner).set(WALLETS.CURRENCY_CODE, currency)
         .set(WALLETS.SUSPEND_THRESHOLD, suspendThreshold).onConflictDoNothing().execute();
+  }
+
+  /** Creates the wallets that do not exist yet, in one statement. */
+  public void insertAllIfAbsent(DSLContext tx, List<String> names, List<String> owners, String currency,
+      long suspendThreshold) {
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("insert into wallets (name, owner, currency_code, suspend_threshold) "
+          + "select n, o, ?, ? from unnest(?::text[], ?::text[]) as u(n, o) order by n on conflict do nothing")) {
+        ps.setString(1, currency);
+        ps.setLong(2, suspendThreshold);
+        ps.setArray(3, c.createArrayOf("text", names.toArray()));
+        ps.setArray(4, c.createArrayOf("text", owners.toArray()));
+        ps.executeUpdate();
+      }
+    });
   }
 
   public Optional<WalletsRecord> get(DSLContext tx, String name) {
@@ -49,6 +65,11 @@ public final class WalletDao {
   public List<WalletsRecord> page(DSLContext tx, String afterName, int limit) {
     return tx.selectFrom(WALLETS).where(afterName == null ? DSL.noCondition() : WALLETS.NAME.gt(afterName))
         .orderBy(WALLETS.NAME).limit(limit).fetch();
+  }
+
+  /** The limits of several wallets, in one read. */
+  public List<LimitsRecord> limitsOf(DSLContext tx, Collection<String> wallets) {
+    return tx.selectFrom(LIMITS).where(LIMITS.WALLET.in(wallets)).fetch();
   }
 
   public List<LimitsRecord> limits(DSLContext tx, String wallet) {
@@ -82,6 +103,46 @@ public final class WalletDao {
         .returning().fetchOne();
   }
 
+  /** One spend increment of a batch. */
+  public record SpendIncrement(String wallet, String subject, String period, OffsetDateTime windowStart,
+      long amount) {}
+
+  /**
+   * Adds every increment in one upsert (the keys must be distinct) and returns the windows' new totals with
+   * what was notified for them.
+   */
+  public List<SpendRecord> addSpendAll(DSLContext tx, List<SpendIncrement> increments) {
+    List<SpendRecord> out = new java.util.ArrayList<>(increments.size());
+    if (increments.isEmpty()) {
+      return out;
+    }
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("insert into spend (wallet, subject, period, window_start, spent) "
+          + "select * from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::bigint[]) "
+          + "on conflict (wallet, subject, period, window_start) do update set spent = spend.spent + excluded.spent "
+          + "returning wallet, subject, period, window_start, spent, notified_pct")) {
+        ps.setArray(1, c.createArrayOf("text", increments.stream().map(SpendIncrement::wallet).toArray()));
+        ps.setArray(2, c.createArrayOf("text", increments.stream().map(SpendIncrement::subject).toArray()));
+        ps.setArray(3, c.createArrayOf("text", increments.stream().map(SpendIncrement::period).toArray()));
+        ps.setArray(4, c.createArrayOf("timestamptz", increments.stream().map(i -> i.windowStart().toString()).toArray()));
+        ps.setArray(5, c.createArrayOf("bigint", increments.stream().map(SpendIncrement::amount).toArray()));
+        try (var rs = ps.executeQuery()) {
+          while (rs.next()) {
+            SpendRecord r = new SpendRecord();
+            r.setWallet(rs.getString(1));
+            r.setSubject(rs.getString(2));
+            r.setPeriod(rs.getString(3));
+            r.setWindowStart(rs.getObject(4, OffsetDateTime.class));
+            r.setSpent(rs.getLong(5));
+            r.setNotifiedPct(rs.getInt(6));
+            out.add(r);
+          }
+        }
+      }
+    });
+    return out;
+  }
+
   public void setNotifiedPct(DSLContext tx, SpendRecord spend, int pct) {
     tx.update(SPEND).set(SPEND.NOTIFIED_PCT, pct).where(SPEND.WALLET.eq(spend.getWallet()),
         SPEND.SUBJECT.eq(spend.getSubject()), SPEND.PERIOD.eq(spend.getPeriod()),
@@ -111,6 +172,34 @@ public final class WalletDao {
         GRANTS.EXPIRE_TIME.le(now)).orderBy(GRANTS.ID).fetch();
   }
 
+  /** The live lots of several wallets in spending order (per wallet), in one read. */
+  public List<GrantsRecord> liveGrantsOf(DSLContext tx, Collection<String> wallets, OffsetDateTime now) {
+    return tx.selectFrom(GRANTS).where(GRANTS.WALLET.in(wallets), GRANTS.REMAINING.gt(0L),
+        GRANTS.EXPIRE_TIME.isNull().or(GRANTS.EXPIRE_TIME.gt(now)))
+        .orderBy(GRANTS.WALLET, GRANTS.PRIORITY, GRANTS.EXPIRE_TIME.asc().nullsLast(), GRANTS.ID).fetch();
+  }
+
+  /** Lots of several wallets whose expiry passed with credit left, in one read. */
+  public List<GrantsRecord> dueGrantsOf(DSLContext tx, Collection<String> wallets, OffsetDateTime now) {
+    return tx.selectFrom(GRANTS).where(GRANTS.WALLET.in(wallets), GRANTS.REMAINING.gt(0L),
+        GRANTS.EXPIRE_TIME.le(now)).orderBy(GRANTS.ID).fetch();
+  }
+
+  /** Sets the remaining credit of several lots in one statement. */
+  public void setRemainingAll(DSLContext tx, Map<String, Long> remaining) {
+    if (remaining.isEmpty()) {
+      return;
+    }
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("update grants g set remaining = u.r from unnest(?::text[], ?::bigint[]) "
+          + "as u(id, r) where g.id = u.id")) {
+        ps.setArray(1, c.createArrayOf("text", remaining.keySet().toArray()));
+        ps.setArray(2, c.createArrayOf("bigint", remaining.values().toArray()));
+        ps.executeUpdate();
+      }
+    });
+  }
+
   public void setRemaining(DSLContext tx, String grantId, long remaining) {
     tx.update(GRANTS).set(GRANTS.REMAINING, remaining).where(GRANTS.ID.eq(grantId)).execute();
   }
@@ -121,6 +210,12 @@ public final class WalletDao {
 
   public Optional<HoldsRecord> hold(DSLContext tx, String wallet, String id) {
     return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.ID.eq(id)).forUpdate().fetchOptional();
+  }
+
+  /** Pending holds of several wallets whose expiry passed (never every pending hold), in one read. */
+  public List<HoldsRecord> duePendingHoldsOf(DSLContext tx, Collection<String> wallets, OffsetDateTime now) {
+    return tx.selectFrom(HOLDS).where(HOLDS.WALLET.in(wallets), HOLDS.STATE.eq("pending"),
+        HOLDS.EXPIRE_TIME.le(now)).fetch();
   }
 
   public List<HoldsRecord> pendingHolds(DSLContext tx, String wallet) {

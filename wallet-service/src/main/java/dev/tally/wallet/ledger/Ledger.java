@@ -22,6 +22,13 @@ import org.jooq.impl.DSL;
  */
 public final class Ledger {
 
+  /** Creates the accounts that do not exist yet, in one statement. */
+  public void ensureAccounts(DSLContext tx, java.util.Collection<String> ids, String currency) {
+    Map<String, String> currencies = new HashMap<>();
+    ids.forEach(id -> currencies.put(id, currency));
+    tx.connection(c -> ensureAccounts(c, new java.util.TreeSet<>(ids), currencies));
+  }
+
   /** Creates an account unless it exists. */
   public void ensureAccount(DSLContext tx, String id, String currency) {
     tx.insertInto(ACCOUNTS).set(ACCOUNTS.ID, id).set(ACCOUNTS.CURRENCY_CODE, currency).onConflictDoNothing()
@@ -34,6 +41,12 @@ public final class Ledger {
     return r == null ? 0 : wide(r.value1()).subtract(wide(r.value2())).longValueExact();
   }
 
+  /**
+   * Posts {@code transfers} with four statements whatever their number: the accounts they touch are
+   * created when missing and locked in id order (so concurrent batches cannot deadlock), the transfers
+   * inserted from arrays ({@code unnest}), and every touched account's totals updated once. A wallet account pushed past
+   * its bound fails the whole batch.
+   */
   public List<TransfersRecord> post(DSLContext tx, List<NewTransfer> transfers) {
     if (transfers.isEmpty()) {
       return List.of();
@@ -49,22 +62,74 @@ public final class Ledger {
       currencies.put(t.creditAccount(), t.currency());
       rows.add(record(t));
     }
-    for (String account : deltas.keySet()) {
-      ensureAccount(tx, account, currencies.get(account));
+    tx.connection(c -> {
+      ensureAccounts(c, deltas.keySet(), currencies);
+      insertTransfers(c, rows);
+      updateTotals(c, deltas);
+    });
+    return rows;
+  }
+
+  private static void ensureAccounts(java.sql.Connection c, java.util.Set<String> ids, Map<String, String> currencies)
+      throws java.sql.SQLException {
+    try (var ps = c.prepareStatement("insert into accounts (id, currency_code) select * from unnest(?::text[], "
+        + "?::text[]) on conflict do nothing")) {
+      ps.setArray(1, c.createArrayOf("text", ids.toArray()));
+      ps.setArray(2, c.createArrayOf("text", ids.stream().map(currencies::get).toArray()));
+      ps.executeUpdate();
     }
-    tx.batchInsert(rows).execute();
-    for (Map.Entry<String, BigInteger[]> e : deltas.entrySet()) {
-      var totals = tx.update(ACCOUNTS)
-          .set(ACCOUNTS.DEBITS, ACCOUNTS.DEBITS.plus(e.getValue()[0]))
-          .set(ACCOUNTS.CREDITS, ACCOUNTS.CREDITS.plus(e.getValue()[1]))
-          .where(ACCOUNTS.ID.eq(e.getKey()))
-          .returning(ACCOUNTS.CREDITS, ACCOUNTS.DEBITS)
-          .fetchOne();
-      if (!Accounts.isSystem(e.getKey())) {
-        requireWithinBounds(e.getKey(), wide(totals.getCredits()).subtract(wide(totals.getDebits())));
+  }
+
+  private static void insertTransfers(java.sql.Connection c, List<TransfersRecord> rows) throws java.sql.SQLException {
+    int n = rows.size();
+    Object[][] cols = new Object[14][n];
+    for (int i = 0; i < n; i++) {
+      TransfersRecord r = rows.get(i);
+      Object[] v = {r.getId(), r.getDebitAccount(), r.getCreditAccount(), r.getAmount(), r.getCurrencyCode(),
+          r.getCode(), r.getMember(), r.getApiKey(), r.getUsageEventId(), r.getExternalReference(),
+          r.getListAmount(), r.getDiscount(), r.getDescription(), r.getOccurTime().toString()};
+      for (int k = 0; k < v.length; k++) {
+        cols[k][i] = v[k];
       }
     }
-    return rows;
+    String[] types = {"text", "text", "text", "bigint", "text", "text", "text", "text", "text", "text", "bigint",
+        "bigint", "text", "timestamptz"};
+    try (var ps = c.prepareStatement("insert into transfers (id, debit_account, credit_account, amount, "
+        + "currency_code, code, member, api_key, usage_event_id, external_reference, list_amount, discount, "
+        + "description, occur_time) select * from unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], "
+        + "?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], "
+        + "?::timestamptz[])")) {
+      for (int k = 0; k < types.length; k++) {
+        ps.setArray(k + 1, c.createArrayOf(types[k], cols[k]));
+      }
+      ps.executeUpdate();
+    }
+  }
+
+  private static void updateTotals(java.sql.Connection c, Map<String, BigInteger[]> deltas)
+      throws java.sql.SQLException {
+    Object[] ids = deltas.keySet().toArray();
+    try (var lock = c.prepareStatement("select id from accounts where id = any(?::text[]) order by id for update")) {
+      lock.setArray(1, c.createArrayOf("text", ids)); // in id order: concurrent batches never deadlock
+      lock.executeQuery().close();
+    }
+    Object[] debits = deltas.values().stream().map(d -> d[0].toString()).toArray();
+    Object[] credits = deltas.values().stream().map(d -> d[1].toString()).toArray();
+    try (var ps = c.prepareStatement("update accounts a set debits = a.debits + d.debits, credits = a.credits + "
+        + "d.credits from unnest(?::text[], ?::numeric[], ?::numeric[]) as d(id, debits, credits) "
+        + "where a.id = d.id returning a.id, a.credits - a.debits")) {
+      ps.setArray(1, c.createArrayOf("text", ids));
+      ps.setArray(2, c.createArrayOf("numeric", debits));
+      ps.setArray(3, c.createArrayOf("numeric", credits));
+      try (var rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String account = rs.getString(1);
+          if (!Accounts.isSystem(account)) {
+            requireWithinBounds(account, rs.getBigDecimal(2).toBigIntegerExact());
+          }
+        }
+      }
+    }
   }
 
   /** A wallet's balance stays within ±{@link MoneyBounds#MAX_WALLET_BALANCE_NANOS}, far inside int64. */

@@ -8,6 +8,7 @@ import dev.tally.wallet.events.WalletEvents;
 import dev.tally.wallet.periods.Periods;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,6 +41,12 @@ public final class ChargeBatch {
   private final Map<String, List<GrantsRecord>> grants = new HashMap<>();
   private final Map<String, GrantsRecord> drawn = new TreeMap<>();
 
+  /** Seeds the grants of many wallets from one read (in spending order per wallet). */
+  public void preloadGrants(Collection<String> wallets, List<GrantsRecord> live) {
+    wallets.forEach(w -> grants.put(w, new java.util.ArrayList<>()));
+    live.forEach(g -> grants.get(g.getWallet()).add(g));
+  }
+
   /** The wallet's live grants in spending order, read once per batch; update through {@link #draw}. */
   public List<GrantsRecord> grants(String wallet, Supplier<List<GrantsRecord>> load) {
     return grants.computeIfAbsent(wallet, w -> load.get());
@@ -64,18 +71,30 @@ public final class ChargeBatch {
     }
   }
 
+  /**
+   * Writes the batch with a fixed number of statements: the drawn lots' remaining credit, every spend
+   * increment in one upsert, the limits of the touched wallets in one read; then notifies thresholds crossed.
+   */
   public void flush(DSLContext tx, WalletDao wallets, WalletEvents events) {
-    for (GrantsRecord g : drawn.values()) {
-      wallets.setRemaining(tx, g.getId(), g.getRemaining());
-    }
+    Map<String, Long> remaining = new TreeMap<>();
+    drawn.values().forEach(g -> remaining.put(g.getId(), g.getRemaining()));
+    wallets.setRemainingAll(tx, remaining);
     drawn.clear();
     grants.clear();
-    Map<String, Map<String, Long>> limitsByWallet = new HashMap<>();
-    for (Map.Entry<Key, Long> e : increments.entrySet()) {
-      Key k = e.getKey();
-      SpendRecord row = wallets.addSpend(tx, k.wallet(), k.subject(), k.period(), k.windowStart(), e.getValue());
-      Long limit = limitsByWallet.computeIfAbsent(k.wallet(), w -> limits(tx, wallets, w))
-          .get(k.subject() + "|" + k.period());
+    List<WalletDao.SpendIncrement> adds = new java.util.ArrayList<>(increments.size());
+    increments.forEach((k, v) -> adds.add(new WalletDao.SpendIncrement(k.wallet(), k.subject(), k.period(),
+        k.windowStart(), v)));
+    increments.clear();
+    if (adds.isEmpty()) {
+      return;
+    }
+    Map<String, Long> limits = new HashMap<>();
+    for (LimitsRecord l : wallets.limitsOf(tx, adds.stream().map(WalletDao.SpendIncrement::wallet)
+        .collect(java.util.stream.Collectors.toSet()))) {
+      limits.put(l.getWallet() + "|" + l.getSubject() + "|" + l.getPeriod(), l.getLimitNanos());
+    }
+    for (SpendRecord row : wallets.addSpendAll(tx, adds)) {
+      Long limit = limits.get(row.getWallet() + "|" + row.getSubject() + "|" + row.getPeriod());
       if (limit == null || limit <= 0) {
         continue;
       }
@@ -83,21 +102,13 @@ public final class ChargeBatch {
       for (int t : THRESHOLDS) {
         if (pct >= t) {
           if (row.getNotifiedPct() < t) {
-            events.thresholdCrossed(tx, k.wallet(), k.subject(), k.period(), t, limit, row.getSpent());
+            events.thresholdCrossed(tx, row.getWallet(), row.getSubject(), row.getPeriod(), t, limit,
+                row.getSpent());
             wallets.setNotifiedPct(tx, row, t);
           }
           break;
         }
       }
     }
-    increments.clear();
-  }
-
-  private static Map<String, Long> limits(DSLContext tx, WalletDao wallets, String wallet) {
-    Map<String, Long> m = new HashMap<>();
-    for (LimitsRecord l : wallets.limits(tx, wallet)) {
-      m.put(l.getSubject() + "|" + l.getPeriod(), l.getLimitNanos());
-    }
-    return m;
   }
 }

@@ -115,13 +115,13 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     }
     TreeSet<String> names = new TreeSet<>();
     fresh.values().forEach(e -> names.add(e.getBillingAccount()));
-    names.forEach(n -> book.ensure(tx, n));
+    book.ensureAll(tx, names);
     Map<String, WalletsRecord> locked = new LinkedHashMap<>();
-    for (WalletsRecord w : wallets.lockAll(tx, names)) {
-      book.housekeep(tx, w);
-      locked.put(w.getName(), w);
-    }
+    List<WalletsRecord> rows = wallets.lockAll(tx, names);
+    book.housekeepAll(tx, rows);
+    rows.forEach(w -> locked.put(w.getName(), w));
     ChargeBatch spend = new ChargeBatch();
+    spend.preloadGrants(names, wallets.liveGrantsOf(tx, names, book.now().atOffset(java.time.ZoneOffset.UTC)));
     List<NewTransfer> transfers = new ArrayList<>();
     for (UsageEvent e : fresh.values()) {
       WalletsRecord w = locked.get(e.getBillingAccount());

@@ -23,6 +23,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import org.jooq.DSLContext;
 
@@ -70,6 +71,47 @@ public final class WalletBook {
     ledger.ensureAccount(tx, Accounts.granted(name), policy.currency());
   }
 
+  /** {@link #ensure} for many wallets with two statements. */
+  public void ensureAll(DSLContext tx, java.util.SortedSet<String> names) {
+    for (String name : names) {
+      if (!NAME.matcher(name).matches()) {
+        throw TallyException.invalidArgument("wallet", "must look like wallets/team-{team} or wallets/user-{user}");
+      }
+    }
+    List<String> sorted = List.copyOf(names);
+    wallets.insertAllIfAbsent(tx, sorted, sorted.stream().map(Wallets::owner).toList(), policy.currency(),
+        policy.suspendThreshold());
+    List<String> accounts = new ArrayList<>(2 * names.size());
+    names.forEach(n -> {
+      accounts.add(Accounts.paid(n));
+      accounts.add(Accounts.granted(n));
+    });
+    ledger.ensureAccounts(tx, accounts, policy.currency());
+  }
+
+  /**
+   * {@link #housekeep} for many locked wallets, with one read of their due holds and one of their due grants
+   * (never every pending hold); returns the wallets that changed.
+   */
+  public List<WalletsRecord> housekeepAll(DSLContext tx, List<WalletsRecord> locked) {
+    OffsetDateTime now = nowOdt();
+    List<String> names = locked.stream().map(WalletsRecord::getName).toList();
+    Map<String, List<HoldsRecord>> dueHolds = new java.util.HashMap<>();
+    wallets.duePendingHoldsOf(tx, names, now).forEach(h ->
+        dueHolds.computeIfAbsent(h.getWallet(), k -> new ArrayList<>()).add(h));
+    Map<String, List<GrantsRecord>> dueGrants = new java.util.HashMap<>();
+    wallets.dueGrantsOf(tx, names, now).forEach(g ->
+        dueGrants.computeIfAbsent(g.getWallet(), k -> new ArrayList<>()).add(g));
+    List<WalletsRecord> changed = new ArrayList<>();
+    for (WalletsRecord w : locked) {
+      if (housekeep(tx, w, dueHolds.getOrDefault(w.getName(), List.of()),
+          dueGrants.getOrDefault(w.getName(), List.of()))) {
+        changed.add(w);
+      }
+    }
+    return changed;
+  }
+
   /** Locks the wallet, creating it first when needed, and brings it up to date. */
   public WalletsRecord lockFresh(DSLContext tx, String name) {
     ensure(tx, name);
@@ -110,15 +152,18 @@ public final class WalletBook {
    */
   public boolean housekeep(DSLContext tx, WalletsRecord w) {
     OffsetDateTime now = nowOdt();
+    return housekeep(tx, w, wallets.duePendingHoldsOf(tx, List.of(w.getName()), now),
+        wallets.dueGrants(tx, w.getName(), now));
+  }
+
+  private boolean housekeep(DSLContext tx, WalletsRecord w, List<HoldsRecord> dueHolds, List<GrantsRecord> dueGrants) {
     boolean changed = false;
-    for (HoldsRecord h : wallets.pendingHolds(tx, w.getName())) {
-      if (!h.getExpireTime().isAfter(now)) {
-        wallets.closeHold(tx, h.getId(), "expired", 0);
-        w.setHeld(w.getHeld() - h.getAmount());
-        changed = true;
-      }
+    for (HoldsRecord h : dueHolds) {
+      wallets.closeHold(tx, h.getId(), "expired", 0);
+      w.setHeld(w.getHeld() - h.getAmount());
+      changed = true;
     }
-    for (GrantsRecord g : wallets.dueGrants(tx, w.getName(), now)) {
+    for (GrantsRecord g : dueGrants) {
       expireGrant(tx, w, g, "expired");
       changed = true;
     }
