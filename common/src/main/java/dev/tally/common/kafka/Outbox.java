@@ -9,6 +9,21 @@ import org.jooq.DSLContext;
 public final class Outbox {
   private Outbox() {}
 
+  /** One event to append. */
+  public record Entry(String topic, String key, Message event) {}
+
+  /** Appends many events with one statement, in order. */
+  public static void appendAll(DSLContext tx, java.util.List<Entry> entries) {
+    if (entries.isEmpty()) {
+      return;
+    }
+    var insert = tx.insertInto(OUTBOX, OUTBOX.TOPIC, OUTBOX.RECORD_KEY, OUTBOX.PAYLOAD);
+    for (Entry e : entries) {
+      insert = insert.values(e.topic(), e.key(), e.event().toByteArray());
+    }
+    insert.execute();
+  }
+
   public static void append(DSLContext tx, String topic, String key, Message event) {
     tx.insertInto(OUTBOX)
         .set(OUTBOX.TOPIC, topic)

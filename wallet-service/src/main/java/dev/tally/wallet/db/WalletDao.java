@@ -143,6 +143,62 @@ public final class WalletDao {
     return out;
   }
 
+  /** The key of a spend window in {@link #spentAll}'s answer. */
+  public static String windowKey(String wallet, String subject, String period, OffsetDateTime windowStart) {
+    return wallet + "|" + subject + "|" + period + "|" + windowStart.toInstant();
+  }
+
+  /** Spend of many windows in one read (the increments' amounts are ignored), keyed by {@link #windowKey}. */
+  public Map<String, Long> spentAll(DSLContext tx, List<SpendIncrement> windows) {
+    Map<String, Long> out = new java.util.HashMap<>();
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("select s.wallet, s.subject, s.period, s.window_start, s.spent from spend s "
+          + "join unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[]) as u(w, sub, p, ws) "
+          + "on s.wallet = u.w and s.subject = u.sub and s.period = u.p and s.window_start = u.ws")) {
+        ps.setArray(1, c.createArrayOf("text", windows.stream().map(SpendIncrement::wallet).toArray()));
+        ps.setArray(2, c.createArrayOf("text", windows.stream().map(SpendIncrement::subject).toArray()));
+        ps.setArray(3, c.createArrayOf("text", windows.stream().map(SpendIncrement::period).toArray()));
+        ps.setArray(4, c.createArrayOf("timestamptz", windows.stream().map(i -> i.windowStart().toString()).toArray()));
+        try (var rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.put(windowKey(rs.getString(1), rs.getString(2), rs.getString(3),
+                rs.getObject(4, OffsetDateTime.class)), rs.getLong(5));
+          }
+        }
+      }
+    });
+    return out;
+  }
+
+  /** Stores what the money path changes on many locked wallets in one statement (and bumps their versions). */
+  public void storeAll(DSLContext tx, List<WalletsRecord> changed) {
+    OffsetDateTime now = OffsetDateTime.now();
+    changed.forEach(w -> {
+      w.setVersion(w.getVersion() + 1);
+      w.setUpdateTime(now);
+    });
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("update wallets w set status = u.status, held = u.held, "
+          + "low_balance_notified = u.low, auto_refill_requested = u.refill, plan_period_start = u.pps, "
+          + "version = u.version, update_time = u.ut from unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[], "
+          + "?::boolean[], ?::timestamptz[], ?::bigint[], ?::timestamptz[]) as u(name, status, held, low, refill, "
+          + "pps, version, ut) where w.name = u.name")) {
+        ps.setArray(1, c.createArrayOf("text", changed.stream().map(WalletsRecord::getName).toArray()));
+        ps.setArray(2, c.createArrayOf("text", changed.stream().map(WalletsRecord::getStatus).toArray()));
+        ps.setArray(3, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getHeld).toArray()));
+        ps.setArray(4, c.createArrayOf("boolean", changed.stream().map(WalletsRecord::getLowBalanceNotified).toArray()));
+        ps.setArray(5, c.createArrayOf("boolean", changed.stream().map(WalletsRecord::getAutoRefillRequested)
+            .toArray()));
+        ps.setArray(6, c.createArrayOf("timestamptz", changed.stream()
+            .map(w -> w.getPlanPeriodStart() == null ? null : w.getPlanPeriodStart().toString()).toArray()));
+        ps.setArray(7, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getVersion).toArray()));
+        ps.setArray(8, c.createArrayOf("timestamptz", changed.stream().map(w -> w.getUpdateTime().toString())
+            .toArray()));
+        ps.executeUpdate();
+      }
+    });
+  }
+
   public void setNotifiedPct(DSLContext tx, SpendRecord spend, int pct) {
     tx.update(SPEND).set(SPEND.NOTIFIED_PCT, pct).where(SPEND.WALLET.eq(spend.getWallet()),
         SPEND.SUBJECT.eq(spend.getSubject()), SPEND.PERIOD.eq(spend.getPeriod()),

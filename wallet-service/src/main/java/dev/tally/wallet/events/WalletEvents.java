@@ -13,6 +13,7 @@ import dev.tally.proto.events.v1.WalletEvent;
 import dev.tally.proto.events.v1.WalletStateChanged;
 import dev.tally.wallet.wallets.Snapshot;
 import java.time.Instant;
+import java.util.List;
 import java.util.Locale;
 import org.jooq.DSLContext;
 
@@ -20,6 +21,20 @@ import org.jooq.DSLContext;
 public final class WalletEvents {
 
   public void stateChanged(DSLContext tx, Snapshot s) {
+    publish(tx, s.wallet().getName(), WalletEvent.newBuilder().setStateChanged(state(s)));
+  }
+
+  /** The new states of many wallets, in one outbox insert. */
+  public void stateChangedAll(DSLContext tx, List<Snapshot> snapshots) {
+    List<Outbox.Entry> entries = new java.util.ArrayList<>(snapshots.size());
+    for (Snapshot s : snapshots) {
+      entries.add(new Outbox.Entry(Topics.WALLET, s.wallet().getName(), stamp(s.wallet().getName(),
+          WalletEvent.newBuilder().setStateChanged(state(s))).build()));
+    }
+    Outbox.appendAll(tx, entries);
+  }
+
+  private static WalletStateChanged.Builder state(Snapshot s) {
     WalletStateChanged.Builder b = WalletStateChanged.newBuilder()
         .setStatus(s.wallet().getStatus().toUpperCase(Locale.ROOT))
         .setAdmissionMode(s.wallet().getAdmissionMode().toUpperCase(Locale.ROOT))
@@ -28,7 +43,7 @@ public final class WalletEvents {
       b.addLimits(LimitState.newBuilder().setSubject(l.subject()).setPeriod(l.period().toUpperCase(Locale.ROOT))
           .setLimitNanos(l.limit()).setSpentNanos(l.spent()).setResetTime(ProtoTime.ts(l.resetTime())));
     }
-    publish(tx, s.wallet().getName(), WalletEvent.newBuilder().setStateChanged(b));
+    return b;
   }
 
   public void thresholdCrossed(DSLContext tx, String wallet, String subject, String period, int pct, long limit,
@@ -53,7 +68,10 @@ public final class WalletEvents {
   }
 
   private void publish(DSLContext tx, String wallet, WalletEvent.Builder event) {
-    event.setEventId(Ids.newId()).setOccurTime(ProtoTime.ts(Instant.now())).setWallet(wallet);
-    Outbox.append(tx, Topics.WALLET, wallet, event.build());
+    Outbox.append(tx, Topics.WALLET, wallet, stamp(wallet, event).build());
+  }
+
+  private static WalletEvent.Builder stamp(String wallet, WalletEvent.Builder event) {
+    return event.setEventId(Ids.newId()).setOccurTime(ProtoTime.ts(Instant.now())).setWallet(wallet);
   }
 }

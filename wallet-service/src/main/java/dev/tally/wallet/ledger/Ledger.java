@@ -22,6 +22,14 @@ import org.jooq.impl.DSL;
  */
 public final class Ledger {
 
+  /** Balances (credits − debits) of wallet accounts, in one read; missing accounts are absent. */
+  public Map<String, Long> balances(DSLContext tx, java.util.Collection<String> accounts) {
+    Map<String, Long> out = new HashMap<>();
+    tx.select(ACCOUNTS.ID, ACCOUNTS.CREDITS, ACCOUNTS.DEBITS).from(ACCOUNTS).where(ACCOUNTS.ID.in(accounts))
+        .forEach(r -> out.put(r.value1(), wide(r.value2()).subtract(wide(r.value3())).longValueExact()));
+    return out;
+  }
+
   /** Creates the accounts that do not exist yet, in one statement. */
   public void ensureAccounts(DSLContext tx, java.util.Collection<String> ids, String currency) {
     Map<String, String> currencies = new HashMap<>();
@@ -161,6 +169,9 @@ public final class Ledger {
    * equal total credits, every currency on its own).
    */
   public Reconciliation reconcile(DSLContext tx) {
+    // One snapshot for every read below: under READ COMMITTED a batch committing between the sums and the
+    // totals would show a mismatch that does not exist. Must come before the transaction's first query.
+    tx.execute("set transaction isolation level repeatable read");
     var debits = tx.select(TRANSFERS.DEBIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT)).from(TRANSFERS)
         .groupBy(TRANSFERS.DEBIT_ACCOUNT).fetchMap(TRANSFERS.DEBIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT));
     var credits = tx.select(TRANSFERS.CREDIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT)).from(TRANSFERS)

@@ -135,9 +135,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     }
     ledger.post(tx, transfers);
     spend.flush(tx, wallets, events);
-    for (WalletsRecord w : locked.values()) {
-      book.afterChange(tx, w);
-    }
+    book.afterChangeAll(tx, List.copyOf(locked.values()));
     appliedEvents.addAndGet(fresh.size());
   }
 

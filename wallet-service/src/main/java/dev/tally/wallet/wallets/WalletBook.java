@@ -212,6 +212,65 @@ public final class WalletBook {
    */
   public Snapshot afterChange(DSLContext tx, WalletsRecord w) {
     Snapshot s = snapshot(tx, w);
+    applySignals(tx, w, s);
+    wallets.store(tx, w); // bumps the version carried by the event (s.wallet() is w)
+    events.stateChanged(tx, s);
+    return s;
+  }
+
+  /**
+   * {@link #afterChange} for many locked wallets with a fixed number of statements: balances, limits and
+   * spend windows read once for all, every wallet stored in one update, every state event in one outbox
+   * insert (signals such as low balance are rare and written as they happen).
+   */
+  public void afterChangeAll(DSLContext tx, List<WalletsRecord> changed) {
+    if (changed.isEmpty()) {
+      return;
+    }
+    Instant now = now();
+    List<String> names = changed.stream().map(WalletsRecord::getName).toList();
+    List<String> accounts = new ArrayList<>(2 * names.size());
+    names.forEach(n -> {
+      accounts.add(Accounts.paid(n));
+      accounts.add(Accounts.granted(n));
+    });
+    Map<String, Long> balances = ledger.balances(tx, accounts);
+    Map<String, List<LimitsRecord>> limits = new java.util.HashMap<>();
+    wallets.limitsOf(tx, names).forEach(l -> limits.computeIfAbsent(l.getWallet(), k -> new ArrayList<>()).add(l));
+    OffsetDateTime monthStart = Periods.windowStart("month", now);
+    List<WalletDao.SpendIncrement> windows = new ArrayList<>();
+    for (String name : names) {
+      windows.add(new WalletDao.SpendIncrement(name, name, "month", monthStart, 0));
+      for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
+        windows.add(new WalletDao.SpendIncrement(name, l.getSubject(), l.getPeriod(),
+            Periods.windowStart(l.getPeriod(), now), 0));
+      }
+    }
+    Map<String, Long> spent = wallets.spentAll(tx, windows);
+    List<Snapshot> snapshots = new ArrayList<>(changed.size());
+    for (WalletsRecord w : changed) {
+      String name = w.getName();
+      List<Snapshot.LimitState> states = new ArrayList<>();
+      for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
+        OffsetDateTime start = Periods.windowStart(l.getPeriod(), now);
+        states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
+            spent.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(), start), 0L),
+            Periods.windowEnd(l.getPeriod(), now)));
+      }
+      Snapshot s = new Snapshot(w, balances.getOrDefault(Accounts.paid(name), 0L),
+          balances.getOrDefault(Accounts.granted(name), 0L), w.getHeld(),
+          spent.getOrDefault(WalletDao.windowKey(name, name, "month", monthStart), 0L), monthStart,
+          Periods.windowEnd("month", now), states,
+          w.getPlan() == null ? 0 : wallets.grantedSince(tx, name, "plan", monthStart));
+      applySignals(tx, w, s);
+      snapshots.add(s);
+    }
+    wallets.storeAll(tx, changed);
+    events.stateChangedAll(tx, snapshots);
+  }
+
+  /** Suspension and resumption, the low-balance signal and the auto-refill request, decided on {@code s}. */
+  private void applySignals(DSLContext tx, WalletsRecord w, Snapshot s) {
     long available = s.available();
     w.setStatus(available <= w.getSuspendThreshold() && !Boolean.TRUE.equals(w.getClosed()) ? "suspended" : "active");
     if (Boolean.TRUE.equals(w.getClosed())) {
@@ -233,9 +292,6 @@ public final class WalletBook {
     } else if (s.balance() >= w.getAutoRefillThreshold()) {
       w.setAutoRefillRequested(false);
     }
-    wallets.store(tx, w); // bumps the version carried by the event (s.wallet() is w)
-    events.stateChanged(tx, s);
-    return s;
   }
 
   public Plan plan(String id) {
