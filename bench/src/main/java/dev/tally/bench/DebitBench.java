@@ -172,22 +172,27 @@ public final class DebitBench {
     int perTx = 1_000;
     AtomicInteger next = new AtomicInteger();
     ExecutorService pool = Executors.newFixedThreadPool(threads);
+    // Connections open before and closed after the measurement: an exited backend's CPU would vanish from /proc.
+    List<Connection> connections = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      Connection c = DriverManager.getConnection(url, pg.user(), pg.password());
+      c.setAutoCommit(false);
+      try (Statement s = c.createStatement()) {
+        s.execute("set search_path to wallet");
+      }
+      connections.add(c);
+    }
     long cpu0 = cpuNanos();
     long t0 = System.nanoTime();
     List<Future<?>> work = new ArrayList<>();
     for (int t = 0; t < threads; t++) {
       int partition = t;
+      Connection c = connections.get(t);
       work.add(pool.submit(() -> {
-        try (Connection c = DriverManager.getConnection(url, pg.user(), pg.password())) {
-          c.setAutoCommit(false);
-          try (Statement s = c.createStatement()) {
-            s.execute("set search_path to wallet");
-          }
-          int from;
-          while ((from = next.getAndAdd(perTx)) < events) {
-            int to = Math.min(events, from + perTx);
-            floorTransaction(c, prefix, from, to, wallets, partition);
-          }
+        int from;
+        while ((from = next.getAndAdd(perTx)) < events) {
+          int to = Math.min(events, from + perTx);
+          floorTransaction(c, prefix, from, to, wallets, partition);
         }
         return null;
       }));
@@ -198,6 +203,9 @@ public final class DebitBench {
     long t1 = System.nanoTime();
     long cpu1 = cpuNanos();
     pool.shutdown();
+    for (Connection c : connections) {
+      c.close();
+    }
     return new double[] {events / ((t1 - t0) / 1e9), (cpu1 - cpu0) / 1e6 / (events / 1000.0)};
   }
 
