@@ -4,14 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tally.common.testing.Await;
-import dev.tally.common.testing.TestInfra;
-import dev.tally.gateway.config.GatewayConfig;
 import dev.tally.proto.identity.v1.*;
 import dev.tally.proto.metering.v1.MeteringServiceGrpc;
 import dev.tally.proto.metering.v1.SetPriceRequest;
 import dev.tally.proto.wallet.v1.*;
 import io.grpc.CallCredentials;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -33,9 +30,7 @@ class AuditTrailTest {
 
   @BeforeAll
   static void start() throws Exception {
-    stack = TallyStack.start(new StackConfig(Files.createTempDirectory("tally-audit"), true, 0, 0, 0, 0, 0, -1, "",
-        ""), TestInfra.newDatabase(AuditTrailTest.class, "identity"), TestInfra.kafka());
-    gw = new GatewayClient(stack.gatewayPort(), GatewayConfig.DEV_PLATFORM_TOKEN);
+    gw = GatewayClient.startStack(AuditTrailTest.class, s -> stack = s);
   }
 
   @AfterAll
@@ -45,11 +40,11 @@ class AuditTrailTest {
   }
 
   private static IdentityServiceGrpc.IdentityServiceBlockingStub identity(CallCredentials c) {
-    return IdentityServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+    return gw.identity(c);
   }
 
   private static WalletServiceGrpc.WalletServiceBlockingStub wallet(CallCredentials c) {
-    return WalletServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+    return gw.wallet(c);
   }
 
   private static List<AuditEvent> log(CallCredentials who, String parent) {

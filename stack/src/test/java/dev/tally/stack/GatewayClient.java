@@ -19,6 +19,25 @@ final class GatewayClient implements AutoCloseable {
     this.platformToken = platformToken;
   }
 
+  /** A stack on the test JVM's PostgreSQL and Kafka, for {@code owner}'s tests, and its gateway's client. */
+  static GatewayClient startStack(Class<?> owner, java.util.function.Consumer<TallyStack> keep) throws Exception {
+    TallyStack stack = TallyStack.start(new StackConfig(java.nio.file.Files.createTempDirectory("tally-"
+        + owner.getSimpleName()), true, 0, 0, 0, 0, 0, -1, "", ""),
+        dev.tally.common.testing.TestInfra.newDatabase(owner, "identity"), dev.tally.common.testing.TestInfra.kafka());
+    keep.accept(stack);
+    return new GatewayClient(stack.gatewayPort(), dev.tally.gateway.config.GatewayConfig.DEV_PLATFORM_TOKEN);
+  }
+
+  dev.tally.proto.identity.v1.IdentityServiceGrpc.IdentityServiceBlockingStub identity(CallCredentials c) {
+    return dev.tally.proto.identity.v1.IdentityServiceGrpc.newBlockingStub(channel).withCallCredentials(c)
+        .withDeadlineAfter(20, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  dev.tally.proto.wallet.v1.WalletServiceGrpc.WalletServiceBlockingStub wallet(CallCredentials c) {
+    return dev.tally.proto.wallet.v1.WalletServiceGrpc.newBlockingStub(channel).withCallCredentials(c)
+        .withDeadlineAfter(20, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
   /** The platform's backend itself. */
   CallCredentials platform() {
     return bearer(platformToken, null);

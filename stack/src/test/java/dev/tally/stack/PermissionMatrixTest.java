@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.FieldMask;
-import dev.tally.common.testing.TestInfra;
-import dev.tally.gateway.config.GatewayConfig;
 import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.proto.admission.v1.AdmitRequest;
 import dev.tally.proto.identity.v1.*;
@@ -20,7 +18,6 @@ import dev.tally.proto.wallet.v1.WalletServiceGrpc;
 import io.grpc.CallCredentials;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -44,9 +41,7 @@ class PermissionMatrixTest {
 
   @BeforeAll
   static void start() throws Exception {
-    stack = TallyStack.start(new StackConfig(Files.createTempDirectory("tally-perm"), true, 0, 0, 0, 0, 0, -1, "", ""),
-        TestInfra.newDatabase(PermissionMatrixTest.class, "identity"), TestInfra.kafka());
-    gw = new GatewayClient(stack.gatewayPort(), GatewayConfig.DEV_PLATFORM_TOKEN);
+    gw = GatewayClient.startStack(PermissionMatrixTest.class, s -> stack = s);
   }
 
   @AfterAll
@@ -56,11 +51,11 @@ class PermissionMatrixTest {
   }
 
   private static IdentityServiceGrpc.IdentityServiceBlockingStub identity(CallCredentials c) {
-    return IdentityServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+    return gw.identity(c);
   }
 
   private static WalletServiceGrpc.WalletServiceBlockingStub wallet(CallCredentials c) {
-    return WalletServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+    return gw.wallet(c);
   }
 
   private static User user(String label) {

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.Duration;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.testing.GrpcAssertions;
-import dev.tally.common.testing.TestInfra;
-import dev.tally.gateway.config.GatewayConfig;
 import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.proto.admission.v1.AdmitRequest;
 import dev.tally.proto.identity.v1.*;
@@ -20,7 +18,6 @@ import dev.tally.proto.wallet.v1.WalletServiceGrpc;
 import io.grpc.CallCredentials;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.nio.file.Files;
 import java.time.Instant;
 import java.util.EnumMap;
 import java.util.Map;
@@ -46,9 +43,7 @@ class SecurityTest {
 
   @BeforeAll
   static void start() throws Exception {
-    stack = TallyStack.start(new StackConfig(Files.createTempDirectory("tally-sec"), true, 0, 0, 0, 0, 0, -1, "", ""),
-        TestInfra.newDatabase(SecurityTest.class, "identity"), TestInfra.kafka());
-    gw = new GatewayClient(stack.gatewayPort(), GatewayConfig.DEV_PLATFORM_TOKEN);
+    gw = GatewayClient.startStack(SecurityTest.class, s -> stack = s);
   }
 
   @AfterAll
@@ -58,11 +53,11 @@ class SecurityTest {
   }
 
   private static IdentityServiceGrpc.IdentityServiceBlockingStub identity(CallCredentials c) {
-    return IdentityServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+    return gw.identity(c);
   }
 
   private static WalletServiceGrpc.WalletServiceBlockingStub wallet(CallCredentials c) {
-    return WalletServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
+    return gw.wallet(c);
   }
 
   private record Owned(User owner, Team team) {
