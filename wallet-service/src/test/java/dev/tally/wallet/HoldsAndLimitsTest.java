@@ -230,6 +230,36 @@ class HoldsAndLimitsTest {
   }
 
   @Test
+  void aLimitSetAfterSpendingCountsTheSpendAlreadyInItsWindow() {
+    TestUser owner = f.newUser("late-owner");
+    TestUser member = f.newUser("late-member");
+    Team team = f.newTeam(owner, "Late limits");
+    f.join(owner, team, member, "roles/member");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_late_limits");
+    String m = team.getName() + "/members/" + member.id();
+    // Spent before any limit exists (no spend window is kept for what nothing reads)...
+    f.usage("late-1", team.getWallet(), member.name(), "apiKeys/late-key", 3 * DOLLAR, f.clock.instant(), "");
+    f.awaitBalance(team.getWallet(), 7 * DOLLAR);
+    // ...and still counted by limits set afterwards, whatever their subject and period.
+    assertFails(Status.Code.FAILED_PRECONDITION, "LIMIT_BELOW_SPEND", () -> f.as(owner).setQuota(SetQuotaRequest
+        .newBuilder().setWallet(team.getName()).setSubject("apiKeys/late-key").setPeriod(Period.PERIOD_WEEK)
+        .setLimitNanos(2 * DOLLAR).build()));
+    assertFails(Status.Code.FAILED_PRECONDITION, "LIMIT_BELOW_SPEND",
+        () -> f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_DAY, 2 * DOLLAR)));
+    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(m)
+        .setPeriod(Period.PERIOD_LIFETIME).setLimitNanos(4 * DOLLAR).build());
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
+        () -> f.platform().reserve(reserve(team.getWallet(), DOLLAR + 1, m, "")));
+    f.platform().reserve(reserve(team.getWallet(), DOLLAR, m, ""));
+    // Spend after the limit keeps counting on top of what was there.
+    f.usage("late-2", team.getWallet(), member.name(), "apiKeys/late-key", DOLLAR / 2, f.clock.instant(), "");
+    f.awaitBalance(team.getWallet(), 7 * DOLLAR - DOLLAR / 2);
+    Quota q = f.get(team.getWallet()).getQuotasList().stream().filter(x -> x.getSubject().equals(m)).findFirst()
+        .orElseThrow();
+    assertEquals(3 * DOLLAR + DOLLAR / 2, q.getSpentNanos());
+  }
+
+  @Test
   void suspensionAtTheThresholdAndResumeOnDeposit() {
     TestUser owner = f.newUser("susp-owner");
     Team team = f.newTeam(owner, "Suspend");

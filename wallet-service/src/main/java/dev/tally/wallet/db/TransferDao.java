@@ -14,6 +14,26 @@ import org.jooq.impl.DSL;
 /** Reading transfers (writing is the {@link dev.tally.wallet.ledger.Ledger}'s job). */
 public final class TransferDao {
 
+  /**
+   * What usage debits of {@code wallet} that count against {@code subject} (the wallet, a member or a key)
+   * add up to in [{@code start}, {@code end}) by occurrence time; {@code end} null for no end.
+   */
+  public long usageSpent(DSLContext tx, String wallet, String subject, OffsetDateTime start, OffsetDateTime end) {
+    var where = TRANSFERS.CODE.eq("usage")
+        .and(TRANSFERS.DEBIT_ACCOUNT.in(wallet, wallet + "/granted"))
+        .and(TRANSFERS.OCCUR_TIME.ge(start));
+    if (end != null) {
+      where = where.and(TRANSFERS.OCCUR_TIME.lt(end));
+    }
+    if (subject.startsWith("apiKeys/")) {
+      where = where.and(TRANSFERS.API_KEY.eq(subject));
+    } else if (!subject.equals(wallet)) {
+      where = where.and(TRANSFERS.MEMBER.eq(subject));
+    }
+    var sum = tx.select(org.jooq.impl.DSL.sum(TRANSFERS.AMOUNT)).from(TRANSFERS).where(where).fetchOne().value1();
+    return sum == null ? 0 : sum.longValueExact();
+  }
+
   public Optional<TransfersRecord> depositByReference(DSLContext tx, String currency, String reference) {
     return tx.selectFrom(TRANSFERS).where(TRANSFERS.CODE.eq("deposit"), TRANSFERS.CURRENCY_CODE.eq(currency),
         TRANSFERS.EXTERNAL_REFERENCE.eq(reference)).fetchOptional();

@@ -199,6 +199,15 @@ public final class WalletDao {
     });
   }
 
+  /** Sets a window's spend to what the ledger says (a limit starts counting from its transfers). */
+  public void setSpend(DSLContext tx, String wallet, String subject, String period, OffsetDateTime windowStart,
+      long spent) {
+    tx.insertInto(SPEND).set(SPEND.WALLET, wallet).set(SPEND.SUBJECT, subject).set(SPEND.PERIOD, period)
+        .set(SPEND.WINDOW_START, windowStart).set(SPEND.SPENT, spent)
+        .onConflict(SPEND.WALLET, SPEND.SUBJECT, SPEND.PERIOD, SPEND.WINDOW_START).doUpdate()
+        .set(SPEND.SPENT, spent).execute();
+  }
+
   public void setNotifiedPct(DSLContext tx, SpendRecord spend, int pct) {
     tx.update(SPEND).set(SPEND.NOTIFIED_PCT, pct).where(SPEND.WALLET.eq(spend.getWallet()),
         SPEND.SUBJECT.eq(spend.getSubject()), SPEND.PERIOD.eq(spend.getPeriod()),

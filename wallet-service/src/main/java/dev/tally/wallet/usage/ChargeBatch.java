@@ -81,18 +81,24 @@ public final class ChargeBatch {
     wallets.setRemainingAll(tx, remaining);
     drawn.clear();
     grants.clear();
-    List<WalletDao.SpendIncrement> adds = new java.util.ArrayList<>(increments.size());
-    increments.forEach((k, v) -> adds.add(new WalletDao.SpendIncrement(k.wallet(), k.subject(), k.period(),
-        k.windowStart(), v)));
-    increments.clear();
-    if (adds.isEmpty()) {
+    if (increments.isEmpty()) {
       return;
     }
     Map<String, Long> limits = new HashMap<>();
-    for (LimitsRecord l : wallets.limitsOf(tx, adds.stream().map(WalletDao.SpendIncrement::wallet)
+    for (LimitsRecord l : wallets.limitsOf(tx, increments.keySet().stream().map(Key::wallet)
         .collect(java.util.stream.Collectors.toSet()))) {
       limits.put(l.getWallet() + "|" + l.getSubject() + "|" + l.getPeriod(), l.getLimitNanos());
     }
+    // Only windows something reads: a limit's, and the wallet's month (its period spend). A limit set later
+    // starts from the ledger (WalletManager), so no row is kept that nobody reads.
+    List<WalletDao.SpendIncrement> adds = new java.util.ArrayList<>(increments.size());
+    increments.forEach((k, v) -> {
+      boolean walletMonth = k.subject().equals(k.wallet()) && k.period().equals("month");
+      if (walletMonth || limits.containsKey(k.wallet() + "|" + k.subject() + "|" + k.period())) {
+        adds.add(new WalletDao.SpendIncrement(k.wallet(), k.subject(), k.period(), k.windowStart(), v));
+      }
+    });
+    increments.clear();
     for (SpendRecord row : wallets.addSpendAll(tx, adds)) {
       Long limit = limits.get(row.getWallet() + "|" + row.getSubject() + "|" + row.getPeriod());
       if (limit == null || limit <= 0) {

@@ -138,7 +138,11 @@ public final class WalletManager {
     if (limit > Money.MAX_AMOUNT) {
       throw TallyException.invalidArgument("limit_nanos", "must be at most " + Money.MAX_AMOUNT);
     }
-    long spent = wallets.spent(tx, wallet, subject, period, Periods.windowStart(period, book.now()));
+    // Spend windows are only kept where a limit reads them (and the wallet's month): a new limit starts from
+    // what the ledger's usage transfers in its current window add up to.
+    OffsetDateTime windowStart = Periods.windowStart(period, book.now());
+    long spent = transfers.usageSpent(tx, wallet, subject, windowStart, Periods.windowEnd(period, book.now()));
+    wallets.setSpend(tx, wallet, subject, period, windowStart, spent);
     if (limit < spent) {
       throw TallyException.failedPrecondition("LIMIT_BELOW_SPEND", "the " + period + " spend so far ("
           + Money.format(spent, w.getCurrencyCode()) + ") is above the new limit; set at least that, or clear it");
