@@ -60,7 +60,7 @@ public final class DebitBench {
     int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
     Path data = Files.createTempDirectory("tally-debit-bench");
     try (EmbeddedPostgresServer pg = EmbeddedPostgresServer.startEphemeral();
-        EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.startEphemeral()) {
+        EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.startLoopback(Files.createTempDirectory("bench-kafka"), true)) {
       KafkaConfig kafkaConfig = KafkaConfig.plaintext(kafka.bootstrapServers());
       String prefix = "wallets/team-bench" + System.nanoTime() + "-";
       produce(kafkaConfig, prefix, events, wallets);
