@@ -42,10 +42,11 @@ public final class IdentityServiceMain {
 
   public static void main(String[] args) {
     ServiceRunner.main("identity-service", () -> {
-      IdentityConfig config = IdentityConfig.fromEnv(Env.system());
-      if (ServiceRunner.migrateOnly(args, config.database(), "identity")) {
+      // The migration Job has the database's settings only: read nothing else before it is done.
+      if (ServiceRunner.migrateOnly(args, dev.tally.common.db.DatabaseConfig.fromEnv(Env.system(), "identity"), "identity")) {
         return;
       }
+      IdentityConfig config = IdentityConfig.fromEnv(Env.system());
       ServiceRunner runner = new ServiceRunner();
       runner.manage(start(config, runner));
       runner.awaitShutdown();

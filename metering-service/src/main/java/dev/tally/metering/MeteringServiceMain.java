@@ -31,10 +31,11 @@ public final class MeteringServiceMain {
 
   public static void main(String[] args) {
     ServiceRunner.main("metering-service", () -> {
-      MeteringConfig config = MeteringConfig.fromEnv(Env.system());
-      if (ServiceRunner.migrateOnly(args, config.database(), "metering")) {
+      // The migration Job has the database's settings only: read nothing else before it is done.
+      if (ServiceRunner.migrateOnly(args, dev.tally.common.db.DatabaseConfig.fromEnv(Env.system(), "metering"), "metering")) {
         return;
       }
+      MeteringConfig config = MeteringConfig.fromEnv(Env.system());
       ServiceRunner runner = new ServiceRunner();
       start(config, runner, Clock.systemUTC());
       runner.awaitShutdown();

@@ -43,10 +43,11 @@ public final class WalletServiceMain {
 
   public static void main(String[] args) {
     ServiceRunner.main("wallet-service", () -> {
-      WalletConfig config = WalletConfig.fromEnv(Env.system());
-      if (ServiceRunner.migrateOnly(args, config.database(), "wallet")) {
+      // The migration Job has the database's settings only: read nothing else before it is done.
+      if (ServiceRunner.migrateOnly(args, dev.tally.common.db.DatabaseConfig.fromEnv(Env.system(), "wallet"), "wallet")) {
         return;
       }
+      WalletConfig config = WalletConfig.fromEnv(Env.system());
       ServiceRunner runner = new ServiceRunner();
       start(config, runner, Clock.systemUTC());
       runner.awaitShutdown();
