@@ -2,6 +2,7 @@ package dev.tally.identity;
 
 import static dev.tally.common.testing.GrpcAssertions.assertFails;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,10 +46,12 @@ class InvitationsTest {
     assertTrue(inv.getToken().length() >= 40);
     assertTrue(inv.getAcceptUrl().endsWith("token=" + inv.getToken()));
     assertEquals(InvitationState.INVITATION_STATE_PENDING, inv.getInvitation().getState());
+    assertFalse(inv.getInvitation().hasCloseTime(), "a pending invitation has no close time (not 1970-01-01)");
     assertEquals(invitee.email(), inv.getInvitation().getEmail());
     AcceptInvitationResponse accepted = f.as(invitee).acceptInvitation(accept(inv.getToken()));
     assertEquals("roles/admin", accepted.getMember().getRole());
     assertEquals(InvitationState.INVITATION_STATE_ACCEPTED, accepted.getInvitation().getState());
+    assertTrue(accepted.getInvitation().hasCloseTime());
     assertEquals(2, accepted.getTeam().getMemberCount());
   }
 

@@ -77,13 +77,21 @@ final class IdentityProtos {
   }
 
   static Invitation invitation(InvitationsRecord i) {
-    return Invitation.newBuilder().setName(Names.invitation(i.getTeamId(), i.getId())).setEmail(i.getEmailLower())
-        .setRole(i.getRole())
+    Invitation.Builder b = Invitation.newBuilder().setName(Names.invitation(i.getTeamId(), i.getId()))
+        .setEmail(i.getEmailLower()).setRole(i.getRole())
         .setState(InvitationState.valueOf("INVITATION_STATE_"
             + InvitationManager.effectiveState(i).toUpperCase(Locale.ROOT)))
         .setInviter(Names.user(i.getInviterId())).setCreateTime(ts(i.getCreateTime()))
-        .setExpireTime(ts(i.getExpireTime())).setCloseTime(ts(i.getCloseTime())).setSendCount(i.getSendCount())
-        .build();
+        .setExpireTime(ts(i.getExpireTime())).setSendCount(i.getSendCount());
+    ifSet(i.getCloseTime(), b::setCloseTime); // a pending invitation has none (not 1970-01-01)
+    return b.build();
+  }
+
+  /** Sets an optional time only when there is one, so an absent time stays absent on the wire. */
+  private static void ifSet(java.time.OffsetDateTime t, java.util.function.Consumer<com.google.protobuf.Timestamp> set) {
+    if (t != null) {
+      set.accept(ts(t));
+    }
   }
 
   static String invitationState(InvitationState s) {
@@ -91,17 +99,20 @@ final class IdentityProtos {
   }
 
   static ApiKey apiKey(ApiKeysRecord k) {
-    return ApiKey.newBuilder().setName(Names.apiKey(k.getId())).setDisplayName(k.getDisplayName())
+    ApiKey.Builder b = ApiKey.newBuilder().setName(Names.apiKey(k.getId())).setDisplayName(k.getDisplayName())
         .setKind(ApiKeyKind.valueOf("API_KEY_KIND_" + k.getKind().toUpperCase(Locale.ROOT)))
         .setState(ApiKeyState.valueOf("API_KEY_STATE_"
             + ApiKeyManager.effectiveState(k).toUpperCase(Locale.ROOT)))
         .setOwner(k.getOwnerId() == null ? "" : Names.user(k.getOwnerId()))
         .setTeam(k.getTeamId() == null ? "" : Names.team(k.getTeamId()))
         .setBillingAccount(ApiKeyManager.billingAccount(k)).setCreator(Names.user(k.getCreatorId()))
-        .setSecretPrefix(k.getSecretPrefix()).setCreateTime(ts(k.getCreateTime()))
-        .setLastUseTime(ts(k.getLastUseTime())).setExpireTime(ts(k.getExpireTime()))
-        .setRevokeTime(ts(k.getRevokeTime())).setRotateTime(ts(k.getRotateTime()))
-        .setPreviousSecretExpireTime(ts(k.getPreviousSecretExpireTime())).build();
+        .setSecretPrefix(k.getSecretPrefix()).setCreateTime(ts(k.getCreateTime()));
+    ifSet(k.getLastUseTime(), b::setLastUseTime);
+    ifSet(k.getExpireTime(), b::setExpireTime);
+    ifSet(k.getRevokeTime(), b::setRevokeTime);
+    ifSet(k.getRotateTime(), b::setRotateTime);
+    ifSet(k.getPreviousSecretExpireTime(), b::setPreviousSecretExpireTime);
+    return b.build();
   }
 
   static String keyState(ApiKeyState s) {
