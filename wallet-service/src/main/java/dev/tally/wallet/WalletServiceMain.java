@@ -56,7 +56,7 @@ public final class WalletServiceMain {
 
   /** The running pieces of a wallet service, for the stack and the tests. */
   public record Running(GrpcServer server, Database db, UsageApplier usage, TransactionalConsumer usageConsumer,
-      TransactionalConsumer identityConsumer, Housekeeper housekeeper, Ledger ledger) {}
+      TransactionalConsumer identityConsumer, Housekeeper housekeeper, Ledger ledger, ReserveBatcher reserves) {}
 
   /** Starts the service; everything it opens is managed by {@code runner}. */
   public static Running start(WalletConfig config, ServiceRunner runner, Clock clock) throws IOException {
@@ -91,12 +91,13 @@ public final class WalletServiceMain {
         WalletGrpcService.USAGE_CONSUMER, Topics.USAGE, "wallet-usage", usage)).start();
     Housekeeper housekeeper = runner.manage(new Housekeeper(db, walletDao, book, Duration.ofSeconds(30))).start();
 
+    ReserveBatcher reserves = runner.manage(new ReserveBatcher(db, holds));
     GrpcServer server = runner.manage(GrpcServer.builder("wallet", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
         .consumersHealthy(identityConsumer, usageConsumer)
-        .addService(new WalletGrpcService(db, wallets, holds, runner.manage(new ReserveBatcher(db, holds)), book,
+        .addService(new WalletGrpcService(db, wallets, holds, reserves, book,
             ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer))))
         .start());
-    return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger);
+    return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger, reserves);
   }
 }

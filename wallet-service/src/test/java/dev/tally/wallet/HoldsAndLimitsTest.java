@@ -260,6 +260,27 @@ class HoldsAndLimitsTest {
   }
 
   @Test
+  void aReservationWhoseCallerGaveUpCreatesNoHold() {
+    TestUser owner = f.newUser("gone-owner");
+    Team team = f.newTeam(owner, "Gone");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_gone");
+    long before = f.wallet.reserves().abandoned();
+    io.grpc.Context.CancellableContext gone = io.grpc.Context.current().withCancellation();
+    gone.cancel(null);
+    var call = new dev.tally.wallet.holds.ReserveBatcher.Call<>(dev.tally.common.auth.Caller.PLATFORM, "test/Reserve",
+        "", ReserveRequest.getDefaultInstance(), ReserveResponse.parser(), new dev.tally.wallet.holds.HoldManager
+        .Request(team.getWallet(), DOLLAR, "", "", java.time.Duration.ofMinutes(10)), r -> ReserveResponse
+        .getDefaultInstance(), new java.util.concurrent.CompletableFuture<ReserveResponse>());
+    io.grpc.StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+        io.grpc.StatusRuntimeException.class, () -> gone.call(() -> f.wallet.reserves().reserve(call)));
+    assertEquals(Status.Code.CANCELLED, e.getStatus().getCode());
+    assertEquals(before + 1, f.wallet.reserves().abandoned());
+    Wallet w = f.get(team.getWallet());
+    assertEquals(0, w.getHeldNanos(), "nothing reserved for a caller who is gone");
+    assertEquals(10 * DOLLAR, w.getAvailableNanos());
+  }
+
+  @Test
   void suspensionAtTheThresholdAndResumeOnDeposit() {
     TestUser owner = f.newUser("susp-owner");
     Team team = f.newTeam(owner, "Suspend");
