@@ -25,8 +25,18 @@ public final class ServiceRunner {
 
   /** Blocks until the JVM is asked to stop and everything is closed. */
   public void awaitShutdown() throws InterruptedException {
-    Runtime.getRuntime().addShutdownHook(new Thread(this::closeAll, "shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      closeAll();
+      flushLogs();
+    }, "shutdown"));
     stopped.await();
+  }
+
+  /** Drains the asynchronous log queue once everything has said it stopped (logback has no hook of its own here). */
+  private static void flushLogs() {
+    if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext logback) {
+      logback.stop();
+    }
   }
 
   /** Closes everything managed, newest first. Safe to call more than once. */
