@@ -30,7 +30,7 @@ import org.jooq.impl.DSL;
  */
 public final class Database implements AutoCloseable {
   /** Time kept back from a call's deadline to roll back and answer. */
-  private static final long ANSWER_MARGIN_MS = 150;
+  private static final long ANSWER_MARGIN_MS = 300;
 
   private final HikariDataSource dataSource;
   private final DSLContext dsl;

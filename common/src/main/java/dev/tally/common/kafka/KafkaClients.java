@@ -144,7 +144,7 @@ public final class KafkaClients {
   }
 
   /** Time kept back from a call's deadline to roll back and answer. */
-  private static final long ANSWER_MARGIN_MS = 250;
+  private static final long ANSWER_MARGIN_MS = 500;
   /** Longest a single send may block (waiting for metadata or buffer space). */
   private static final int MAX_BLOCK_MS = 500;
 
