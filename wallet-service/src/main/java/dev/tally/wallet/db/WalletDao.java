@@ -22,11 +22,6 @@ import org.jooq.impl.DSL;
 /** Wallets and what hangs off them: limits, spend windows, credit grants, holds. */
 public final class WalletDao {
 
-  public void insertIfAbsent(DSLContext tx, String name, String owner, String currency, long suspendThreshold) {
-    tx.insertInto(WALLETS).set(WALLETS.NAME, name).set(WALLETS.OWNER, owner).set(WALLETS.CURRENCY_CODE, currency)
-        .set(WALLETS.SUSPEND_THRESHOLD, suspendThreshold).onConflictDoNothing().execute();
-  }
-
   /** Creates the wallets that do not exist yet, in one statement. */
   public void insertAllIfAbsent(DSLContext tx, List<String> names, List<String> owners, String currency,
       long suspendThreshold) {
@@ -92,15 +87,6 @@ public final class WalletDao {
     Long v = tx.select(SPEND.SPENT).from(SPEND).where(SPEND.WALLET.eq(wallet), SPEND.SUBJECT.eq(subject),
         SPEND.PERIOD.eq(period), SPEND.WINDOW_START.eq(windowStart)).fetchOne(SPEND.SPENT);
     return v == null ? 0 : v;
-  }
-
-  public SpendRecord addSpend(DSLContext tx, String wallet, String subject, String period, OffsetDateTime windowStart,
-      long amount) {
-    return tx.insertInto(SPEND).set(SPEND.WALLET, wallet).set(SPEND.SUBJECT, subject).set(SPEND.PERIOD, period)
-        .set(SPEND.WINDOW_START, windowStart).set(SPEND.SPENT, amount)
-        .onConflict(SPEND.WALLET, SPEND.SUBJECT, SPEND.PERIOD, SPEND.WINDOW_START).doUpdate()
-        .set(SPEND.SPENT, SPEND.SPENT.plus(amount))
-        .returning().fetchOne();
   }
 
   /** One spend increment of a batch. */
@@ -230,11 +216,6 @@ public final class WalletDao {
     return tx.selectFrom(GRANTS).where(GRANTS.WALLET.eq(wallet), GRANTS.REMAINING.gt(0L),
         GRANTS.EXPIRE_TIME.isNull().or(GRANTS.EXPIRE_TIME.gt(now)))
         .orderBy(GRANTS.PRIORITY, GRANTS.EXPIRE_TIME.asc().nullsLast(), GRANTS.ID).fetch();
-  }
-
-  public List<GrantsRecord> dueGrants(DSLContext tx, String wallet, OffsetDateTime now) {
-    return tx.selectFrom(GRANTS).where(GRANTS.WALLET.eq(wallet), GRANTS.REMAINING.gt(0L),
-        GRANTS.EXPIRE_TIME.le(now)).orderBy(GRANTS.ID).fetch();
   }
 
   /** The live lots of several wallets in spending order (per wallet), in one read. */

@@ -37,12 +37,6 @@ public final class Ledger {
     tx.connection(c -> ensureAccounts(c, new java.util.TreeSet<>(ids), currencies));
   }
 
-  /** Creates an account unless it exists. */
-  public void ensureAccount(DSLContext tx, String id, String currency) {
-    tx.insertInto(ACCOUNTS).set(ACCOUNTS.ID, id).set(ACCOUNTS.CURRENCY_CODE, currency).onConflictDoNothing()
-        .execute();
-  }
-
   /** Balance (credits − debits) of a wallet's account; 0 when it does not exist. */
   public long balance(DSLContext tx, String account) {
     var r = tx.select(ACCOUNTS.CREDITS, ACCOUNTS.DEBITS).from(ACCOUNTS).where(ACCOUNTS.ID.eq(account)).fetchOne();

@@ -8,8 +8,8 @@ import java.math.RoundingMode;
 public final class Money {
   /** One unit of currency ($1) in nanos. */
   public static final long UNIT = 1_000_000_000L;
-  /** Largest amount one operation may move: one billion units. */
-  public static final long MAX_AMOUNT = 1_000_000_000L * UNIT;
+  /** Largest amount one operation may move: one billion units (the contract's bound, kept in MoneyBounds). */
+  public static final long MAX_AMOUNT = dev.tally.common.money.MoneyBounds.MAX_REQUEST_NANOS;
 
   private Money() {}
 

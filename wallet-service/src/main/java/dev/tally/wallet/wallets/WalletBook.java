@@ -63,12 +63,7 @@ public final class WalletBook {
 
   /** Creates the wallet (and its accounts) unless it exists. */
   public void ensure(DSLContext tx, String name) {
-    if (!NAME.matcher(name).matches()) {
-      throw TallyException.invalidArgument("wallet", "must look like wallets/team-{team} or wallets/user-{user}");
-    }
-    wallets.insertIfAbsent(tx, name, Wallets.owner(name), policy.currency(), policy.suspendThreshold());
-    ledger.ensureAccount(tx, Accounts.paid(name), policy.currency());
-    ledger.ensureAccount(tx, Accounts.granted(name), policy.currency());
+    ensureAll(tx, new java.util.TreeSet<>(List.of(name)));
   }
 
   /** {@link #ensure} for many wallets with two statements. */
@@ -131,19 +126,53 @@ public final class WalletBook {
   }
 
   public Snapshot snapshot(DSLContext tx, WalletsRecord w) {
+    return snapshotAll(tx, List.of(w)).getFirst();
+  }
+
+  /**
+   * The money and limits of several wallets, with a fixed number of reads: their accounts' balances, their
+   * limits and every spend window those limits (and the wallets' months) count in.
+   */
+  public List<Snapshot> snapshotAll(DSLContext tx, List<WalletsRecord> ws) {
     Instant now = now();
-    String name = w.getName();
-    List<Snapshot.LimitState> limits = new ArrayList<>();
-    for (LimitsRecord l : wallets.limits(tx, name)) {
-      OffsetDateTime start = Periods.windowStart(l.getPeriod(), now);
-      limits.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
-          wallets.spent(tx, name, l.getSubject(), l.getPeriod(), start), Periods.windowEnd(l.getPeriod(), now)));
-    }
+    List<String> names = ws.stream().map(WalletsRecord::getName).toList();
+    List<String> accounts = new ArrayList<>(2 * names.size());
+    names.forEach(n -> {
+      accounts.add(Accounts.paid(n));
+      accounts.add(Accounts.granted(n));
+    });
+    Map<String, Long> balances = ledger.balances(tx, accounts);
+    Map<String, List<LimitsRecord>> limits = new java.util.HashMap<>();
+    wallets.limitsOf(tx, names).forEach(l -> limits.computeIfAbsent(l.getWallet(), k -> new ArrayList<>()).add(l));
+    limits.values().forEach(l -> l.sort(java.util.Comparator.comparing(LimitsRecord::getSubject)
+        .thenComparing(LimitsRecord::getPeriod)));
     OffsetDateTime monthStart = Periods.windowStart("month", now);
-    return new Snapshot(w, ledger.balance(tx, Accounts.paid(name)), ledger.balance(tx, Accounts.granted(name)),
-        w.getHeld(), wallets.spent(tx, name, name, "month", monthStart), monthStart,
-        Periods.windowEnd("month", now), limits,
-        w.getPlan() == null ? 0 : wallets.grantedSince(tx, name, "plan", monthStart));
+    List<WalletDao.SpendIncrement> windows = new ArrayList<>();
+    for (String name : names) {
+      windows.add(new WalletDao.SpendIncrement(name, name, "month", monthStart, 0));
+      for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
+        windows.add(new WalletDao.SpendIncrement(name, l.getSubject(), l.getPeriod(),
+            Periods.windowStart(l.getPeriod(), now), 0));
+      }
+    }
+    Map<String, Long> spent = wallets.spentAll(tx, windows);
+    List<Snapshot> snapshots = new ArrayList<>(ws.size());
+    for (WalletsRecord w : ws) {
+      String name = w.getName();
+      List<Snapshot.LimitState> states = new ArrayList<>();
+      for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
+        OffsetDateTime start = Periods.windowStart(l.getPeriod(), now);
+        states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
+            spent.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(), start), 0L),
+            Periods.windowEnd(l.getPeriod(), now)));
+      }
+      snapshots.add(new Snapshot(w, balances.getOrDefault(Accounts.paid(name), 0L),
+          balances.getOrDefault(Accounts.granted(name), 0L), w.getHeld(),
+          spent.getOrDefault(WalletDao.windowKey(name, name, "month", monthStart), 0L), monthStart,
+          Periods.windowEnd("month", now), states,
+          w.getPlan() == null ? 0 : wallets.grantedSince(tx, name, "plan", monthStart)));
+    }
+    return snapshots;
   }
 
   /**
@@ -153,7 +182,7 @@ public final class WalletBook {
   public boolean housekeep(DSLContext tx, WalletsRecord w) {
     OffsetDateTime now = nowOdt();
     return housekeep(tx, w, wallets.duePendingHoldsOf(tx, List.of(w.getName()), now),
-        wallets.dueGrants(tx, w.getName(), now));
+        wallets.dueGrantsOf(tx, List.of(w.getName()), now));
   }
 
   private boolean housekeep(DSLContext tx, WalletsRecord w, List<HoldsRecord> dueHolds, List<GrantsRecord> dueGrants) {
@@ -227,44 +256,8 @@ public final class WalletBook {
     if (changed.isEmpty()) {
       return;
     }
-    Instant now = now();
-    List<String> names = changed.stream().map(WalletsRecord::getName).toList();
-    List<String> accounts = new ArrayList<>(2 * names.size());
-    names.forEach(n -> {
-      accounts.add(Accounts.paid(n));
-      accounts.add(Accounts.granted(n));
-    });
-    Map<String, Long> balances = ledger.balances(tx, accounts);
-    Map<String, List<LimitsRecord>> limits = new java.util.HashMap<>();
-    wallets.limitsOf(tx, names).forEach(l -> limits.computeIfAbsent(l.getWallet(), k -> new ArrayList<>()).add(l));
-    OffsetDateTime monthStart = Periods.windowStart("month", now);
-    List<WalletDao.SpendIncrement> windows = new ArrayList<>();
-    for (String name : names) {
-      windows.add(new WalletDao.SpendIncrement(name, name, "month", monthStart, 0));
-      for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
-        windows.add(new WalletDao.SpendIncrement(name, l.getSubject(), l.getPeriod(),
-            Periods.windowStart(l.getPeriod(), now), 0));
-      }
-    }
-    Map<String, Long> spent = wallets.spentAll(tx, windows);
-    List<Snapshot> snapshots = new ArrayList<>(changed.size());
-    for (WalletsRecord w : changed) {
-      String name = w.getName();
-      List<Snapshot.LimitState> states = new ArrayList<>();
-      for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
-        OffsetDateTime start = Periods.windowStart(l.getPeriod(), now);
-        states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
-            spent.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(), start), 0L),
-            Periods.windowEnd(l.getPeriod(), now)));
-      }
-      Snapshot s = new Snapshot(w, balances.getOrDefault(Accounts.paid(name), 0L),
-          balances.getOrDefault(Accounts.granted(name), 0L), w.getHeld(),
-          spent.getOrDefault(WalletDao.windowKey(name, name, "month", monthStart), 0L), monthStart,
-          Periods.windowEnd("month", now), states,
-          w.getPlan() == null ? 0 : wallets.grantedSince(tx, name, "plan", monthStart));
-      applySignals(tx, w, s);
-      snapshots.add(s);
-    }
+    List<Snapshot> snapshots = snapshotAll(tx, changed);
+    snapshots.forEach(s -> applySignals(tx, s.wallet(), s));
     wallets.storeAll(tx, changed);
     events.stateChangedAll(tx, snapshots);
   }
