@@ -54,6 +54,19 @@ public final class TransactionalConsumer implements AutoCloseable {
     default void parked(DSLContext tx, ConsumerRecord<String, byte[]> record, String error) {}
   }
 
+  /**
+   * A record's protobuf payload; an unreadable one fails as bad data, so the consumer parks it (never skips
+   * it silently).
+   */
+  public static <T> T parse(ConsumerRecord<String, byte[]> r, com.google.protobuf.Parser<T> parser, String kind) {
+    try {
+      return parser.parseFrom(r.value());
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new IllegalArgumentException("unreadable " + kind + " record at " + r.topic() + "-" + r.partition() + "@"
+          + r.offset(), e);
+    }
+  }
+
   /** What replaying a parked record did. */
   public record Replay(long id, boolean applied, String error) {}
 

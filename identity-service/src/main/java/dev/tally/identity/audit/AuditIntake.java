@@ -1,6 +1,5 @@
 package dev.tally.identity.audit;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.kafka.TransactionalConsumer;
 import dev.tally.proto.events.v1.AuditEvent;
@@ -29,13 +28,7 @@ public final class AuditIntake implements TransactionalConsumer.BatchHandler {
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
     List<AuditEventsRecord> rows = new ArrayList<>(records.size());
     for (ConsumerRecord<String, byte[]> r : records) {
-      AuditEvent e;
-      try {
-        e = AuditEvent.parseFrom(r.value());
-      } catch (InvalidProtocolBufferException ex) {
-        throw new IllegalArgumentException("unreadable audit record at " + r.topic() + "-" + r.partition() + "@"
-            + r.offset(), ex); // parked by the consumer, never skipped silently
-      }
+      AuditEvent e = TransactionalConsumer.parse(r, AuditEvent.parser(), "audit");
       AuditEventsRecord row = new AuditEventsRecord();
       row.setId(e.getEventId());
       row.setScope(e.getScope());

@@ -3,7 +3,6 @@ package dev.tally.metering.rollups;
 import static dev.tally.metering.db.jooq.Tables.ROLLED_EVENTS;
 import static dev.tally.metering.db.jooq.Tables.USAGE_ROLLUPS;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.proto.events.v1.UsageEvent;
 import java.time.OffsetDateTime;
@@ -12,6 +11,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import dev.tally.common.kafka.TransactionalConsumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.jooq.DSLContext;
 
@@ -33,13 +33,8 @@ public final class RollupApplier {
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
     Map<String, UsageEvent> events = new java.util.LinkedHashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
-      try {
-        UsageEvent e = UsageEvent.parseFrom(r.value());
-        events.putIfAbsent(e.getBillingAccount() + "|" + e.getEventId(), e);
-      } catch (InvalidProtocolBufferException ex) {
-        throw new IllegalArgumentException("unreadable usage record at " + r.topic() + "-" + r.partition() + "@"
-            + r.offset(), ex); // parked by the consumer, never skipped silently
-      }
+      UsageEvent e = TransactionalConsumer.parse(r, UsageEvent.parser(), "usage");
+      events.putIfAbsent(e.getBillingAccount() + "|" + e.getEventId(), e);
     }
     if (events.isEmpty()) {
       return;

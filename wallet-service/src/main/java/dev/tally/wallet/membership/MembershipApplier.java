@@ -1,6 +1,5 @@
 package dev.tally.wallet.membership;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.tally.common.db.Idempotency;
 import dev.tally.common.ids.Ids;
 import dev.tally.proto.events.v1.IdentityEvent;
@@ -16,6 +15,7 @@ import dev.tally.wallet.wallets.WalletBook;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import dev.tally.common.kafka.TransactionalConsumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.jooq.DSLContext;
 
@@ -41,13 +41,7 @@ public final class MembershipApplier {
 
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
     for (ConsumerRecord<String, byte[]> r : records) {
-      IdentityEvent e;
-      try {
-        e = IdentityEvent.parseFrom(r.value());
-      } catch (InvalidProtocolBufferException ex) {
-        throw new IllegalArgumentException("unreadable identity record at " + r.topic() + "-" + r.partition() + "@"
-            + r.offset(), ex); // parked by the consumer, never skipped silently
-      }
+      IdentityEvent e = TransactionalConsumer.parse(r, IdentityEvent.parser(), "identity");
       byte[] hash = Idempotency.sha256(r.value());
       if (applied.claim(tx, "identity", e.getEventId(), hash) != AppliedEventDao.Claim.NEW) {
         continue;

@@ -85,13 +85,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     Map<String, UsageEvent> batch = new LinkedHashMap<>();
     Map<String, byte[]> hashes = new LinkedHashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
-      UsageEvent e;
-      try {
-        e = UsageEvent.parseFrom(r.value());
-      } catch (InvalidProtocolBufferException ex) {
-        throw new IllegalArgumentException("unreadable usage record at " + r.topic() + "-" + r.partition() + "@"
-            + r.offset(), ex); // parked by the consumer, never skipped silently
-      }
+      UsageEvent e = TransactionalConsumer.parse(r, UsageEvent.parser(), "usage");
       String key = e.getBillingAccount() + "|" + e.getEventId();
       byte[] hash = Idempotency.sha256(Idempotency.deterministicBytes(e.toBuilder().clearRecordedAt().build()));
       if (hashes.containsKey(key)) {
