@@ -108,12 +108,34 @@ public final class KafkaClients {
           throw e;
         }
       }
+      awaitLeaders(admin, missing.stream().map(NewTopic::name).toList());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while creating topics " + topics, e);
     } catch (ExecutionException | TimeoutException e) {
       throw new IllegalStateException("cannot create topics " + topics + " on " + config.bootstrapServers()
           + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Returns once every partition of {@code topics} has a leader: a send to a topic whose leader is not
+   * elected yet can fail, and an idempotent producer then loops on sequence errors until its delivery
+   * timeout (seen with freshly created topics).
+   */
+  private static void awaitLeaders(Admin admin, List<String> topics)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      boolean ready = admin.describeTopics(topics).allTopicNames().get(10, TimeUnit.SECONDS).values().stream()
+          .allMatch(t -> t.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty()));
+      if (ready) {
+        return;
+      }
+      if (System.nanoTime() > until) {
+        throw new TimeoutException("topics " + topics + " have no leader after 30 s");
+      }
+      Thread.sleep(50);
     }
   }
 
