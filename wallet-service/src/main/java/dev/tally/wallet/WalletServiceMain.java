@@ -16,6 +16,7 @@ import dev.tally.common.metrics.Metrics;
 import dev.tally.wallet.access.IdentityBillingAccess;
 import dev.tally.wallet.config.WalletConfig;
 import dev.tally.wallet.db.AppliedEventDao;
+import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
@@ -79,10 +80,11 @@ public final class WalletServiceMain {
     WalletBook book = new WalletBook(walletDao, ledger, events, config.policy(), clock);
     Charges charges = new Charges(walletDao);
     AppliedEventDao applied = new AppliedEventDao();
-    UsageApplier usage = new UsageApplier(book, walletDao, ledger, charges, applied, events);
+    UsageLineDao usageLines = new UsageLineDao();
+    UsageApplier usage = new UsageApplier(book, walletDao, ledger, charges, usageLines, events);
     MembershipApplier membership = new MembershipApplier(book, walletDao, ledger, applied);
-    HoldManager holds = new HoldManager(book, walletDao, ledger, charges, events);
-    WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), ledger,
+    HoldManager holds = new HoldManager(book, walletDao, usageLines, ledger, charges, events);
+    WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), usageLines, ledger,
         new IdentityBillingAccess(new TeamPermissions(identity, signer)));
 
     TransactionalConsumer identityConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-identity",

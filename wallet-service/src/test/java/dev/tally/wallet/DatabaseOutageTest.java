@@ -133,7 +133,7 @@ class DatabaseOutageTest {
   }
 
   private static long debited(DatabaseConfig db, String prefix) {
-    return query(db, "select count(*) from wallet.transfers where code = 'usage' and debit_account like '"
+    return query(db, "select count(*) from wallet.usage_lines where wallet like '"
         + prefix + "%'");
   }
 

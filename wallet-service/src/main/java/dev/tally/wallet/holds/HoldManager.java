@@ -3,7 +3,10 @@ package dev.tally.wallet.holds;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Ids;
+import dev.tally.common.db.Idempotency;
+import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.usage.UsageLine;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
@@ -28,11 +31,14 @@ public final class HoldManager {
   private final WalletBook book;
   private final WalletDao wallets;
   private final Ledger ledger;
+  private final UsageLineDao lines;
   private final Charges charges;
   private final WalletEvents events;
 
-  public HoldManager(WalletBook book, WalletDao wallets, Ledger ledger, Charges charges, WalletEvents events) {
+  public HoldManager(WalletBook book, WalletDao wallets, UsageLineDao lines, Ledger ledger, Charges charges,
+      WalletEvents events) {
     this.book = book;
+    this.lines = lines;
     this.wallets = wallets;
     this.ledger = ledger;
     this.charges = charges;
@@ -137,11 +143,16 @@ public final class HoldManager {
     }
     if (actual > 0) {
       ChargeBatch spend = new ChargeBatch();
-      Charges.Charged charged = charges.charge(tx, w, new Charges.Usage(eventId, actual, hold.getMember(),
-          hold.getApiKey(), book.now(), "settled hold " + holdId), spend, book.now());
-      ledger.post(tx, charged.transfers());
+      // One line per hold (the hold's state guards a second settle); the request id names it in the statement.
+      String lineId = "settle-" + holdId;
+      UsageLine line = charges.charge(tx, w, new Charges.Usage(lineId, Idempotency.sha256(
+          (lineId + "|" + eventId + "|" + actual).getBytes(java.nio.charset.StandardCharsets.UTF_8)), actual,
+          hold.getMember(), hold.getApiKey(), book.now(), "settled hold " + holdId), spend, book.now());
+      Charges.Posted posted = Charges.postings(List.of(line), book.now());
+      lines.insertAll(tx, posted.lines());
+      ledger.post(tx, posted.transfers());
       spend.flush(tx, wallets, events);
-      hold.setSettled(charged.charged());
+      hold.setSettled(line.charged());
     }
     wallets.closeHold(tx, holdId, "settled", hold.getSettled());
     w.setHeld(w.getHeld() - hold.getAmount());

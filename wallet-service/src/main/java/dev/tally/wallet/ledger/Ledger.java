@@ -44,14 +44,25 @@ public final class Ledger {
   }
 
   /**
-   * Posts {@code transfers} with four statements whatever their number: the accounts they touch are
-   * created when missing and locked in id order (so concurrent batches cannot deadlock), the transfers
-   * inserted from arrays ({@code unnest}), and every touched account's totals updated once. A wallet account pushed past
-   * its bound fails the whole batch.
+   * Posts {@code transfers} with a fixed number of statements whatever their number: the accounts they touch
+   * are created when missing, the transfers inserted from arrays ({@code unnest}), and every touched account's
+   * totals updated once. A wallet account pushed past its bound fails the whole batch.
    */
   public List<TransfersRecord> post(DSLContext tx, List<NewTransfer> transfers) {
+    Deferred d = postDeferringSystemAccounts(tx, transfers);
+    d.finish(tx);
+    return d.rows();
+  }
+
+  /**
+   * {@link #post} except the system accounts' totals (revenue, deposits, ...), which the caller applies with
+   * {@link Deferred#finish} just before it commits: every batch of every wallet updates the same revenue row,
+   * and its lock is held from that update to the commit, so the later the better. Accounts are always locked
+   * wallets first, system accounts last, each in id order, so concurrent postings cannot deadlock.
+   */
+  public Deferred postDeferringSystemAccounts(DSLContext tx, List<NewTransfer> transfers) {
     if (transfers.isEmpty()) {
-      return List.of();
+      return new Deferred(List.of(), new TreeMap<>());
     }
     Map<String, BigInteger[]> deltas = new TreeMap<>(); // account -> {debits, credits}
     Map<String, String> currencies = new HashMap<>();
@@ -64,12 +75,24 @@ public final class Ledger {
       currencies.put(t.creditAccount(), t.currency());
       rows.add(record(t));
     }
+    Map<String, BigInteger[]> wallets = new TreeMap<>();
+    Map<String, BigInteger[]> system = new TreeMap<>();
+    deltas.forEach((account, d) -> (Accounts.isSystem(account) ? system : wallets).put(account, d));
     tx.connection(c -> {
       ensureAccounts(c, deltas.keySet(), currencies);
       insertTransfers(c, rows);
-      updateTotals(c, deltas);
+      updateTotals(c, wallets);
     });
-    return rows;
+    return new Deferred(rows, system);
+  }
+
+  /** Posted transfers whose system accounts' totals are still to be applied. */
+  public record Deferred(List<TransfersRecord> rows, Map<String, BigInteger[]> systemDeltas) {
+    public void finish(DSLContext tx) {
+      if (!systemDeltas.isEmpty()) {
+        tx.connection(c -> updateTotals(c, systemDeltas));
+      }
+    }
   }
 
   private static void ensureAccounts(java.sql.Connection c, java.util.Set<String> ids, Map<String, String> currencies)
@@ -110,6 +133,9 @@ public final class Ledger {
 
   private static void updateTotals(java.sql.Connection c, Map<String, BigInteger[]> deltas)
       throws java.sql.SQLException {
+    if (deltas.isEmpty()) {
+      return;
+    }
     Object[] ids = deltas.keySet().toArray();
     try (var lock = c.prepareStatement("select id from accounts where id = any(?::text[]) order by id for update")) {
       lock.setArray(1, c.createArrayOf("text", ids)); // in id order: concurrent batches never deadlock
@@ -195,6 +221,18 @@ public final class Ledger {
     if (!sameCurrency) {
       mismatched.add("(transfers across currencies)");
     }
+    // Usage is posted per batch: each wallet's usage postings must equal the sum of its itemized lines.
+    tx.fetch("""
+        with postings as (
+          select regexp_replace(debit_account, '/granted$', '') as wallet,
+              coalesce(sum(amount) filter (where debit_account like '%/granted'), 0) as granted,
+              coalesce(sum(amount) filter (where debit_account not like '%/granted'), 0) as paid
+          from transfers where code = 'usage' group by 1),
+        lines as (
+          select wallet, sum(granted_amount) as granted, sum(paid_amount) as paid from usage_lines group by wallet)
+        select coalesce(p.wallet, l.wallet) from postings p full join lines l on l.wallet = p.wallet
+        where coalesce(p.granted, 0) <> coalesce(l.granted, 0) or coalesce(p.paid, 0) <> coalesce(l.paid, 0)""")
+        .forEach(r -> mismatched.add("(usage lines of " + r.get(0, String.class) + " differ from its usage postings)"));
     return new Reconciliation(mismatched.isEmpty(), accounts, transferCount, mismatched);
   }
 

@@ -12,13 +12,15 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.jooq.DSLContext;
 
 /**
- * Turns a usage cost into ledger transfers for a locked wallet: applies the team discount, spends granted
- * credit (lot by lot) before paid money, and lets paid money go negative (admitted usage always posts).
- * Transfer ids derive from the usage event, so the same event can never be charged twice.
+ * Turns a usage cost into a usage line for a locked wallet: applies the team discount, spends granted credit
+ * (lot by lot) before paid money, and lets paid money go negative (admitted usage always posts). The lines
+ * of a batch reach the ledger as at most two postings per wallet ({@link #postings}).
  */
 public final class Charges {
   private final WalletDao wallets;
@@ -27,19 +29,13 @@ public final class Charges {
     this.wallets = wallets;
   }
 
-  /** One usage charge to post. */
-  public record Usage(String eventId, long listCost, String member, String apiKey, Instant occurredAt,
-      String description) {}
+  /** One usage charge to price against a wallet. */
+  public record Usage(String eventId, byte[] payloadHash, long listCost, String member, String apiKey,
+      Instant occurredAt, String description) {}
 
-  /** The transfers a charge produced and the net amount charged. */
-  public record Charged(List<NewTransfer> transfers, long charged, long discount) {}
-
-  public Charged charge(DSLContext tx, WalletsRecord w, Usage u, ChargeBatch spend, Instant now) {
+  public UsageLine charge(DSLContext tx, WalletsRecord w, Usage u, ChargeBatch spend, Instant now) {
     long discount = Money.basisPoints(u.listCost(), w.getDiscountBps());
     long charge = u.listCost() - discount;
-    List<NewTransfer> out = new ArrayList<>(2);
-    String currency = w.getCurrencyCode();
-    OffsetDateTime occurred = u.occurredAt().atOffset(ZoneOffset.UTC);
     long fromGrants = 0;
     if (charge > 0) {
       for (GrantsRecord g : spend.grants(w.getName(),
@@ -55,22 +51,53 @@ public final class Charges {
         }
       }
     }
-    long fromPaid = charge - fromGrants;
-    String base = w.getName() + "|" + u.eventId();
-    if (fromGrants > 0) {
-      out.add(new NewTransfer(Ids.derived(u.occurredAt(), base + "|granted"), Accounts.granted(w.getName()),
-          Accounts.revenue(currency), fromGrants, currency, "usage", blankToNull(u.member()), blankToNull(u.apiKey()),
-          u.eventId(), null, fromPaid == 0 ? u.listCost() : null, fromPaid == 0 ? discount : null,
-          "granted credit: " + u.description(), occurred));
-    }
-    if (fromPaid > 0) {
-      out.add(new NewTransfer(Ids.derived(u.occurredAt(), base + "|paid"), Accounts.paid(w.getName()),
-          Accounts.revenue(currency), fromPaid, currency, "usage", blankToNull(u.member()), blankToNull(u.apiKey()),
-          u.eventId(), null, u.listCost(), discount, u.description(), occurred));
-    }
     spend.add(w.getName(), subjects(w.getName(), u.member(), u.apiKey()), u.occurredAt(), charge);
-    return new Charged(out, charge, discount);
+    return new UsageLine(w.getName(), u.eventId(), u.payloadHash(),
+        Ids.derived(u.occurredAt(), w.getName() + "|" + u.eventId()), fromGrants, charge - fromGrants, u.listCost(),
+        discount, w.getCurrencyCode(), blankToNull(u.member()), blankToNull(u.apiKey()), u.description(),
+        u.occurredAt().atOffset(ZoneOffset.UTC), null);
   }
+
+  /**
+   * The ledger postings of a batch's lines: per wallet, one transfer from its granted account and one from its
+   * paid account to revenue, each the sum of its lines' parts (none when zero). Returns the lines stamped
+   * with the posting that carries them.
+   */
+  public static Posted postings(List<UsageLine> lines, Instant now) {
+    Map<String, long[]> sums = new LinkedHashMap<>();
+    Map<String, UsageLine> first = new LinkedHashMap<>();
+    for (UsageLine l : lines) {
+      long[] s = sums.computeIfAbsent(l.wallet(), k -> new long[3]);
+      s[0] = Math.addExact(s[0], l.granted());
+      s[1] = Math.addExact(s[1], l.paid());
+      s[2]++;
+      first.putIfAbsent(l.wallet(), l);
+    }
+    OffsetDateTime at = now.atOffset(ZoneOffset.UTC);
+    List<NewTransfer> transfers = new ArrayList<>();
+    Map<String, String> postingOf = new LinkedHashMap<>();
+    sums.forEach((wallet, s) -> {
+      UsageLine head = first.get(wallet);
+      // Unique: the first line of a batch is new, so no other batch has it first.
+      String posting = Ids.derived(now, wallet + "|usage-posting|" + head.eventId());
+      postingOf.put(wallet, posting);
+      String what = s[2] == 1 ? "usage: " + head.description() : "usage: " + s[2] + " events";
+      if (s[0] > 0) {
+        transfers.add(NewTransfer.simple(posting + "-granted", Accounts.granted(wallet),
+            Accounts.revenue(head.currency()), s[0], head.currency(), "usage", "granted credit, " + what, at));
+      }
+      if (s[1] > 0) {
+        transfers.add(NewTransfer.simple(posting + "-paid", Accounts.paid(wallet), Accounts.revenue(head.currency()),
+            s[1], head.currency(), "usage", what, at));
+      }
+    });
+    List<UsageLine> stamped = new ArrayList<>(lines.size());
+    lines.forEach(l -> stamped.add(l.withPosting(postingOf.get(l.wallet()))));
+    return new Posted(stamped, transfers);
+  }
+
+  /** Lines stamped with their posting, and the postings. */
+  public record Posted(List<UsageLine> lines, List<NewTransfer> transfers) {}
 
   /** The subjects a charge counts against: the wallet, the member (team wallets) and the key. */
   public static List<String> subjects(String wallet, String member, String apiKey) {

@@ -7,15 +7,15 @@ import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.kafka.TransactionalConsumer;
 import dev.tally.proto.events.v1.UsageParked;
 import dev.tally.proto.events.v1.UsageEvent;
-import dev.tally.wallet.db.AppliedEventDao;
+import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.events.WalletEvents;
 import dev.tally.wallet.ledger.Ledger;
-import dev.tally.wallet.ledger.NewTransfer;
 import dev.tally.wallet.wallets.WalletBook;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,18 +39,18 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
   private final WalletDao wallets;
   private final Ledger ledger;
   private final Charges charges;
-  private final AppliedEventDao applied;
+  private final UsageLineDao lines;
   private final WalletEvents events;
   private final AtomicLong appliedEvents = new AtomicLong();
   private final AtomicLong duplicates = new AtomicLong();
 
-  public UsageApplier(WalletBook book, WalletDao wallets, Ledger ledger, Charges charges, AppliedEventDao applied,
+  public UsageApplier(WalletBook book, WalletDao wallets, Ledger ledger, Charges charges, UsageLineDao lines,
       WalletEvents events) {
     this.book = book;
     this.wallets = wallets;
     this.ledger = ledger;
     this.charges = charges;
-    this.applied = applied;
+    this.lines = lines;
     this.events = events;
   }
 
@@ -83,61 +83,70 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
   @Override
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
     Map<String, UsageEvent> batch = new LinkedHashMap<>();
-    Map<String, byte[]> hashes = new LinkedHashMap<>();
+    Map<String, byte[]> hashes = new HashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
       UsageEvent e = TransactionalConsumer.parse(r, UsageEvent.parser(), "usage");
-      String key = e.getBillingAccount() + "|" + e.getEventId();
-      byte[] hash = Idempotency.sha256(Idempotency.deterministicBytes(e.toBuilder().clearRecordedAt().build()));
-      if (hashes.containsKey(key)) {
-        // the same event twice in one batch: the first one counts
-        duplicates.incrementAndGet();
+      String key = UsageLine.key(e.getBillingAccount(), e.getEventId());
+      if (batch.putIfAbsent(key, e) != null) {
+        duplicates.incrementAndGet(); // the same event twice in one batch: the first one counts
         continue;
       }
-      batch.put(key, e);
-      hashes.put(key, hash);
-    }
-    Map<String, UsageEvent> fresh = new LinkedHashMap<>();
-    applied.claimAll(tx, "usage", hashes).forEach((key, claim) -> {
-      switch (claim) {
-        case NEW -> fresh.put(key, batch.get(key));
-        case DUPLICATE -> duplicates.incrementAndGet();
-        case CONFLICT -> log.warn("usage event {} reused with another payload; not charged", key);
-      }
-    });
-    if (fresh.isEmpty()) {
-      return;
+      hashes.put(key, Idempotency.sha256(Idempotency.deterministicBytes(e.toBuilder().clearRecordedAt().build())));
     }
     TreeSet<String> names = new TreeSet<>();
-    fresh.values().forEach(e -> names.add(e.getBillingAccount()));
+    batch.values().forEach(e -> names.add(e.getBillingAccount()));
     book.ensureAll(tx, names);
     Map<String, WalletsRecord> locked = new LinkedHashMap<>();
     List<WalletsRecord> rows = wallets.lockAll(tx, names);
+    // Under the wallets' locks nobody else writes their lines: what exists now was charged before.
+    Map<String, byte[]> seen = lines.existing(tx, batch.values().stream().map(UsageEvent::getBillingAccount).toList(),
+        batch.values().stream().map(UsageEvent::getEventId).toList());
+    seen.forEach((key, hash) -> {
+      batch.remove(key);
+      if (java.util.Arrays.equals(hash, hashes.get(key))) {
+        duplicates.incrementAndGet();
+      } else {
+        log.warn("usage event {} reused with another payload; not charged", key);
+      }
+    });
+    if (batch.isEmpty()) {
+      return;
+    }
     book.housekeepAll(tx, rows);
     rows.forEach(w -> locked.put(w.getName(), w));
     ChargeBatch spend = new ChargeBatch();
     spend.preloadGrants(names, wallets.liveGrantsOf(tx, names, book.now().atOffset(java.time.ZoneOffset.UTC)));
-    List<NewTransfer> transfers = new ArrayList<>();
-    for (UsageEvent e : fresh.values()) {
+    List<UsageLine> charged = new ArrayList<>(batch.size());
+    Map<String, Long> holds = new LinkedHashMap<>();
+    batch.forEach((key, e) -> {
       WalletsRecord w = locked.get(e.getBillingAccount());
       String member = Charges.memberSubject(w.getName(), e.getUser());
-      Charges.Charged charged = charges.charge(tx, w, new Charges.Usage(e.getEventId(), e.getCostNanos(),
+      UsageLine line = charges.charge(tx, w, new Charges.Usage(e.getEventId(), hashes.get(key), e.getCostNanos(),
           member.isEmpty() ? e.getUser() : member, e.getApiKey(), ProtoTime.instant(e.getOccurredAt()),
           e.getMeter() + (e.getModel().isEmpty() ? "" : " " + e.getModel()) + " × " + e.getQuantity()),
           spend, book.now());
-      transfers.addAll(charged.transfers());
-      settleHold(tx, w, e.getHold(), charged.charged());
-    }
-    ledger.post(tx, transfers);
+      charged.add(line);
+      if (!e.getHold().isEmpty()) {
+        holds.put(e.getHold(), line.charged());
+      }
+    });
+    Charges.Posted posted = Charges.postings(charged, book.now());
+    lines.insertAll(tx, posted.lines());
+    Ledger.Deferred revenue = ledger.postDeferringSystemAccounts(tx, posted.transfers());
+    holds.forEach((hold, amount) -> settleHold(tx, locked, hold, amount));
     spend.flush(tx, wallets, events);
     book.afterChangeAll(tx, List.copyOf(locked.values()));
-    appliedEvents.addAndGet(fresh.size());
+    revenue.finish(tx); // last: every batch of every wallet updates the revenue row, locked until commit
+    appliedEvents.addAndGet(charged.size());
   }
 
-  private void settleHold(DSLContext tx, WalletsRecord w, String holdName, long charged) {
-    String prefix = w.getName() + "/holds/";
-    if (holdName.isEmpty() || !holdName.startsWith(prefix)) {
-      return;
+  private void settleHold(DSLContext tx, Map<String, WalletsRecord> locked, String holdName, long charged) {
+    String wallet = holdName.contains("/holds/") ? holdName.substring(0, holdName.indexOf("/holds/")) : "";
+    WalletsRecord w = locked.get(wallet);
+    if (w == null) {
+      return; // a hold of another wallet is not this usage's to settle
     }
+    String prefix = w.getName() + "/holds/";
     HoldsRecord hold = wallets.hold(tx, w.getName(), holdName.substring(prefix.length())).orElse(null);
     if (hold != null && "pending".equals(hold.getState())) {
       wallets.closeHold(tx, hold.getId(), "settled", charged);

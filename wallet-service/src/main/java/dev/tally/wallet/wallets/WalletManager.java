@@ -10,6 +10,7 @@ import dev.tally.common.ids.Ids;
 import dev.tally.common.ids.PageTokens;
 import dev.tally.wallet.access.BillingAccess;
 import dev.tally.wallet.db.TransferDao;
+import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.TransfersRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
@@ -19,9 +20,11 @@ import dev.tally.wallet.ledger.Money;
 import dev.tally.wallet.ledger.NewTransfer;
 import dev.tally.wallet.periods.Periods;
 import dev.tally.wallet.plans.Plan;
+import dev.tally.wallet.usage.UsageLine;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -35,10 +38,13 @@ public final class WalletManager {
   private final WalletBook book;
   private final WalletDao wallets;
   private final TransferDao transfers;
+  private final UsageLineDao usageLines;
   private final Ledger ledger;
   private final BillingAccess access;
 
-  public WalletManager(WalletBook book, WalletDao wallets, TransferDao transfers, Ledger ledger, BillingAccess access) {
+  public WalletManager(WalletBook book, WalletDao wallets, TransferDao transfers, UsageLineDao usageLines,
+      Ledger ledger, BillingAccess access) {
+    this.usageLines = usageLines;
     this.book = book;
     this.wallets = wallets;
     this.transfers = transfers;
@@ -96,8 +102,21 @@ public final class WalletManager {
     access.requireView(caller, wallet);
     int size = PageTokens.pageSize(pageSize);
     String list = "transfers:" + wallet;
-    List<TransfersRecord> rows = transfers.statement(tx, List.of(Accounts.paid(wallet), Accounts.granted(wallet)),
-        codes, start, end, member, apiKey, PageTokens.decode(list, pageToken), size + 1);
+    String before = PageTokens.decode(list, pageToken);
+    // Usage is posted per batch and itemized per event: the statement lists the lines, not the postings.
+    List<String> ledgerCodes = codes.stream().filter(c -> !c.equals("usage")).toList();
+    List<TransfersRecord> rows = new ArrayList<>();
+    if (codes.isEmpty() || !ledgerCodes.isEmpty()) {
+      rows.addAll(transfers.statementWithoutUsage(tx, List.of(Accounts.paid(wallet), Accounts.granted(wallet)),
+          ledgerCodes, start, end, member, apiKey, before, size + 1));
+    }
+    if (codes.isEmpty() || codes.contains("usage")) {
+      for (UsageLine line : usageLines.statement(tx, wallet, start, end, member, apiKey, before, size + 1)) {
+        line.statementItems().stream().filter(i -> before == null || i.getId().compareTo(before) < 0)
+            .forEach(rows::add);
+      }
+    }
+    rows.sort(java.util.Comparator.comparing(TransfersRecord::getId).reversed());
     String next = rows.size() > size ? PageTokens.encode(list, rows.get(size - 1).getId()) : "";
     return new Page(wallet, rows.size() > size ? rows.subList(0, size) : rows, next);
   }
@@ -141,7 +160,7 @@ public final class WalletManager {
     // Spend windows are only kept where a limit reads them (and the wallet's month): a new limit starts from
     // what the ledger's usage transfers in its current window add up to.
     OffsetDateTime windowStart = Periods.windowStart(period, book.now());
-    long spent = transfers.usageSpent(tx, wallet, subject, windowStart, Periods.windowEnd(period, book.now()));
+    long spent = usageLines.spent(tx, wallet, subject, windowStart, Periods.windowEnd(period, book.now()));
     wallets.setSpend(tx, wallet, subject, period, windowStart, spent);
     if (limit < spent) {
       throw TallyException.failedPrecondition("LIMIT_BELOW_SPEND", "the " + period + " spend so far ("
