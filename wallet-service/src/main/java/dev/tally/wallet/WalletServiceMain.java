@@ -90,7 +90,9 @@ public final class WalletServiceMain {
     TransactionalConsumer identityConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-identity",
         Topics.IDENTITY, "wallet-identity", membership::apply)).start();
     TransactionalConsumer usageConsumer = runner.manage(new TransactionalConsumer(db, kafka,
-        WalletGrpcService.USAGE_CONSUMER, Topics.USAGE, "wallet-usage", usage)).start();
+        WalletGrpcService.USAGE_CONSUMER, Topics.USAGE, "wallet-usage", usage))
+        // Partitions hold disjoint wallets and every batch locks wallets, then accounts, in one global order.
+        .workers(config.kafka().consumerWorkers()).start();
     Housekeeper housekeeper = runner.manage(new Housekeeper(db, walletDao, book, Duration.ofSeconds(30))).start();
 
     ReserveBatcher reserves = runner.manage(new ReserveBatcher(db, holds));

@@ -18,6 +18,8 @@ import org.apache.kafka.common.config.SslConfigs;
  * @param truststoreType PEM, JKS or PKCS12 ({@code TALLY_KAFKA_SSL_TRUSTSTORE_TYPE})
  * @param topicPartitions partitions for topics this service creates ({@code TALLY_KAFKA_TOPIC_PARTITIONS})
  * @param replicationFactor replication for topics this service creates ({@code TALLY_KAFKA_REPLICATION_FACTOR})
+ * @param consumerWorkers threads applying a parallel-safe consumer's partitions (the wallet's usage), each
+ *     with its own transaction ({@code TALLY_KAFKA_CONSUMER_WORKERS}, default 2)
  */
 public record KafkaConfig(
     String bootstrapServers,
@@ -27,7 +29,8 @@ public record KafkaConfig(
     String truststoreLocation,
     String truststoreType,
     int topicPartitions,
-    short replicationFactor) {
+    short replicationFactor,
+    int consumerWorkers) {
 
   public static KafkaConfig fromEnv(Env env) {
     String protocol = env.string("TALLY_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").toUpperCase(java.util.Locale.ROOT);
@@ -43,11 +46,12 @@ public record KafkaConfig(
         env.string("TALLY_KAFKA_SSL_TRUSTSTORE_LOCATION", ""),
         env.string("TALLY_KAFKA_SSL_TRUSTSTORE_TYPE", ""),
         env.integer("TALLY_KAFKA_TOPIC_PARTITIONS", 4, 1, 1024),
-        (short) env.integer("TALLY_KAFKA_REPLICATION_FACTOR", 1, 1, 7));
+        (short) env.integer("TALLY_KAFKA_REPLICATION_FACTOR", 1, 1, 7),
+        env.integer("TALLY_KAFKA_CONSUMER_WORKERS", 2, 1, 64));
   }
 
   public static KafkaConfig plaintext(String bootstrapServers) {
-    return new KafkaConfig(bootstrapServers, "PLAINTEXT", "", "", "", "", 4, (short) 1);
+    return new KafkaConfig(bootstrapServers, "PLAINTEXT", "", "", "", "", 4, (short) 1, 2);
   }
 
   /** Properties every client (producer, consumer, admin) shares. */

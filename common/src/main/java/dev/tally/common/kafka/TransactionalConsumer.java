@@ -16,7 +16,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.Queue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -24,6 +30,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +39,12 @@ import org.slf4j.LoggerFactory;
  * consumer's next offsets (Kafka's "store offsets outside Kafka" pattern). On every (re)assignment it seeks
  * to the stored offsets, so redelivery, restarts, rebalances and a crash between the commit and anything
  * else change nothing: each record's effects are committed exactly once.
+ *
+ * <p>One thread polls; {@code workers} threads apply, each owning the partitions {@code p % workers == i},
+ * so the next batch is read while the current one commits and independent partitions commit in parallel
+ * (a partition's records are always applied in order, by one worker). Batches waiting for the same worker
+ * are merged into one transaction (group commit under load); a worker more than two batches behind has its
+ * partitions paused until it catches up.
  *
  * <p>It never stops and never skips silently. An outage (database or broker down, a lost race: see
  * {@link Failures}) rolls the batch back and retries it from the stored offsets with backoff, for as long as
@@ -70,6 +83,11 @@ public final class TransactionalConsumer implements AutoCloseable {
   /** What replaying a parked record did. */
   public record Replay(long id, boolean applied, String error) {}
 
+  private static final int MAX_MERGED_RECORDS = 2_000;
+  /** Records queued for one worker beyond which its partitions are paused, and below which they resume. */
+  private static final int PAUSE_ABOVE = 2_000;
+  private static final int RESUME_AT_OR_BELOW = 1_000;
+
   private final Database db;
   private final KafkaConsumer<String, byte[]> consumer;
   private final String group;
@@ -78,11 +96,14 @@ public final class TransactionalConsumer implements AutoCloseable {
   private final Thread thread;
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final Set<TopicPartition> pendingSeek = new HashSet<>();
+  private final Set<TopicPartition> backpressured = new HashSet<>();
   private final Counter parkedCounter;
-  private volatile long appliedBatches;
+  private final AtomicLong appliedBatches = new AtomicLong();
+  private final Queue<Worker> seekRequests = new ConcurrentLinkedQueue<>();
+  private List<Worker> workers = List.of();
+  private int workerCount = 1;
   private volatile long backlog;
   private volatile long progressAtNanos = System.nanoTime();
-  private Duration backoff = MIN_BACKOFF;
 
   public TransactionalConsumer(Database db, KafkaClients clients, String group, String topic, String clientId,
       BatchHandler handler) {
@@ -101,7 +122,25 @@ public final class TransactionalConsumer implements AutoCloseable {
     }
   }
 
+  /**
+   * Applies with {@code n} worker threads (before {@link #start}); only for handlers whose batches of different
+   * partitions never wait on each other's locks in a cycle.
+   */
+  public TransactionalConsumer workers(int n) {
+    if (n < 1 || n > 64) {
+      throw new IllegalArgumentException("workers must be within 1..64, got " + n);
+    }
+    this.workerCount = n;
+    return this;
+  }
+
   public TransactionalConsumer start() {
+    List<Worker> ws = new ArrayList<>();
+    for (int i = 0; i < workerCount; i++) {
+      ws.add(new Worker(i, thread.getName() + "-apply-" + i));
+    }
+    workers = List.copyOf(ws);
+    workers.forEach(w -> w.thread.start());
     thread.start();
     return this;
   }
@@ -112,7 +151,7 @@ public final class TransactionalConsumer implements AutoCloseable {
 
   /** Batches committed so far (for tests and metrics). */
   public long appliedBatches() {
-    return appliedBatches;
+    return appliedBatches.get();
   }
 
   /**
@@ -125,19 +164,22 @@ public final class TransactionalConsumer implements AutoCloseable {
 
   private void progressed() {
     progressAtNanos = System.nanoTime();
-    backoff = MIN_BACKOFF;
+  }
+
+  private Worker workerOf(TopicPartition tp) {
+    return workers.get(tp.partition() % workers.size());
   }
 
   private void loop() {
     consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
       @Override
       public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
-        pendingSeek.removeAll(partitions);
+        handOver(partitions);
       }
 
       @Override
       public void onPartitionsLost(Collection<TopicPartition> partitions) {
-        pendingSeek.removeAll(partitions);
+        handOver(partitions);
       }
 
       @Override
@@ -147,24 +189,28 @@ public final class TransactionalConsumer implements AutoCloseable {
         pendingSeek.addAll(partitions);
       }
     });
+    Duration backoff = MIN_BACKOFF;
     try {
       while (running.get()) {
         try {
           step();
+          backoff = MIN_BACKOFF;
         } catch (WakeupException e) {
           if (running.get()) {
             log.warn("{}: unexpected wakeup, continuing", group);
           }
         } catch (RuntimeException | LinkageError | OutOfMemoryError e) {
-          // Whatever it was, the thread survives: re-read the stored offsets and try again after a pause.
-          log.warn("{}: applying from {} failed, retrying from the stored offsets in {} ms: {}", group, topic,
+          // Whatever it was, the thread survives: drop what was read, re-read the stored offsets, try again.
+          log.warn("{}: reading {} failed, retrying from the stored offsets in {} ms: {}", group, topic,
               backoff.toMillis(), e.toString());
+          workers.forEach(Worker::discardQueued);
           requestSeek(consumer.assignment());
           pause(backoff);
           backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
         }
       }
     } finally {
+      workers.forEach(Worker::stop);
       try {
         consumer.close(Duration.ofSeconds(5));
       } catch (RuntimeException e) {
@@ -173,22 +219,171 @@ public final class TransactionalConsumer implements AutoCloseable {
     }
   }
 
+  /**
+   * Partitions leave this consumer: what was read and not applied is dropped, in-flight batches finish (so
+   * their offsets are stored before the next owner reads them), and the partitions kept are re-read from the
+   * stored offsets.
+   */
+  private void handOver(Collection<TopicPartition> partitions) {
+    pendingSeek.removeAll(partitions);
+    backpressured.removeAll(partitions);
+    workers.forEach(Worker::discardQueued);
+    workers.forEach(w -> w.awaitIdle(Duration.ofSeconds(10)));
+    Set<TopicPartition> kept = new HashSet<>(consumer.assignment());
+    kept.removeAll(partitions);
+    requestSeek(kept);
+  }
+
   private void step() {
+    Worker failed;
+    while ((failed = seekRequests.poll()) != null) {
+      // The worker rolled back and dropped what it held: read its partitions again from the stored offsets.
+      Worker w = failed;
+      requestSeek(consumer.assignment().stream().filter(tp -> workerOf(tp) == w).toList());
+      w.acceptAfterSeek();
+    }
     if (!pendingSeek.isEmpty()) {
       seekPending();
     }
-    ConsumerRecords<String, byte[]> polled = consumer.poll(Duration.ofMillis(500));
+    relieveBackpressure();
+    ConsumerRecords<String, byte[]> polled = consumer.poll(backpressured.isEmpty() ? Duration.ofMillis(500)
+        : Duration.ofMillis(20));
     backlog = currentBacklog();
     if (polled.isEmpty()) {
-      if (pendingSeek.isEmpty()) {
+      if (pendingSeek.isEmpty() && backpressured.isEmpty() && workers.stream().allMatch(Worker::idle)) {
         progressed(); // idle: nothing is waiting
       }
       return;
     }
-    List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>(polled.count());
-    polled.forEach(batch::add);
-    applyIsolating(batch);
-    progressed();
+    Map<Worker, List<ConsumerRecord<String, byte[]>>> split = new HashMap<>();
+    for (TopicPartition tp : polled.partitions()) {
+      split.computeIfAbsent(workerOf(tp), w -> new ArrayList<>()).addAll(polled.records(tp));
+    }
+    split.forEach((w, records) -> {
+      w.enqueue(records);
+      if (w.queued() > PAUSE_ABOVE) {
+        List<TopicPartition> mine = consumer.assignment().stream().filter(tp -> workerOf(tp) == w).toList();
+        consumer.pause(mine);
+        backpressured.addAll(mine);
+      }
+    });
+  }
+
+  private void relieveBackpressure() {
+    if (backpressured.isEmpty()) {
+      return;
+    }
+    List<TopicPartition> resumed = backpressured.stream().filter(tp -> workerOf(tp).queued() <= RESUME_AT_OR_BELOW)
+        .filter(tp -> !pendingSeek.contains(tp)).toList();
+    if (!resumed.isEmpty()) {
+      consumer.resume(resumed);
+      resumed.forEach(backpressured::remove);
+    }
+  }
+
+  /** Applies one worker's partitions, in order, a transaction per (merged) batch. */
+  private final class Worker {
+    private final int index;
+    private final Thread thread;
+    private final BlockingQueue<Batch> queue = new LinkedBlockingQueue<>();
+    private final AtomicInteger queuedRecords = new AtomicInteger();
+    private final AtomicInteger epoch = new AtomicInteger();
+    private volatile int acceptedEpoch;
+    private volatile boolean busy;
+    private Duration backoff = MIN_BACKOFF;
+
+    Worker(int index, String name) {
+      this.index = index;
+      this.thread = Thread.ofPlatform().name(name).daemon().unstarted(this::run);
+    }
+
+    private record Batch(int epoch, List<ConsumerRecord<String, byte[]>> records) {}
+
+    void enqueue(List<ConsumerRecord<String, byte[]>> records) {
+      queuedRecords.addAndGet(records.size());
+      queue.add(new Batch(acceptedEpoch, records));
+    }
+
+    int queued() {
+      return queuedRecords.get();
+    }
+
+    boolean idle() {
+      return !busy && queue.isEmpty();
+    }
+
+    /** Everything queued becomes stale (dropped unapplied; the partitions are re-read from stored offsets). */
+    void discardQueued() {
+      acceptedEpoch = epoch.incrementAndGet();
+    }
+
+    void acceptAfterSeek() {
+      acceptedEpoch = epoch.get();
+    }
+
+    void awaitIdle(Duration bound) {
+      long until = System.nanoTime() + bound.toNanos();
+      while (busy && System.nanoTime() < until) {
+        pause(Duration.ofMillis(5));
+      }
+    }
+
+    /** Lets the batch in flight commit, then ends the thread. */
+    void stop() {
+      awaitIdle(Duration.ofSeconds(10));
+      thread.interrupt();
+      try {
+        thread.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    private void run() {
+      while (running.get()) {
+        Batch first;
+        try {
+          first = queue.take();
+        } catch (InterruptedException e) {
+          return;
+        }
+        busy = true;
+        try {
+          List<ConsumerRecord<String, byte[]>> merged = new ArrayList<>(first.records());
+          int taken = first.records().size();
+          boolean stale = first.epoch() != epoch.get();
+          // Group commit: whatever else waits for this worker (same epoch) goes into the same transaction.
+          while (!stale && merged.size() < MAX_MERGED_RECORDS && queue.peek() != null
+              && queue.peek().epoch() == first.epoch()) {
+            Batch next = queue.poll();
+            merged.addAll(next.records());
+            taken += next.records().size();
+          }
+          queuedRecords.addAndGet(-taken);
+          if (stale) {
+            continue;
+          }
+          applyIsolating(merged);
+          progressed();
+          backoff = MIN_BACKOFF;
+        } catch (RuntimeException | LinkageError | OutOfMemoryError e) {
+          // Rolled back: drop what is queued and have the poller re-read this worker's partitions.
+          log.warn("{}: applying from {} failed, retrying from the stored offsets in {} ms: {}", group, topic,
+              backoff.toMillis(), describe(e));
+          epoch.incrementAndGet();
+          seekRequests.add(this);
+          pause(backoff);
+          backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+        } finally {
+          busy = false;
+        }
+      }
+    }
+
+    @Override
+    public String toString() {
+      return group + "-worker-" + index;
+    }
   }
 
   /** Commits {@code batch}, or, when it holds bad data, every good record of it and parks each bad one. */
@@ -230,7 +425,7 @@ public final class TransactionalConsumer implements AutoCloseable {
       log.warn("{}: the parked-record hook failed ({}); parking without it", group, e.toString());
       park(r, error, false);
     }
-    appliedBatches++;
+    appliedBatches.incrementAndGet();
     if (parkedCounter != null) {
       parkedCounter.increment();
     }
@@ -254,7 +449,7 @@ public final class TransactionalConsumer implements AutoCloseable {
       storeOffsets(tx.dsl(), batch);
       return null;
     });
-    appliedBatches++;
+    appliedBatches.incrementAndGet();
   }
 
   /**
@@ -290,7 +485,9 @@ public final class TransactionalConsumer implements AutoCloseable {
     while (root.getCause() != null && root.getCause() != root) {
       root = root.getCause();
     }
-    return root == e ? e.toString() : e.toString() + " (cause: " + root + ")";
+    String detail = root instanceof org.postgresql.util.PSQLException p && p.getServerErrorMessage() != null
+        && p.getServerErrorMessage().getDetail() != null ? " [" + p.getServerErrorMessage().getDetail() + "]" : "";
+    return (root == e ? e.toString() : e.toString() + " (cause: " + root + ")") + detail;
   }
 
   private long currentBacklog() {
@@ -346,7 +543,8 @@ public final class TransactionalConsumer implements AutoCloseable {
           .set(CONSUMER_OFFSETS.CONSUMER_GROUP, group).set(CONSUMER_OFFSETS.TOPIC, topic)
           .set(CONSUMER_OFFSETS.PARTITION_ID, e.getKey()).set(CONSUMER_OFFSETS.NEXT_OFFSET, e.getValue())
           .onConflict(CONSUMER_OFFSETS.CONSUMER_GROUP, CONSUMER_OFFSETS.TOPIC, CONSUMER_OFFSETS.PARTITION_ID)
-          .doUpdate().set(CONSUMER_OFFSETS.NEXT_OFFSET, e.getValue())
+          // Never backwards: a batch finishing after its partition moved on must not undo the new owner's.
+          .doUpdate().set(CONSUMER_OFFSETS.NEXT_OFFSET, DSL.greatest(CONSUMER_OFFSETS.NEXT_OFFSET, DSL.val(e.getValue())))
           .execute();
     }
   }
@@ -366,7 +564,7 @@ public final class TransactionalConsumer implements AutoCloseable {
     if (!running.getAndSet(false)) {
       return;
     }
-    consumer.wakeup();
+    consumer.wakeup(); // the poller stops the workers on its way out
     try {
       thread.join(10_000);
     } catch (InterruptedException e) {

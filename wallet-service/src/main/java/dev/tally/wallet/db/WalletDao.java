@@ -27,7 +27,8 @@ public final class WalletDao {
       long suspendThreshold) {
     tx.connection(c -> {
       try (var ps = c.prepareStatement("insert into wallets (name, owner, currency_code, suspend_threshold) "
-          + "select n, o, ?, ? from unnest(?::text[], ?::text[]) as u(n, o) order by n on conflict do nothing")) {
+          + "select n, o, ?, ? from unnest(?::text[], ?::text[]) as u(n, o) "
+          + "where not exists (select 1 from wallets w where w.name = u.n) order by n on conflict do nothing")) {
         ps.setString(1, currency);
         ps.setLong(2, suspendThreshold);
         ps.setArray(3, c.createArrayOf("text", names.toArray()));

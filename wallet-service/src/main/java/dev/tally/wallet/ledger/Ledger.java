@@ -97,8 +97,11 @@ public final class Ledger {
 
   private static void ensureAccounts(java.sql.Connection c, java.util.Set<String> ids, Map<String, String> currencies)
       throws java.sql.SQLException {
-    try (var ps = c.prepareStatement("insert into accounts (id, currency_code) select * from unnest(?::text[], "
-        + "?::text[]) on conflict do nothing")) {
+    // Existing accounts are skipped before the insert: a conflicting insert would wait for whoever last
+    // updated the row (the hot revenue account) to commit.
+    try (var ps = c.prepareStatement("insert into accounts (id, currency_code) select u.id, u.c from "
+        + "unnest(?::text[], ?::text[]) as u(id, c) where not exists (select 1 from accounts a where a.id = u.id) "
+        + "on conflict do nothing")) {
       ps.setArray(1, c.createArrayOf("text", ids.toArray()));
       ps.setArray(2, c.createArrayOf("text", ids.stream().map(currencies::get).toArray()));
       ps.executeUpdate();
@@ -137,8 +140,12 @@ public final class Ledger {
       return;
     }
     Object[] ids = deltas.keySet().toArray();
-    try (var lock = c.prepareStatement("select id from accounts where id = any(?::text[]) order by id for update")) {
-      lock.setArray(1, c.createArrayOf("text", ids)); // in id order: concurrent batches never deadlock
+    // In id order, so concurrent batches never deadlock; NO KEY UPDATE (what the UPDATE takes anyway), as FOR
+    // UPDATE would conflict with the key-share locks that other batches' transfer inserts hold on the same
+    // accounts through their foreign keys.
+    try (var lock = c.prepareStatement("select id from accounts where id = any(?::text[]) order by id "
+        + "for no key update")) {
+      lock.setArray(1, c.createArrayOf("text", ids));
       lock.executeQuery().close();
     }
     Object[] debits = deltas.values().stream().map(d -> d[0].toString()).toArray();
