@@ -12,6 +12,8 @@ import dev.tally.stack.TallyStack;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -21,9 +23,19 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * End-to-end usage throughput: RecordUsage batches into metering → usage.v1 → the wallet's debits, on the
- * embedded stack. Reports records acknowledged per second and events debited per second (until the wallet's
- * balance shows the last one). Arguments: total events (default 50000), batch size (500), client threads (4).
+ * End-to-end usage: RecordUsage batches into metering → usage.v1 → the wallet's debits, on the embedded stack
+ * (PostgreSQL, Kafka, the services and this client share the machine).
+ *
+ * <ol>
+ *   <li>Warm-up: {@code events / 2} events, not reported.
+ *   <li>Maximum rate: {@code events} recorded by {@code threads} clients as fast as they are acknowledged
+ *       (after Kafka); reports events acknowledged per second and events debited per second (until the
+ *       wallet's balance shows the last one).
+ *   <li>Visibility at half the maximum end-to-end rate: one client records batches (about 40 a second) at a fixed pace
+ *       for 10 s while a watcher reads the wallet's balance every 5 ms; each batch's latency runs from its
+ *       acknowledgement to the first balance that includes it. Reports p50/p99/max.
+ * </ol>
+ * Arguments: events (default 50000), batch size (500), client threads (4).
  */
 public final class PipelineBench {
   public static void main(String[] args) throws Exception {
@@ -48,50 +60,125 @@ public final class PipelineBench {
       walletStub.deposit(DepositRequest.newBuilder().setWallet(team.getWallet()).setAmountNanos(start)
           .setCurrencyCode("USD").setExternalReference("bench").build());
       var meteringStub = MeteringServiceGrpc.newBlockingStub(metering).withCallCredentials(signer.credentials(Caller.PLATFORM));
+      Balance balance = () -> walletStub.getWallet(GetWalletRequest.newBuilder().setName(team.getWallet()).build())
+          .getWallet().getBalanceNanos();
+      System.out.printf("pipeline bench: events=%d batch=%d threads=%d, load %s%n", total, batch, threads,
+          Files.readString(Path.of("/proc/loadavg")).trim());
 
-      ExecutorService pool = Executors.newFixedThreadPool(threads);
-      long t0 = System.nanoTime();
-      List<Future<Long>> futures = new ArrayList<>();
-      int batches = total / batch;
-      for (int t = 0; t < threads; t++) {
-        int thread = t;
-        futures.add(pool.submit(() -> {
-          long cost = 0;
-          for (int b = thread; b < batches; b += threads) {
-            RecordUsageRequest.Builder req = RecordUsageRequest.newBuilder();
-            for (int i = 0; i < batch; i++) {
-              req.addRecords(UsageRecord.newBuilder().setEventId("b" + b + "-" + i).setApiKey(key)
-                  .setMeter("output_tokens").setQuantity(100).setOccurredAt(ProtoTime.ts(Instant.now())));
-            }
-            for (RecordResult r : meteringStub.recordUsage(req.build()).getResultsList()) {
-              cost += r.getCostNanos();
-            }
-          }
-          return cost;
-        }));
-      }
-      long cost = 0;
-      for (Future<Long> f : futures) {
-        cost += f.get();
-      }
-      long acked = System.nanoTime();
-      long expected = start - cost;
-      while (walletStub.getWallet(GetWalletRequest.newBuilder().setName(team.getWallet()).build()).getWallet()
-          .getBalanceNanos() != expected) {
-        Thread.sleep(20);
-      }
-      long debited = System.nanoTime();
-      pool.shutdown();
-      int n = batches * batch;
-      System.out.printf("events=%d batch=%d threads=%d%n", n, batch, threads);
-      System.out.printf("recorded (acked after Kafka): %.0f events/s (%.2f s)%n", n / secs(acked - t0), secs(acked - t0));
-      System.out.printf("debited end to end:          %.0f events/s (%.2f s)%n", n / secs(debited - t0), secs(debited - t0));
+      maxRate(meteringStub, balance, key, "warm-up", total / 2, batch, threads);
+      double[] max = maxRate(meteringStub, balance, key, "max", total, batch, threads);
+      double half = Math.min(max[0], max[1]) / 2;
+      visibility(meteringStub, balance, key, half, Duration.ofSeconds(10));
+
       ReconcileResponse rec = walletStub.reconcile(ReconcileRequest.getDefaultInstance());
       System.out.printf("ledger balanced: %s (%d transfers)%n", rec.getBalanced(), rec.getTransfersChecked());
       identity.shutdownNow();
       wallet.shutdownNow();
       metering.shutdownNow();
     }
+  }
+
+  private interface Balance {
+    long get();
+  }
+
+  /** {acknowledged events/s, debited events/s}. */
+  private static double[] maxRate(MeteringServiceGrpc.MeteringServiceBlockingStub metering, Balance balance,
+      String key, String phase, int total, int batch, int threads) throws Exception {
+    long before = balance.get();
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    long t0 = System.nanoTime();
+    List<Future<Long>> futures = new ArrayList<>();
+    int batches = total / batch;
+    for (int t = 0; t < threads; t++) {
+      int thread = t;
+      futures.add(pool.submit(() -> {
+        long cost = 0;
+        for (int b = thread; b < batches; b += threads) {
+          cost += record(metering, key, phase + "-" + b, batch);
+        }
+        return cost;
+      }));
+    }
+    long cost = 0;
+    for (Future<Long> f : futures) {
+      cost += f.get();
+    }
+    long acked = System.nanoTime();
+    while (balance.get() != before - cost) {
+      Thread.sleep(5);
+    }
+    long debited = System.nanoTime();
+    pool.shutdown();
+    int n = batches * batch;
+    double[] rates = {n / secs(acked - t0), n / secs(debited - t0)};
+    System.out.printf("%-8s recorded (acked after Kafka) %,8.0f events/s | debited end to end %,8.0f events/s "
+        + "| ingest ÷ debit %.2f%n", phase, rates[0], rates[1], rates[0] / rates[1]);
+    return rates;
+  }
+
+  /** One RecordUsage call of {@code size} records; returns their cost. */
+  private static long record(MeteringServiceGrpc.MeteringServiceBlockingStub metering, String key, String batchId,
+      int size) {
+    RecordUsageRequest.Builder req = RecordUsageRequest.newBuilder();
+    for (int i = 0; i < size; i++) {
+      req.addRecords(UsageRecord.newBuilder().setEventId(batchId + "-" + i).setApiKey(key)
+          .setMeter("output_tokens").setQuantity(100).setOccurredAt(ProtoTime.ts(Instant.now())));
+    }
+    long cost = 0;
+    for (RecordResult r : metering.recordUsage(req.build()).getResultsList()) {
+      cost += r.getCostNanos();
+    }
+    return cost;
+  }
+
+  /** Paced load at {@code rate} events/s; prints how long acknowledged usage takes to show in the balance. */
+  private static void visibility(MeteringServiceGrpc.MeteringServiceBlockingStub metering, Balance balance,
+      String key, double rate, Duration duration) throws Exception {
+    int size = (int) Math.max(100, Math.min(1_000, rate / 40)); // about 40 calls a second, one at a time
+    long interval = (long) (size / rate * 1e9);
+    long before = balance.get();
+    // Each batch: its acknowledgement time and the balance that includes it (one sender, so in order).
+    List<long[]> acked = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Long> latencies = new ArrayList<>();
+    java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
+    Thread watcher = Thread.ofPlatform().start(() -> {
+      int next = 0;
+      while (sending.get() || next < acked.size()) {
+        long seen = balance.get();
+        long at = System.nanoTime();
+        while (next < acked.size() && seen <= acked.get(next)[1]) {
+          latencies.add(at - acked.get(next)[0]);
+          next++;
+        }
+        try {
+          Thread.sleep(5);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
+    long cumulative = 0;
+    long t0 = System.nanoTime();
+    long end = t0 + duration.toNanos();
+    int sent = 0;
+    for (long due = t0; due < end; due += interval) {
+      long wait = due - System.nanoTime();
+      if (wait > 0) {
+        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+      }
+      cumulative += record(metering, key, "paced-" + sent, size);
+      acked.add(new long[] {System.nanoTime(), before - cumulative});
+      sent++;
+    }
+    double achieved = sent * size / secs(System.nanoTime() - t0);
+    sending.set(false);
+    watcher.join();
+    long[] sorted = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
+    System.out.printf("visibility at %,.0f events/s (target %,.0f, half the max end-to-end rate), %d batches of %d: "
+        + "acked → in the balance p50 %.0f ms, p99 %.0f ms, max %.0f ms%n", achieved, rate, sorted.length, size,
+        sorted[sorted.length / 2] / 1e6, sorted[(int) Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] / 1e6,
+        sorted[sorted.length - 1] / 1e6);
   }
 
   private static double secs(long elapsed) {
