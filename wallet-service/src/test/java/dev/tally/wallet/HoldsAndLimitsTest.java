@@ -281,6 +281,55 @@ class HoldsAndLimitsTest {
   }
 
   @Test
+  @org.junit.jupiter.api.Timeout(60) // without shedding the third call would wait behind the lock held here
+  void beyondCapacityReservesAreShedAtOnceWithARetryDelayAndTheQueuedOnesStillDecided() throws Exception {
+    TestUser owner = f.newUser("shed-owner");
+    Team team = f.newTeam(owner, "Shed");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_shed");
+    var batcher = f.wallet.reserves().withMaxWaiting(1);
+    java.util.function.IntFunction<dev.tally.wallet.holds.ReserveBatcher.Call<ReserveResponse>> call = n ->
+        new dev.tally.wallet.holds.ReserveBatcher.Call<>(dev.tally.common.auth.Caller.PLATFORM, "test/Reserve", "",
+            ReserveRequest.getDefaultInstance(), ReserveResponse.parser(), new dev.tally.wallet.holds.HoldManager
+            .Request(team.getWallet(), DOLLAR, "", "", java.time.Duration.ofMinutes(10)), r -> ReserveResponse
+            .newBuilder().setAvailableNanos(r.available()).build(), new java.util.concurrent.CompletableFuture<>());
+    java.util.concurrent.CountDownLatch locked = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    try {
+      // Someone else holds the wallet's lock: the first call's batch waits for it, the second call queues.
+      Future<?> blocker = pool.submit(() -> f.wallet.db().transaction(tx -> {
+        tx.dsl().execute("select 1 from wallets where name = ? for update", team.getWallet());
+        locked.countDown();
+        release.await();
+        return null;
+      }));
+      locked.await();
+      Future<ReserveResponse> first = pool.submit(() -> batcher.reserve(call.apply(1)));
+      Thread.sleep(300);
+      Future<ReserveResponse> second = pool.submit(() -> batcher.reserve(call.apply(2)));
+      Thread.sleep(300);
+      long t0 = System.nanoTime();
+      io.grpc.StatusRuntimeException shed = org.junit.jupiter.api.Assertions.assertThrows(
+          io.grpc.StatusRuntimeException.class, () -> batcher.reserve(call.apply(3)));
+      assertTrue(System.nanoTime() - t0 < 100_000_000L, "shed at once, not after waiting");
+      assertEquals(Status.Code.UNAVAILABLE, shed.getStatus().getCode());
+      com.google.rpc.Status details = io.grpc.protobuf.StatusProto.fromThrowable(shed);
+      assertTrue(details.getDetailsList().stream().anyMatch(d -> d.is(com.google.rpc.RetryInfo.class)), "RetryInfo");
+      assertTrue(details.getDetailsList().stream().anyMatch(d -> d.toString().contains("ADMISSION_OVERLOADED")));
+      assertEquals(1, batcher.shed());
+      release.countDown();
+      blocker.get(10, java.util.concurrent.TimeUnit.SECONDS);
+      long a = first.get(10, java.util.concurrent.TimeUnit.SECONDS).getAvailableNanos();
+      long b = second.get(10, java.util.concurrent.TimeUnit.SECONDS).getAvailableNanos();
+      assertEquals(java.util.Set.of(9 * DOLLAR, 8 * DOLLAR), java.util.Set.of(a, b), "both queued calls decided");
+      assertEquals(2 * DOLLAR, f.get(team.getWallet()).getHeldNanos(), "the shed call reserved nothing");
+    } finally {
+      release.countDown();
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void suspensionAtTheThresholdAndResumeOnDeposit() {
     TestUser owner = f.newUser("susp-owner");
     Team team = f.newTeam(owner, "Suspend");

@@ -17,6 +17,8 @@ public final class Reasons {
   public static final String SPENDING_LIMIT_REACHED = "SPENDING_LIMIT_REACHED";
   public static final String QUOTA_EXCEEDED = "QUOTA_EXCEEDED";
   public static final String INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE";
+  /** More admission calls wait than the wallet service decides in time: retry after the RetryInfo delay. */
+  public static final String ADMISSION_OVERLOADED = "ADMISSION_OVERLOADED";
   public static final String WALLET_SUSPENDED = "WALLET_SUSPENDED";
   public static final String KEY_REVOKED = "KEY_REVOKED";
   public static final String KEY_EXPIRED = "KEY_EXPIRED";

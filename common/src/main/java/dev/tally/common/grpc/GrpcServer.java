@@ -141,6 +141,9 @@ public final class GrpcServer implements AutoCloseable {
       chain.add(new ValidationInterceptor());
       NettyServerBuilder builder =
           NettyServerBuilder.forAddress(new java.net.InetSocketAddress(config.bindAddress(), config.port()))
+              // A virtual thread per call: handlers block on the database or another service, and thousands
+              // of concurrent callers must not mean thousands of platform threads (or a queue behind a few).
+              .executor(CALL_THREADS)
               .maxInboundMessageSize(config.maxInboundMessageBytes())
               .permitKeepAliveTime(10, TimeUnit.SECONDS)
               .permitKeepAliveWithoutCalls(true)
@@ -167,6 +170,9 @@ public final class GrpcServer implements AutoCloseable {
     }
 
     private static final long HEALTH_CHECK_MILLIS = 500;
+    /** Shared by every server of the process; virtual threads need no shutdown. */
+    private static final java.util.concurrent.Executor CALL_THREADS = java.util.concurrent.Executors
+        .newThreadPerTaskExecutor(Thread.ofVirtual().name("grpc-call-", 0).factory());
 
     private static java.util.concurrent.ScheduledExecutorService watchHealth(String name, HealthStatusManager health,
         List<ServerServiceDefinition> services, List<java.util.function.BooleanSupplier> checks) {

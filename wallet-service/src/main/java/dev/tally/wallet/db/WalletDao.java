@@ -251,10 +251,6 @@ public final class WalletDao {
     tx.update(GRANTS).set(GRANTS.REMAINING, remaining).where(GRANTS.ID.eq(grantId)).execute();
   }
 
-  public void insertHold(DSLContext tx, HoldsRecord hold) {
-    tx.insertInto(HOLDS).set(hold).execute();
-  }
-
   public Optional<HoldsRecord> hold(DSLContext tx, String wallet, String id) {
     return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.ID.eq(id)).forUpdate().fetchOptional();
   }
@@ -263,6 +259,61 @@ public final class WalletDao {
   public List<HoldsRecord> duePendingHoldsOf(DSLContext tx, Collection<String> wallets, OffsetDateTime now) {
     return tx.selectFrom(HOLDS).where(HOLDS.WALLET.in(wallets), HOLDS.STATE.eq("pending"),
         HOLDS.EXPIRE_TIME.le(now)).fetch();
+  }
+
+  /**
+   * What the pending holds of {@code wallets} add up to per wallet and per member and key, summed by
+   * PostgreSQL (nothing per hold crosses the wire): {@code wallet -> subject -> amount}, where the wallet's
+   * own entry counts every hold.
+   */
+  public Map<String, Map<String, Long>> pendingHeldBySubject(DSLContext tx, Collection<String> wallets) {
+    Map<String, Map<String, Long>> out = new java.util.HashMap<>();
+    if (wallets.isEmpty()) {
+      return out;
+    }
+    tx.select(HOLDS.WALLET, HOLDS.MEMBER, HOLDS.API_KEY, DSL.sum(HOLDS.AMOUNT)).from(HOLDS)
+        .where(HOLDS.WALLET.in(wallets), HOLDS.STATE.eq("pending"))
+        .groupBy(HOLDS.WALLET, HOLDS.MEMBER, HOLDS.API_KEY)
+        .forEach(r -> {
+          Map<String, Long> w = out.computeIfAbsent(r.value1(), k -> new java.util.HashMap<>());
+          long amount = r.value4().longValueExact();
+          w.merge(r.value1(), amount, Long::sum);
+          if (!r.value2().isEmpty()) {
+            w.merge(r.value2(), amount, Long::sum);
+          }
+          if (!r.value3().isEmpty()) {
+            w.merge(r.value3(), amount, Long::sum);
+          }
+        });
+    return out;
+  }
+
+  /** Inserts holds from arrays, one statement whatever their number. */
+  public void insertHolds(DSLContext tx, List<HoldsRecord> holds) {
+    if (holds.isEmpty()) {
+      return;
+    }
+    int n = holds.size();
+    Object[][] cols = new Object[8][n];
+    for (int i = 0; i < n; i++) {
+      HoldsRecord h = holds.get(i);
+      Object[] v = {h.getId(), h.getWallet(), h.getAmount(), h.getState(), h.getApiKey(), h.getMember(),
+          h.getCreateTime().toString(), h.getExpireTime().toString()};
+      for (int k = 0; k < v.length; k++) {
+        cols[k][i] = v[k];
+      }
+    }
+    String[] types = {"text", "text", "bigint", "text", "text", "text", "timestamptz", "timestamptz"};
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("insert into holds (id, wallet, amount, state, api_key, member, create_time, "
+          + "expire_time) select * from unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], "
+          + "?::timestamptz[], ?::timestamptz[])")) {
+        for (int k = 0; k < types.length; k++) {
+          ps.setArray(k + 1, c.createArrayOf(types[k], cols[k]));
+        }
+        ps.executeUpdate();
+      }
+    });
   }
 
   public List<HoldsRecord> pendingHolds(DSLContext tx, String wallet) {

@@ -15,6 +15,7 @@ import dev.tally.wallet.periods.Periods;
 import dev.tally.wallet.usage.Charges;
 import dev.tally.wallet.usage.ChargeBatch;
 import dev.tally.wallet.events.WalletEvents;
+import dev.tally.wallet.wallets.Snapshot;
 import dev.tally.wallet.wallets.WalletBook;
 import java.time.Duration;
 import java.time.Instant;
@@ -50,29 +51,73 @@ public final class HoldManager {
   /** One reservation request; several for one wallet are decided under a single lock (see {@link ReserveBatcher}). */
   public record Request(String wallet, long amount, String apiKey, String member, Duration ttl) {}
 
-  /** A wallet locked for a batch of reservations, with its pending holds. */
+  /**
+   * A wallet locked for a batch of reservations, with what its decisions read (once per batch, for every
+   * wallet of the batch at once, then kept current in memory as holds are added): its limits with their
+   * windows' spend, the amounts held per limited subject (only for wallets with limits: the wallet's total
+   * held is a column, so a wallet without limits never reads its pending holds) and its balance.
+   */
   public static final class Locked {
     final WalletsRecord wallet;
-    final List<HoldsRecord> pending;
+    final List<Snapshot.LimitState> limits;
+    final java.util.Map<String, Long> heldBySubject;
+    final long balance;
+    final List<HoldsRecord> added = new java.util.ArrayList<>();
     boolean changed;
 
-    Locked(WalletsRecord wallet, List<HoldsRecord> pending) {
+    Locked(WalletsRecord wallet, List<Snapshot.LimitState> limits, java.util.Map<String, Long> heldBySubject,
+        long balance, boolean changed) {
       this.wallet = wallet;
-      this.pending = pending;
+      this.limits = limits;
+      this.heldBySubject = heldBySubject;
+      this.balance = balance;
+      this.changed = changed;
+    }
+
+    void held(Request r) {
+      java.util.Set<String> subjects = new java.util.HashSet<>();
+      for (Snapshot.LimitState l : limits) {
+        if (applies(l, r, wallet.getName())) {
+          subjects.add(l.subject()); // once per subject, however many periods it is limited in
+        }
+      }
+      subjects.forEach(s -> heldBySubject.merge(s, r.amount(), Long::sum));
     }
   }
 
-  /** Locks the wallet (a wallet not seen yet, its team's creation still on its way, is simply empty). */
-  public Locked lock(DSLContext tx, String walletName) {
-    WalletsRecord w = book.lockFresh(tx, walletName);
-    return new Locked(w, new java.util.ArrayList<>(wallets.pendingHolds(tx, walletName)));
+  private static boolean applies(Snapshot.LimitState l, Request r, String walletName) {
+    return l.subject().equals(walletName) || l.subject().equals(r.member()) || l.subject().equals(r.apiKey());
+  }
+
+  /**
+   * Locks the wallets of a batch of reservations (created when not seen yet: a team's creation may still be
+   * on its way) in name order and reads what their decisions need, with a fixed number of statements
+   * whatever their number.
+   */
+  public java.util.Map<String, Locked> lockAll(DSLContext tx, java.util.Collection<String> walletNames) {
+    java.util.TreeSet<String> names = new java.util.TreeSet<>(walletNames);
+    book.ensureAll(tx, names);
+    List<WalletsRecord> rows = wallets.lockAll(tx, names);
+    java.util.Set<WalletsRecord> housekept = new java.util.HashSet<>(book.housekeepAll(tx, rows));
+    List<Snapshot> snapshots = book.snapshotAll(tx, rows);
+    List<String> limited = snapshots.stream().filter(sn -> !sn.limits().isEmpty()).map(sn -> sn.wallet().getName())
+        .toList();
+    java.util.Map<String, java.util.Map<String, Long>> held = wallets.pendingHeldBySubject(tx, limited);
+    java.util.Map<String, Locked> out = new java.util.LinkedHashMap<>();
+    for (Snapshot sn : snapshots) {
+      String name = sn.wallet().getName();
+      out.put(name, new Locked(sn.wallet(), sn.limits(), held.getOrDefault(name, new java.util.HashMap<>()),
+          sn.balance(), housekept.contains(sn.wallet())));
+    }
+    return out;
   }
 
   /**
    * Decides one reservation against the locked wallet: status, then every limit on the chain (key quota,
-   * member quota, wallet spending limit) counting spend and open holds, then the available balance.
+   * member quota, wallet spending limit) counting spend and open holds, then the available balance. The
+   * hold is written by {@link #finishAll}.
    */
-  public Reserved reserveLocked(DSLContext tx, Locked locked, Request r) {
+  public Reserved reserveLocked(Locked locked, Request r) {
     WalletsRecord w = locked.wallet;
     String walletName = w.getName();
     if (Boolean.TRUE.equals(w.getClosed())) {
@@ -83,25 +128,19 @@ public final class HoldManager {
           "the wallet is suspended: its available balance is at or below the threshold; deposit to resume");
     }
     Instant now = book.now();
-    for (LimitsRecord l : wallets.limits(tx, walletName)) {
-      boolean applies = l.getSubject().equals(walletName) || l.getSubject().equals(r.member())
-          || l.getSubject().equals(r.apiKey());
-      if (!applies) {
+    for (Snapshot.LimitState l : locked.limits) {
+      if (!applies(l, r, walletName)) {
         continue;
       }
-      long spent = wallets.spent(tx, walletName, l.getSubject(), l.getPeriod(), Periods.windowStart(l.getPeriod(), now));
-      long held = locked.pending.stream().filter(h -> l.getSubject().equals(walletName)
-          || l.getSubject().equals(h.getMember()) || l.getSubject().equals(h.getApiKey()))
-          .mapToLong(HoldsRecord::getAmount).sum();
-      if (spent + held + r.amount() > l.getLimitNanos()) {
-        boolean quota = !l.getSubject().equals(walletName);
+      long held = locked.heldBySubject.getOrDefault(l.subject(), 0L);
+      if (l.spent() + held + r.amount() > l.limit()) {
+        boolean quota = !l.subject().equals(walletName);
         throw TallyException.resourceExhausted(quota ? Reasons.QUOTA_EXCEEDED : Reasons.SPENDING_LIMIT_REACHED,
-            (quota ? "the " + l.getPeriod() + " quota of " + l.getSubject() : "the wallet's " + l.getPeriod()
-                + " spending limit") + " would be exceeded; it resets at " + resetText(l.getPeriod(), now));
+            (quota ? "the " + l.period() + " quota of " + l.subject() : "the wallet's " + l.period()
+                + " spending limit") + " would be exceeded; it resets at " + resetText(l.period(), now));
       }
     }
-    long available = ledger.balance(tx, dev.tally.wallet.ledger.Accounts.paid(walletName))
-        + ledger.balance(tx, dev.tally.wallet.ledger.Accounts.granted(walletName)) - w.getHeld();
+    long available = locked.balance - w.getHeld();
     if (r.amount() > available) {
       throw TallyException.failedPrecondition(Reasons.INSUFFICIENT_BALANCE,
           "the available balance does not cover the estimate");
@@ -116,9 +155,9 @@ public final class HoldManager {
     hold.setMember(r.member() == null ? "" : r.member());
     hold.setExpireTime(OffsetDateTime.ofInstant(now.plus(r.ttl()), java.time.ZoneOffset.UTC));
     hold.setCreateTime(book.nowOdt());
-    wallets.insertHold(tx, hold);
+    locked.added.add(hold);
     w.setHeld(w.getHeld() + r.amount());
-    locked.pending.add(hold);
+    locked.held(r);
     locked.changed = true;
     // Suspension applies from the next request on: available at or below the threshold.
     if (available - r.amount() <= w.getSuspendThreshold()) {
@@ -127,11 +166,12 @@ public final class HoldManager {
     return new Reserved(hold, available - r.amount());
   }
 
-  /** Stores the wallet once after its batch: the new state goes out on wallet.v1. */
-  public void finish(DSLContext tx, Locked locked) {
-    if (locked.changed) {
-      book.afterChange(tx, locked.wallet);
-    }
+  /** Writes a batch's holds in one statement and stores the changed wallets once (new states on wallet.v1). */
+  public void finishAll(DSLContext tx, java.util.Collection<Locked> batch) {
+    List<HoldsRecord> added = new java.util.ArrayList<>();
+    batch.forEach(l -> added.addAll(l.added));
+    wallets.insertHolds(tx, added);
+    book.afterChangeAll(tx, batch.stream().filter(l -> l.changed).map(l -> l.wallet).toList());
   }
 
   /** Posts the actual cost of a held request and frees the hold. */

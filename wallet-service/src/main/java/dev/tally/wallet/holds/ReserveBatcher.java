@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -23,24 +22,46 @@ import java.util.function.Function;
 import org.jooq.DSLContext;
 
 /**
- * Group commit for reservations: concurrent Reserve calls for one wallet are decided together in one
- * transaction that takes the wallet's row lock once, so admission costs one lock per batch rather than per
- * request while every decision still sees the ones before it (no two holds can spend the same money).
+ * Group commit for reservations: the Reserve calls waiting at a moment, for any number of wallets, are
+ * decided together in one transaction that locks their wallets once (in name order) and reads and writes
+ * with a fixed number of statements (see {@link HoldManager#lockAll}), so admission costs one transaction
+ * per batch rather than per request while every decision still sees the ones before it (no two holds can
+ * spend the same money). While a batch commits the next one gathers: the busier, the larger the batches.
  * A failing request fails alone; an error of the whole transaction fails the batch, whose callers retry.
  * A call whose caller gave up (deadline passed, cancelled) by the time its turn comes is dropped before it
- * reserves: no hold is left locking money for a request nobody waits for.
+ * reserves: no hold is left locking money for a request nobody waits for. Beyond capacity it sheds at once:
+ * with more than {@link #MAX_WAITING} calls already waiting, a call is answered {@code UNAVAILABLE
+ * ADMISSION_OVERLOADED} with a RetryInfo delay instead of joining a queue whose tail would time out anyway.
  */
 public final class ReserveBatcher implements AutoCloseable {
   static final int MAX_BATCH = 256;
+  /** Calls waiting across all wallets beyond which new ones are shed (a few batches' worth). */
+  static final int MAX_WAITING = 4 * MAX_BATCH;
+  private static final java.time.Duration RETRY_AFTER = java.time.Duration.ofMillis(50);
+
+  private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicLong shedCount = new java.util.concurrent.atomic.AtomicLong();
 
   private final Database db;
   private final HoldManager holds;
   private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
-  private final Map<String, Queue> queues = new ConcurrentHashMap<>();
+  private final Queue queue = new Queue();
+
+  private final int maxWaiting;
 
   public ReserveBatcher(Database db, HoldManager holds) {
+    this(db, holds, MAX_WAITING);
+  }
+
+  private ReserveBatcher(Database db, HoldManager holds, int maxWaiting) {
     this.db = db;
     this.holds = holds;
+    this.maxWaiting = maxWaiting;
+  }
+
+  /** Another batcher on the same wallets that sheds beyond {@code maxWaiting} waiting calls (for tests). */
+  public ReserveBatcher withMaxWaiting(int maxWaiting) {
+    return new ReserveBatcher(db, holds, maxWaiting);
   }
 
   /** A reservation call waiting for its batch. */
@@ -57,7 +78,15 @@ public final class ReserveBatcher implements AutoCloseable {
   }
 
   public <R extends Message> R reserve(Call<R> call) {
-    Queue q = queues.computeIfAbsent(call.reservation().wallet(), w -> new Queue());
+    // Checked before joining: one bad name must not fail the batch of everyone else's wallets.
+    dev.tally.wallet.wallets.WalletBook.requireWalletName(call.reservation().wallet());
+    if (waiting.incrementAndGet() > maxWaiting) {
+      waiting.decrementAndGet();
+      shedCount.incrementAndGet();
+      throw ErrorMapper.fromDomain(new TallyException(Status.Code.UNAVAILABLE, Reasons.ADMISSION_OVERLOADED,
+          "more admission calls are waiting than can be decided in time; retry shortly").withRetryAfter(RETRY_AFTER));
+    }
+    Queue q = queue;
     q.calls.add(new Pending(call, Context.current()));
     if (q.draining.compareAndSet(false, true)) {
       workers.execute(() -> drain(q));
@@ -76,6 +105,7 @@ public final class ReserveBatcher implements AutoCloseable {
       while (batch.size() < MAX_BATCH && (c = q.calls.poll()) != null) {
         batch.add(c);
       }
+      waiting.addAndGet(-batch.size());
       if (!batch.isEmpty()) {
         decide(batch);
         continue;
@@ -93,11 +123,13 @@ public final class ReserveBatcher implements AutoCloseable {
     try {
       db.transaction(tx -> {
         completions.clear();
-        HoldManager.Locked locked = holds.lock(tx.dsl(), batch.getFirst().call().reservation().wallet());
+        Map<String, HoldManager.Locked> locked = holds.lockAll(tx.dsl(),
+            batch.stream().map(p -> p.call().reservation().wallet()).toList());
         for (Pending p : batch) {
-          completions.add(p.context().isCancelled() ? abandoned(p) : decideOne(tx.dsl(), locked, p.call()));
+          completions.add(p.context().isCancelled() ? abandoned(p)
+              : decideOne(tx.dsl(), locked.get(p.call().reservation().wallet()), p.call()));
         }
-        holds.finish(tx.dsl(), locked);
+        holds.finishAll(tx.dsl(), locked.values());
         return null;
       });
       completions.forEach(Runnable::run);
@@ -122,6 +154,11 @@ public final class ReserveBatcher implements AutoCloseable {
 
   private final java.util.concurrent.atomic.AtomicLong abandonedCount = new java.util.concurrent.atomic.AtomicLong();
 
+  /** Calls answered ADMISSION_OVERLOADED without waiting (for tests and metrics). */
+  public long shed() {
+    return shedCount.get();
+  }
+
   /** Calls dropped because their caller had given up (for tests and metrics). */
   public long abandoned() {
     return abandonedCount.get();
@@ -130,7 +167,7 @@ public final class ReserveBatcher implements AutoCloseable {
   private <R extends Message> Runnable decideOne(DSLContext tx, HoldManager.Locked locked, Call<R> call) {
     try {
       R response = Idempotency.once(tx, call.caller().key(), call.method(), call.requestId(), call.request(),
-          call.parser(), dsl -> call.toResponse().apply(holds.reserveLocked(dsl, locked, call.reservation())));
+          call.parser(), dsl -> call.toResponse().apply(holds.reserveLocked(locked, call.reservation())));
       return () -> call.result().complete(response);
     } catch (RuntimeException e) {
       return () -> call.result().completeExceptionally(ErrorMapper.toStatusRuntimeException(e));

@@ -66,13 +66,16 @@ public final class WalletBook {
     ensureAll(tx, new java.util.TreeSet<>(List.of(name)));
   }
 
+  /** A wallet's name as {@link #ensure} accepts it, else INVALID_ARGUMENT. */
+  public static void requireWalletName(String name) {
+    if (!NAME.matcher(name).matches()) {
+      throw TallyException.invalidArgument("wallet", "must look like wallets/team-{team} or wallets/user-{user}");
+    }
+  }
+
   /** {@link #ensure} for many wallets with two statements. */
   public void ensureAll(DSLContext tx, java.util.SortedSet<String> names) {
-    for (String name : names) {
-      if (!NAME.matcher(name).matches()) {
-        throw TallyException.invalidArgument("wallet", "must look like wallets/team-{team} or wallets/user-{user}");
-      }
-    }
+    names.forEach(WalletBook::requireWalletName);
     List<String> sorted = List.copyOf(names);
     wallets.insertAllIfAbsent(tx, sorted, sorted.stream().map(Wallets::owner).toList(), policy.currency(),
         policy.suspendThreshold());
