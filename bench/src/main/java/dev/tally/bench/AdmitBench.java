@@ -1,0 +1,276 @@
+package dev.tally.bench;
+
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.ListenableFuture;
+import com.google.common.util.concurrent.MoreExecutors;
+import dev.tally.gateway.config.GatewayConfig;
+import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
+import dev.tally.proto.admission.v1.AdmitRequest;
+import dev.tally.proto.identity.v1.ApiKeyKind;
+import dev.tally.proto.identity.v1.CreateApiKeyRequest;
+import dev.tally.proto.identity.v1.CreateTeamRequest;
+import dev.tally.proto.identity.v1.IdentityServiceGrpc;
+import dev.tally.proto.identity.v1.UpsertUserRequest;
+import dev.tally.proto.wallet.v1.AdmissionMode;
+import dev.tally.proto.wallet.v1.DepositRequest;
+import dev.tally.proto.wallet.v1.SetAdmissionModeRequest;
+import dev.tally.proto.wallet.v1.WalletServiceGrpc;
+import dev.tally.stack.StackConfig;
+import dev.tally.stack.TallyStack;
+import io.grpc.CallCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Admission against a bare gRPC echo, alternated in rounds in one run, through the same grpc-java client.
+ *
+ * <p>Targets: {@code echo} (a grpc-java unary server on the same Netty transport that answers at once),
+ * Admit in soft mode and in hard mode on 1 and on {@code wallets} team wallets (each call picks the next
+ * wallet's key), on the embedded stack in this process. Each measurement keeps {@code concurrency} calls in
+ * flight (async stubs, 1 s deadline) for the given seconds after a one-second warm-up and prints calls/s,
+ * p50/p99/max latency of successful calls, CPU ms per 1,000 calls (this JVM + PostgreSQL) and errors by code.
+ * Arguments: seconds per measurement (5), rounds (3), wallets (1000), concurrencies (64,1024,4096).
+ */
+public final class AdmitBench {
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+  public static void main(String[] args) throws Exception {
+    int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+    int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+    int wallets = args.length > 2 ? Integer.parseInt(args[2]) : 1_000;
+    int[] concurrencies = Arrays.stream((args.length > 3 ? args[3] : "64,1024,4096").split(","))
+        .mapToInt(Integer::parseInt).toArray();
+    StackConfig config = new StackConfig(Files.createTempDirectory("tally-admit-bench"), true, 0, 0, 0, 0, 0, -1, "",
+        "");
+    Server echo = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(new HealthGrpc.HealthImplBase() {
+          @Override
+          public void check(HealthCheckRequest request, StreamObserver<HealthCheckResponse> out) {
+            out.onNext(HealthCheckResponse.newBuilder().setStatus(HealthCheckResponse.ServingStatus.SERVING).build());
+            out.onCompleted();
+          }
+        }).build().start();
+    try (TallyStack stack = TallyStack.start(config, dev.tally.common.config.Env.system().with(TallyStack.TEST_SECRETS))) {
+      ManagedChannel gateway = NettyChannelBuilder.forAddress("127.0.0.1", stack.gatewayPort()).usePlaintext().build();
+      ManagedChannel echoChannel = NettyChannelBuilder.forAddress("127.0.0.1", echo.getPort()).usePlaintext().build();
+      System.out.printf("admit bench: %d s per measurement, %d rounds, %,d wallets, load %s%n", seconds, rounds,
+          wallets, Files.readString(Path.of("/proc/loadavg")).trim());
+      List<String> hard = keys(gateway, "hard", wallets, AdmissionMode.ADMISSION_MODE_HARD);
+      List<String> soft = keys(gateway, "soft", wallets, AdmissionMode.ADMISSION_MODE_SOFT);
+      Thread.sleep(3_000); // soft mode reaches the gateway's cache through wallet.v1
+      var health = HealthGrpc.newFutureStub(echoChannel);
+      var admission = AdmissionServiceGrpc.newFutureStub(gateway).withCallCredentials(platform());
+      Map<String, Target> targets = new LinkedHashMap<>();
+      targets.put("echo", i -> health.withDeadlineAfter(1, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance()));
+      targets.put("soft 1", admit(admission, soft.subList(0, 1)));
+      targets.put("hard 1", admit(admission, hard.subList(0, 1)));
+      targets.put("soft " + wallets, admit(admission, soft));
+      targets.put("hard " + wallets, admit(admission, hard));
+      List<String> summary = new ArrayList<>();
+      for (int concurrency : concurrencies) {
+        Map<String, List<Result>> results = new LinkedHashMap<>();
+        for (int r = 0; r <= rounds; r++) {
+          for (var t : targets.entrySet()) {
+            Result res = run(t.getValue(), concurrency, seconds);
+            System.out.printf("c=%-5d %-8s %-11s %s%n", concurrency, r == 0 ? "warm-up" : "round " + r, t.getKey(), res);
+            if (r > 0) {
+              results.computeIfAbsent(t.getKey(), k -> new ArrayList<>()).add(res);
+            }
+          }
+        }
+        double echoRate = median(results.get("echo"), Result::rate);
+        for (var e : results.entrySet()) {
+          String line = String.format("c=%-5d %-11s %,8.0f calls/s  ÷ echo %.3f  p50 %6.1f ms  p99 %6.1f ms  "
+              + "cpu %6.1f ms/1k  errors %s", concurrency, e.getKey(), median(e.getValue(), Result::rate),
+              median(e.getValue(), Result::rate) / echoRate, median(e.getValue(), Result::p50),
+              median(e.getValue(), Result::p99), median(e.getValue(), Result::cpuPer1k),
+              e.getValue().getLast().errors());
+          summary.add(line);
+        }
+      }
+      System.out.println("summary (medians), load " + Files.readString(Path.of("/proc/loadavg")).trim());
+      summary.forEach(l -> System.out.println("  " + l));
+      gateway.shutdownNow();
+      echoChannel.shutdownNow();
+    } finally {
+      echo.shutdownNow();
+    }
+  }
+
+  /** Issues the i-th call. */
+  private interface Target {
+    ListenableFuture<?> call(long i);
+  }
+
+  private static Target admit(AdmissionServiceGrpc.AdmissionServiceFutureStub admission, List<String> keys) {
+    return i -> admission.withDeadlineAfter(1, TimeUnit.SECONDS).admit(AdmitRequest.newBuilder()
+        .setApiKeySecret(keys.get((int) (i % keys.size()))).setMeter("requests").setEstimatedCostNanos(1_000).build());
+  }
+
+  private static CallCredentials platform() {
+    Metadata m = new Metadata();
+    m.put(AUTHORIZATION, "Bearer " + GatewayConfig.DEV_PLATFORM_TOKEN);
+    return new CallCredentials() {
+      @Override
+      public void applyRequestMetadata(RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
+        applier.apply(m);
+      }
+    };
+  }
+
+  /** {@code count} teams with $1M each, their wallets in {@code mode}; returns their keys' secrets. */
+  private static List<String> keys(ManagedChannel gateway, String tag, int count, AdmissionMode mode) {
+    var identity = IdentityServiceGrpc.newBlockingStub(gateway).withCallCredentials(platform());
+    var wallet = WalletServiceGrpc.newBlockingStub(gateway).withCallCredentials(platform());
+    List<String> secrets = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      String owner = identity.upsertUser(UpsertUserRequest.newBuilder().setExternalId("bench-" + tag + i)
+          .setEmail("bench-" + tag + i + "@example.com").build()).getUser().getName();
+      var asOwner = identity.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(actingUser(owner)));
+      var team = asOwner.createTeam(CreateTeamRequest.newBuilder().setDisplayName("Bench " + tag + i).build()).getTeam();
+      secrets.add(asOwner.createApiKey(CreateApiKeyRequest.newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM)
+          .setTeam(team.getName()).setDisplayName("bench").build()).getSecret());
+      wallet.deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(1_000_000L * 1_000_000_000L)
+          .setCurrencyCode("USD").setExternalReference("bench-" + tag + i).build());
+      wallet.setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(team.getName()).setMode(mode).build());
+    }
+    return secrets;
+  }
+
+  private static Metadata actingUser(String user) {
+    Metadata m = new Metadata();
+    m.put(Metadata.Key.of("x-tally-user", Metadata.ASCII_STRING_MARSHALLER), user);
+    return m;
+  }
+
+  /** What one measurement saw. */
+  private record Result(double rate, double p50, double p99, double max, double cpuPer1k, Map<Status.Code, Long> errors) {
+    @Override
+    public String toString() {
+      return String.format("%,8.0f calls/s  p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  cpu %6.1f ms/1k  errors %s",
+          rate, p50, p99, max, cpuPer1k, errors);
+    }
+  }
+
+  /** Keeps {@code concurrency} calls in flight for a warm-up second, then for {@code seconds}, measured. */
+  private static Result run(Target target, int concurrency, int seconds) throws Exception {
+    long warmUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+    long end = warmUntil + TimeUnit.SECONDS.toNanos(seconds);
+    AtomicLong issued = new AtomicLong();
+    AtomicLong ok = new AtomicLong();
+    Map<Status.Code, AtomicLong> errors = new ConcurrentHashMap<>();
+    long[] latencies = new long[4_000_000];
+    AtomicLong recorded = new AtomicLong();
+    CountDownLatch done = new CountDownLatch(concurrency);
+    for (int c = 0; c < concurrency; c++) {
+      chain(target, issued, ok, errors, latencies, recorded, done, warmUntil, end);
+    }
+    Thread.sleep(Math.max(0, (warmUntil - System.nanoTime()) / 1_000_000));
+    long cpu0 = cpuNanos();
+    long okAtStart = ok.get();
+    done.await(seconds + 30L, TimeUnit.SECONDS);
+    long cpu1 = cpuNanos();
+    long calls = ok.get() - okAtStart;
+    long total = calls + errors.values().stream().mapToLong(AtomicLong::get).sum();
+    int n = (int) Math.min(recorded.get(), latencies.length);
+    long[] sorted = Arrays.copyOf(latencies, n);
+    Arrays.sort(sorted);
+    Map<Status.Code, Long> errorCounts = new EnumMap<>(Status.Code.class);
+    errors.forEach((k, v) -> errorCounts.put(k, v.get()));
+    return new Result(calls / (double) seconds, pct(sorted, 0.50), pct(sorted, 0.99), n == 0 ? 0 : sorted[n - 1] / 1e6,
+        (cpu1 - cpu0) / 1e6 / Math.max(1, total / 1000.0), errorCounts);
+  }
+
+  /** One of the concurrent call chains: the next call starts when the previous one ends. */
+  private static void chain(Target target, AtomicLong issued, AtomicLong ok, Map<Status.Code, AtomicLong> errors,
+      long[] latencies, AtomicLong recorded, CountDownLatch done, long warmUntil, long end) {
+    long started = System.nanoTime();
+    if (started >= end) {
+      done.countDown();
+      return;
+    }
+    boolean measured = started >= warmUntil;
+    Futures.addCallback(target.call(issued.getAndIncrement()), new FutureCallback<Object>() {
+      @Override
+      public void onSuccess(Object result) {
+        if (measured) {
+          ok.incrementAndGet();
+          long i = recorded.getAndIncrement();
+          if (i < latencies.length) {
+            latencies[(int) i] = System.nanoTime() - started;
+          }
+        }
+        chain(target, issued, ok, errors, latencies, recorded, done, warmUntil, end);
+      }
+
+      @Override
+      public void onFailure(Throwable t) {
+        if (measured) {
+          errors.computeIfAbsent(Status.fromThrowable(t).getCode(), k -> new AtomicLong()).incrementAndGet();
+        }
+        // A failure may complete on the calling thread: start the next call elsewhere, not deeper in this stack.
+        java.util.concurrent.ForkJoinPool.commonPool().execute(() ->
+            chain(target, issued, ok, errors, latencies, recorded, done, warmUntil, end));
+      }
+    }, MoreExecutors.directExecutor());
+  }
+
+  private static double pct(long[] sorted, double p) {
+    if (sorted.length == 0) {
+      return 0;
+    }
+    return sorted[(int) Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] / 1e6;
+  }
+
+  private static double median(List<Result> rs, java.util.function.ToDoubleFunction<Result> f) {
+    double[] v = rs.stream().mapToDouble(f).sorted().toArray();
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  }
+
+  /** CPU of this JVM (the stack, the echo server and the client) plus every PostgreSQL process. */
+  private static long cpuNanos() {
+    long jvm = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+    long ticks = ProcessHandle.allProcesses().filter(p -> {
+      try {
+        return Files.readString(Path.of("/proc", Long.toString(p.pid()), "comm")).trim().equals("postgres");
+      } catch (Exception gone) {
+        return false;
+      }
+    }).mapToLong(p -> {
+      try {
+        String stat = Files.readString(Path.of("/proc", Long.toString(p.pid()), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      } catch (Exception gone) {
+        return 0;
+      }
+    }).sum();
+    return jvm + ticks * 10_000_000L;
+  }
+}
