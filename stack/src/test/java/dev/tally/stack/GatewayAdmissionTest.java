@@ -114,6 +114,72 @@ class GatewayAdmissionTest {
     assertEquals(31, allowed);
   }
 
+  /**
+   * Two gateways, two keys of one member, limits at every level of the chain: 64 concurrent Admits never
+   * reserve more than the tightest limit that applies to each (key quota $1, member quota $1.50, wallet
+   * limit $10, balance $10), and every refusal names the limit that fired.
+   */
+  @Test
+  void concurrentAdmitsThroughTwoGatewaysNeverExceedAnyLimitInTheChain() throws Exception {
+    Team t = team(10 * DOLLAR);
+    var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS)
+        .withCallCredentials(gw.asUser(t.owner()));
+    CreateApiKeyResponse second = identity.createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(t.name()).setDisplayName("second").build());
+    String member = t.name() + "/members/" + t.owner().substring("users/".length());
+    var asOwner = wallet(gw.asUser(t.owner()));
+    for (String keyName : List.of(t.keyName(), second.getApiKey().getName())) {
+      asOwner.setQuota(SetQuotaRequest.newBuilder().setWallet(t.name()).setSubject(keyName)
+          .setPeriod(Period.PERIOD_DAY).setLimitNanos(DOLLAR).build());
+    }
+    asOwner.setQuota(SetQuotaRequest.newBuilder().setWallet(t.name()).setSubject(member)
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(DOLLAR + DOLLAR / 2).build());
+    asOwner.setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(t.name()).setPeriod(Period.PERIOD_MONTH)
+        .setLimitNanos(10 * DOLLAR).build());
+    dev.tally.common.app.ServiceRunner runner = new dev.tally.common.app.ServiceRunner();
+    int port = dev.tally.gateway.GatewayMain.start(GatewayConfig.fromEnv(dev.tally.common.config.Env.of(
+        TallyStack.TEST_SECRETS).with(java.util.Map.of("TALLY_GRPC_PORT", "0", "TALLY_METRICS_PORT", "-1",
+        "TALLY_IDENTITY_TARGET", "localhost:" + stack.identityPort(), "TALLY_WALLET_TARGET",
+        "localhost:" + stack.walletPort(), "TALLY_METERING_TARGET", "localhost:" + stack.meteringPort(),
+        "TALLY_KAFKA_BOOTSTRAP", TestInfra.kafka().bootstrapServers()))), runner).server().port();
+    GatewayClient other = new GatewayClient(port, GatewayConfig.DEV_PLATFORM_TOKEN);
+    ExecutorService pool = Executors.newFixedThreadPool(32);
+    java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> allowedPerKey = new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.Set<String> reasons = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    try {
+      List<Callable<Void>> calls = new ArrayList<>();
+      for (int i = 0; i < 64; i++) {
+        GatewayClient via = i % 2 == 0 ? gw : other;
+        String secret = (i / 2) % 2 == 0 ? t.key() : second.getSecret();
+        calls.add(() -> {
+          try {
+            AdmitResponse a = AdmissionServiceGrpc.newBlockingStub(via.channel).withCallCredentials(via.platform())
+                .withDeadlineAfter(20, TimeUnit.SECONDS).admit(AdmitRequest.newBuilder().setApiKeySecret(secret)
+                    .setMeter("requests").setEstimatedCostNanos(DOLLAR / 10).build());
+            allowedPerKey.computeIfAbsent(a.getApiKey(), k -> new java.util.concurrent.atomic.AtomicInteger())
+                .incrementAndGet();
+          } catch (StatusRuntimeException e) {
+            reasons.add(e.getStatus().getCode() + " " + reason(e));
+          }
+          return null;
+        });
+      }
+      for (Future<Void> f : pool.invokeAll(calls)) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
+      other.close();
+      runner.closeAll();
+    }
+    int allowed = allowedPerKey.values().stream().mapToInt(java.util.concurrent.atomic.AtomicInteger::get).sum();
+    allowedPerKey.values().forEach(n -> assertTrue(n.get() <= 10, "a key's $1 quota holds " + n.get() + " × $0.10"));
+    assertEquals(15, allowed, "the member's $1.50 quota admits exactly 15 × $0.10, whichever gateway and key");
+    assertEquals(java.util.Set.of("RESOURCE_EXHAUSTED QUOTA_EXCEEDED"), reasons);
+    Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
+    assertEquals(15 * (DOLLAR / 10), w.getHeldNanos());
+  }
+
   @Test
   void releaseHoldGivesTheEstimateBack() {
     Team t = team(DOLLAR);

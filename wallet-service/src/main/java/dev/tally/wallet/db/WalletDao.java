@@ -159,6 +159,9 @@ public final class WalletDao {
 
   /** Stores what the money path changes on many locked wallets in one statement (and bumps their versions). */
   public void storeAll(DSLContext tx, List<WalletsRecord> changed) {
+    if (changed.isEmpty()) {
+      return;
+    }
     OffsetDateTime now = OffsetDateTime.now();
     changed.forEach(w -> {
       w.setVersion(w.getVersion() + 1);

@@ -158,20 +158,29 @@ public final class HoldManager {
     locked.added.add(hold);
     w.setHeld(w.getHeld() + r.amount());
     locked.held(r);
-    locked.changed = true;
+    // A soft-mode wallet reserves only while a gateway has no state of it yet: tell the gateways.
+    locked.changed |= "soft".equals(w.getAdmissionMode());
     // Suspension applies from the next request on: available at or below the threshold.
     if (available - r.amount() <= w.getSuspendThreshold()) {
       w.setStatus("suspended");
+      locked.changed = true;
     }
     return new Reserved(hold, available - r.amount());
   }
 
-  /** Writes a batch's holds in one statement and stores the changed wallets once (new states on wallet.v1). */
+  /**
+   * Writes a batch's holds in one statement and stores the wallets once. A wallet whose state changed beyond
+   * its held amount (suspended, housekeeping) goes out on wallet.v1; one that only held more does not: holds
+   * are decided here in hard mode, gateways do not read them from the event, and an event per batch per
+   * wallet made Kafka the largest cost of admission. The next state event (usage, settle, deposit) carries
+   * the held amount; a soft-mode wallet (reserving only while a gateway has no state of it) always emits.
+   */
   public void finishAll(DSLContext tx, java.util.Collection<Locked> batch) {
     List<HoldsRecord> added = new java.util.ArrayList<>();
     batch.forEach(l -> added.addAll(l.added));
     wallets.insertHolds(tx, added);
     book.afterChangeAll(tx, batch.stream().filter(l -> l.changed).map(l -> l.wallet).toList());
+    wallets.storeAll(tx, batch.stream().filter(l -> !l.changed && !l.added.isEmpty()).map(l -> l.wallet).toList());
   }
 
   /** Posts the actual cost of a held request and frees the hold. */

@@ -34,9 +34,9 @@ import org.jooq.DSLContext;
  * ADMISSION_OVERLOADED} with a RetryInfo delay instead of joining a queue whose tail would time out anyway.
  */
 public final class ReserveBatcher implements AutoCloseable {
-  static final int MAX_BATCH = 256;
+  static final int MAX_BATCH = 1_024;
   /** Calls waiting across all wallets beyond which new ones are shed (a few batches' worth). */
-  static final int MAX_WAITING = 4 * MAX_BATCH;
+  static final int MAX_WAITING = 2 * MAX_BATCH;
   private static final java.time.Duration RETRY_AFTER = java.time.Duration.ofMillis(50);
 
   private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
