@@ -178,6 +178,24 @@ class GatewayAdmissionTest {
     assertEquals(java.util.Set.of("RESOURCE_EXHAUSTED QUOTA_EXCEEDED"), reasons);
     Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
     assertEquals(15 * (DOLLAR / 10), w.getHeldNanos());
+
+    // The refusal names the limit that fired, with its numbers, and when waiting helps.
+    StatusRuntimeException denied = assertThrows(StatusRuntimeException.class, () -> admitCost(t.key(), DOLLAR / 10));
+    com.google.rpc.Status details = io.grpc.protobuf.StatusProto.fromThrowable(denied);
+    com.google.rpc.ErrorInfo info = details.getDetailsList().stream().filter(d -> d.is(com.google.rpc.ErrorInfo.class))
+        .findFirst().orElseThrow().unpack(com.google.rpc.ErrorInfo.class);
+    assertEquals("QUOTA_EXCEEDED", info.getReason());
+    assertEquals("member", info.getMetadataOrThrow("scope"));
+    assertEquals(member, info.getMetadataOrThrow("subject"));
+    assertEquals("day", info.getMetadataOrThrow("period"));
+    assertEquals(Long.toString(DOLLAR + DOLLAR / 2), info.getMetadataOrThrow("limit_nanos"));
+    assertEquals("0", info.getMetadataOrThrow("spent_nanos"));
+    assertEquals(Long.toString(15 * (DOLLAR / 10)), info.getMetadataOrThrow("held_nanos"));
+    assertEquals(Long.toString(DOLLAR / 10), info.getMetadataOrThrow("requested_nanos"));
+    java.time.Instant reset = java.time.Instant.parse(info.getMetadataOrThrow("reset_time"));
+    assertTrue(reset.isAfter(java.time.Instant.now()) && reset.isBefore(java.time.Instant.now().plus(Duration.ofDays(1))));
+    assertTrue(details.getDetailsList().stream().anyMatch(d -> d.is(com.google.rpc.RetryInfo.class)),
+        "waiting for the day's reset helps");
   }
 
   @Test
@@ -191,7 +209,7 @@ class GatewayAdmissionTest {
   }
 
   @Test
-  void softModeDecidesOnCachedStateWithoutHolds() {
+  void softModeDecidesOnCachedStateWithoutHolds() throws Exception {
     Team t = team(DOLLAR);
     wallet(gw.platform()).setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(t.name())
         .setMode(AdmissionMode.ADMISSION_MODE_SOFT).build());
@@ -200,6 +218,10 @@ class GatewayAdmissionTest {
     assertEquals(t.wallet(), a.getBillingAccount());
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> admitCost(t.key(), 2 * DOLLAR));
     assertEquals("INSUFFICIENT_BALANCE", reason(e));
+    com.google.rpc.ErrorInfo soft = io.grpc.protobuf.StatusProto.fromThrowable(e).getDetailsList().stream()
+        .filter(d -> d.is(com.google.rpc.ErrorInfo.class)).findFirst().orElseThrow().unpack(com.google.rpc.ErrorInfo.class);
+    assertEquals("balance", soft.getMetadataOrThrow("scope"), "soft mode decides by the same rules");
+    assertEquals(Long.toString(2 * DOLLAR), soft.getMetadataOrThrow("requested_nanos"));
     wallet(gw.asUser(t.owner())).setQuota(SetQuotaRequest.newBuilder().setWallet(t.name()).setSubject(t.keyName())
         .setPeriod(Period.PERIOD_MONTH).setLimitNanos(DOLLAR / 100).build());
     Await.until("quota reaches the gateway", Duration.ofSeconds(10), () -> {

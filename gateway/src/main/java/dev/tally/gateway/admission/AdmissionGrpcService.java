@@ -1,5 +1,6 @@
 package dev.tally.gateway.admission;
 
+import dev.tally.common.admission.AdmissionRules;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.error.Reasons;
@@ -88,23 +89,21 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     out.onCompleted();
   }
 
-  /** Soft mode: the cached state decides, in the same order as the wallet's own checks. */
+  /**
+   * Soft mode: the cached state decides, by the wallet's own rules ({@link AdmissionRules}). The cache's
+   * available amount is already net of holds; a window whose reset passed counts as empty until the next
+   * state arrives.
+   */
   static void checkCached(WalletStates.State s, long cost, String member, String apiKey) {
-    if (s.suspended()) {
-      throw TallyException.failedPrecondition(Reasons.WALLET_SUSPENDED, "the wallet is suspended");
-    }
     Instant now = Instant.now();
+    java.util.List<AdmissionRules.Limit> limits = new java.util.ArrayList<>();
     for (WalletStates.Limit l : s.limits()) {
-      boolean applies = l.subject().equals(s.wallet()) || l.subject().equals(member) || l.subject().equals(apiKey);
       boolean current = l.resetTime() == null || l.resetTime().isAfter(now);
-      if (applies && current && l.spent() + cost > l.limit()) {
-        throw TallyException.resourceExhausted(l.subject().equals(s.wallet()) ? Reasons.SPENDING_LIMIT_REACHED
-            : Reasons.QUOTA_EXCEEDED, "the limit of " + l.subject() + " would be exceeded");
-      }
+      limits.add(new AdmissionRules.Limit(l.subject(), l.period(), l.limit(), current ? l.spent() : 0, 0,
+          l.resetTime()));
     }
-    if (cost > s.available()) {
-      throw TallyException.failedPrecondition(Reasons.INSUFFICIENT_BALANCE, "the available balance is too low");
-    }
+    AdmissionRules.check(new AdmissionRules.State(s.wallet(), false, s.suspended(), s.available(), limits),
+        new AdmissionRules.Request(cost, member, apiKey), now);
   }
 
   private static String memberSubject(VerifyApiKeyResponse key) {

@@ -19,7 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class WalletStates {
 
   /** One limit or quota as last reported. */
-  public record Limit(String subject, long limit, long spent, Instant resetTime) {}
+  public record Limit(String subject, String period, long limit, long spent, Instant resetTime) {}
 
   /** A wallet as the gateway sees it. */
   public record State(String wallet, boolean suspended, boolean soft, long available, List<Limit> limits,
@@ -38,10 +38,12 @@ public final class WalletStates {
   public void load(WalletState s) {
     List<Limit> limits = new ArrayList<>();
     for (SpendingLimit l : s.getSpendingLimitsList()) {
-      limits.add(new Limit(s.getWallet(), l.getLimitNanos(), l.getSpentNanos(), instant(l.getResetTime())));
+      limits.add(new Limit(s.getWallet(), l.getPeriod().name().substring("PERIOD_".length()), l.getLimitNanos(),
+          l.getSpentNanos(), instant(l.getResetTime())));
     }
     for (Quota q : s.getQuotasList()) {
-      limits.add(new Limit(q.getSubject(), q.getLimitNanos(), q.getSpentNanos(), instant(q.getResetTime())));
+      limits.add(new Limit(q.getSubject(), q.getPeriod().name().substring("PERIOD_".length()), q.getLimitNanos(),
+          q.getSpentNanos(), instant(q.getResetTime())));
     }
     put(new State(s.getWallet(), s.getStatus().name().endsWith("SUSPENDED"),
         s.getAdmissionMode().name().endsWith("SOFT"), s.getAvailableNanos(), limits, s.getVersion()));
@@ -50,7 +52,8 @@ public final class WalletStates {
   public void apply(String wallet, WalletStateChanged c) {
     List<Limit> limits = new ArrayList<>();
     for (LimitState l : c.getLimitsList()) {
-      limits.add(new Limit(l.getSubject(), l.getLimitNanos(), l.getSpentNanos(), instant(l.getResetTime())));
+      limits.add(new Limit(l.getSubject(), l.getPeriod(), l.getLimitNanos(), l.getSpentNanos(),
+          instant(l.getResetTime())));
     }
     put(new State(wallet, "SUSPENDED".equals(c.getStatus()), "SOFT".equals(c.getAdmissionMode()),
         c.getAvailableNanos(), limits, c.getVersion()));

@@ -1,5 +1,6 @@
 package dev.tally.wallet.holds;
 
+import dev.tally.common.admission.AdmissionRules;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Ids;
@@ -11,7 +12,6 @@ import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.ledger.Ledger;
-import dev.tally.wallet.periods.Periods;
 import dev.tally.wallet.usage.Charges;
 import dev.tally.wallet.usage.ChargeBatch;
 import dev.tally.wallet.events.WalletEvents;
@@ -120,31 +120,16 @@ public final class HoldManager {
   public Reserved reserveLocked(Locked locked, Request r) {
     WalletsRecord w = locked.wallet;
     String walletName = w.getName();
-    if (Boolean.TRUE.equals(w.getClosed())) {
-      throw TallyException.failedPrecondition(Reasons.WALLET_SUSPENDED, "the wallet's team was deleted");
-    }
-    if ("suspended".equals(w.getStatus())) {
-      throw TallyException.failedPrecondition(Reasons.WALLET_SUSPENDED,
-          "the wallet is suspended: its available balance is at or below the threshold; deposit to resume");
-    }
     Instant now = book.now();
+    List<AdmissionRules.Limit> limits = new java.util.ArrayList<>(locked.limits.size());
     for (Snapshot.LimitState l : locked.limits) {
-      if (!applies(l, r, walletName)) {
-        continue;
-      }
-      long held = locked.heldBySubject.getOrDefault(l.subject(), 0L);
-      if (l.spent() + held + r.amount() > l.limit()) {
-        boolean quota = !l.subject().equals(walletName);
-        throw TallyException.resourceExhausted(quota ? Reasons.QUOTA_EXCEEDED : Reasons.SPENDING_LIMIT_REACHED,
-            (quota ? "the " + l.period() + " quota of " + l.subject() : "the wallet's " + l.period()
-                + " spending limit") + " would be exceeded; it resets at " + resetText(l.period(), now));
-      }
+      limits.add(new AdmissionRules.Limit(l.subject(), l.period(), l.limit(), l.spent(),
+          locked.heldBySubject.getOrDefault(l.subject(), 0L), l.resetTime() == null ? null : l.resetTime().toInstant()));
     }
     long available = locked.balance - w.getHeld();
-    if (r.amount() > available) {
-      throw TallyException.failedPrecondition(Reasons.INSUFFICIENT_BALANCE,
-          "the available balance does not cover the estimate");
-    }
+    AdmissionRules.check(new AdmissionRules.State(walletName, Boolean.TRUE.equals(w.getClosed()),
+        "suspended".equals(w.getStatus()), available, limits), new AdmissionRules.Request(r.amount(),
+        r.member(), r.apiKey()), now);
     HoldsRecord hold = new HoldsRecord();
     hold.setId(Ids.newId());
     hold.setWallet(walletName);
@@ -223,10 +208,6 @@ public final class HoldManager {
     return hold;
   }
 
-  private static String resetText(String period, Instant now) {
-    OffsetDateTime end = Periods.windowEnd(period, now);
-    return end == null ? "never (lifetime)" : end.toString();
-  }
 
   private static TallyException holdNotFound(String wallet, String id) {
     return TallyException.notFound(Reasons.NOT_FOUND, "hold " + wallet + "/holds/" + id + " not found");
