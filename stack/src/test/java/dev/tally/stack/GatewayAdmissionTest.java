@@ -198,6 +198,32 @@ class GatewayAdmissionTest {
         "waiting for the day's reset helps");
   }
 
+  /** A team with a discount is held, limited and told its net price, in hard and in soft mode. */
+  @Test
+  void admitEstimatesAtTheTeamsNetPrice() {
+    Team t = team(10 * DOLLAR);
+    wallet(gw.platform()).setDiscount(SetDiscountRequest.newBuilder().setWallet(t.name()).setDiscountBasisPoints(2_000)
+        .build());
+    AdmitResponse hard = admitCost(t.key(), DOLLAR);
+    assertEquals(DOLLAR * 8 / 10, hard.getEstimatedCostNanos(), "20 % off the list estimate");
+    assertEquals(10 * DOLLAR - DOLLAR * 8 / 10, hard.getAvailableNanos());
+    Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
+    assertEquals(DOLLAR * 8 / 10, w.getHeldNanos());
+    wallet(gw.platform()).setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(t.name())
+        .setMode(AdmissionMode.ADMISSION_MODE_SOFT).build());
+    AdmitResponse soft = Await.value("soft mode reaches the gateway", Duration.ofSeconds(10),
+        () -> admitCost(t.key(), DOLLAR), r -> r.getHold().isEmpty());
+    assertEquals(DOLLAR * 8 / 10, soft.getEstimatedCostNanos());
+    // A full discount holds nothing and still admits.
+    wallet(gw.platform()).setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(t.name())
+        .setMode(AdmissionMode.ADMISSION_MODE_HARD).build());
+    wallet(gw.platform()).setDiscount(SetDiscountRequest.newBuilder().setWallet(t.name())
+        .setDiscountBasisPoints(10_000).build());
+    AdmitResponse free = Await.value("hard mode again", Duration.ofSeconds(10), () -> admitCost(t.key(), DOLLAR),
+        r -> !r.getHold().isEmpty());
+    assertEquals(0, free.getEstimatedCostNanos());
+  }
+
   @Test
   void releaseHoldGivesTheEstimateBack() {
     Team t = team(DOLLAR);

@@ -4,7 +4,11 @@ import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.math.RoundingMode;
 
-/** The one price rounding of the suite: {@code quantity × price / perQuantity} nanos, rounded half-even once. */
+/**
+ * The one price rounding of the suite: {@code quantity × price / perQuantity} nanos, rounded half-even once;
+ * and the one team discount: {@code list × basisPoints / 10000}, rounded half-even, taken off list prices
+ * wherever money is estimated (Admit) or charged (usage).
+ */
 public final class Pricing {
   private Pricing() {}
 
@@ -13,5 +17,16 @@ public final class Pricing {
     BigInteger cost = new BigDecimal(BigInteger.valueOf(quantity).multiply(BigInteger.valueOf(priceNanos)))
         .divide(BigDecimal.valueOf(perQuantity), 0, RoundingMode.HALF_EVEN).toBigIntegerExact();
     return cost.compareTo(BigInteger.valueOf(max)) > 0 ? -1 : cost.longValueExact();
+  }
+
+  /** The team discount on a list amount. */
+  public static long discount(long list, int basisPoints) {
+    return new BigDecimal(BigInteger.valueOf(list).multiply(BigInteger.valueOf(basisPoints)))
+        .divide(BigDecimal.valueOf(10_000), 0, RoundingMode.HALF_EVEN).longValueExact();
+  }
+
+  /** What a list amount costs the team after its discount. */
+  public static long net(long list, int basisPoints) {
+    return list - discount(list, basisPoints);
   }
 }

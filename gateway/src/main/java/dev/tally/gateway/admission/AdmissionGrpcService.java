@@ -2,6 +2,7 @@ package dev.tally.gateway.admission;
 
 import dev.tally.common.admission.AdmissionRules;
 import dev.tally.common.auth.Caller;
+import dev.tally.common.money.Pricing;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
@@ -58,8 +59,9 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
         .setTeam(key.getPrincipal().getTeam()).setBillingAccount(billing).setEstimatedCostNanos(cost);
     var state = states.get(billing);
     if (state.isPresent() && state.get().soft()) {
-      checkCached(state.get(), cost, member, apiKey);
-      out.onNext(allow.setAvailableNanos(state.get().available() - cost).build());
+      long net = Pricing.net(cost, state.get().discountBasisPoints());
+      checkCached(state.get(), net, member, apiKey);
+      out.onNext(allow.setEstimatedCostNanos(net).setAvailableNanos(state.get().available() - net).build());
       out.onCompleted();
       return;
     }
@@ -75,6 +77,7 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     }
     ReserveResponse held = wallet.reserve(reserve.build());
     out.onNext(allow.setHold(held.getHold().getName()).setHoldExpireTime(held.getHold().getExpireTime())
+        .setEstimatedCostNanos(held.getHold().getAmountNanos()) // net of the team's discount
         .setAvailableNanos(held.getAvailableNanos()).build());
     out.onCompleted();
   }

@@ -23,7 +23,7 @@ public final class WalletStates {
 
   /** A wallet as the gateway sees it. */
   public record State(String wallet, boolean suspended, boolean soft, long available, List<Limit> limits,
-      long version) {}
+      long version, int discountBasisPoints) {}
 
   private final Map<String, State> states = new ConcurrentHashMap<>();
 
@@ -46,7 +46,8 @@ public final class WalletStates {
           q.getSpentNanos(), instant(q.getResetTime())));
     }
     put(new State(s.getWallet(), s.getStatus().name().endsWith("SUSPENDED"),
-        s.getAdmissionMode().name().endsWith("SOFT"), s.getAvailableNanos(), limits, s.getVersion()));
+        s.getAdmissionMode().name().endsWith("SOFT"), s.getAvailableNanos(), limits, s.getVersion(),
+        s.getDiscountBasisPoints()));
   }
 
   public void apply(String wallet, WalletStateChanged c) {
@@ -56,7 +57,7 @@ public final class WalletStates {
           instant(l.getResetTime())));
     }
     put(new State(wallet, "SUSPENDED".equals(c.getStatus()), "SOFT".equals(c.getAdmissionMode()),
-        c.getAvailableNanos(), limits, c.getVersion()));
+        c.getAvailableNanos(), limits, c.getVersion(), c.getDiscountBasisPoints()));
   }
 
   private void put(State s) {

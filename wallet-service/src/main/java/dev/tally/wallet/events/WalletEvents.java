@@ -38,7 +38,8 @@ public final class WalletEvents {
     WalletStateChanged.Builder b = WalletStateChanged.newBuilder()
         .setStatus(s.wallet().getStatus().toUpperCase(Locale.ROOT))
         .setAdmissionMode(s.wallet().getAdmissionMode().toUpperCase(Locale.ROOT))
-        .setAvailableNanos(s.available()).setBalanceNanos(s.balance()).setVersion(s.wallet().getVersion());
+        .setAvailableNanos(s.available()).setBalanceNanos(s.balance()).setVersion(s.wallet().getVersion())
+        .setDiscountBasisPoints(s.wallet().getDiscountBps());
     for (Snapshot.LimitState l : s.limits()) {
       b.addLimits(LimitState.newBuilder().setSubject(l.subject()).setPeriod(l.period().toUpperCase(Locale.ROOT))
           .setLimitNanos(l.limit()).setSpentNanos(l.spent()).setResetTime(ProtoTime.ts(l.resetTime())));

@@ -48,7 +48,7 @@ final class WalletProtos {
     return WalletState.newBuilder().setWallet(w.getName()).setStatus(w.getStatus())
         .setAdmissionMode(w.getAdmissionMode()).setAvailableNanos(w.getAvailableNanos())
         .addAllSpendingLimits(w.getSpendingLimitsList()).addAllQuotas(w.getQuotasList())
-        .setVersion(s.wallet().getVersion()).build();
+        .setVersion(s.wallet().getVersion()).setDiscountBasisPoints(s.wallet().getDiscountBps()).build();
   }
 
   static Period period(String p) {

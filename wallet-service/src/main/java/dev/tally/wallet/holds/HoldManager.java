@@ -117,8 +117,11 @@ public final class HoldManager {
    * member quota, wallet spending limit) counting spend and open holds, then the available balance. The
    * hold is written by {@link #finishAll}.
    */
-  public Reserved reserveLocked(Locked locked, Request r) {
+  public Reserved reserveLocked(Locked locked, Request listed) {
     WalletsRecord w = locked.wallet;
+    // Estimates arrive at list price; the team pays (and is limited by) its net price.
+    Request r = new Request(listed.wallet(), dev.tally.common.money.Pricing.net(listed.amount(), w.getDiscountBps()),
+        listed.apiKey(), listed.member(), listed.ttl());
     String walletName = w.getName();
     Instant now = book.now();
     List<AdmissionRules.Limit> limits = new java.util.ArrayList<>(locked.limits.size());

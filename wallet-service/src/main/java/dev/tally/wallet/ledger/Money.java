@@ -13,12 +13,6 @@ public final class Money {
 
   private Money() {}
 
-  /** {@code amount × bps / 10000}, rounded half-even. */
-  public static long basisPoints(long amount, int bps) {
-    return new java.math.BigDecimal(BigInteger.valueOf(amount).multiply(BigInteger.valueOf(bps)))
-        .divide(java.math.BigDecimal.valueOf(10_000), 0, RoundingMode.HALF_EVEN).longValueExact();
-  }
-
   /** {@code amount × numerator / denominator}, rounded half-even (pro rata). */
   public static long proRata(long amount, long numerator, long denominator) {
     return new java.math.BigDecimal(BigInteger.valueOf(amount).multiply(BigInteger.valueOf(numerator)))

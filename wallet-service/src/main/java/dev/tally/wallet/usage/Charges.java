@@ -6,7 +6,7 @@ import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.ledger.Accounts;
-import dev.tally.wallet.ledger.Money;
+import dev.tally.common.money.Pricing;
 import dev.tally.wallet.ledger.NewTransfer;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -34,7 +34,7 @@ public final class Charges {
       Instant occurredAt, String description) {}
 
   public UsageLine charge(DSLContext tx, WalletsRecord w, Usage u, ChargeBatch spend, Instant now) {
-    long discount = Money.basisPoints(u.listCost(), w.getDiscountBps());
+    long discount = Pricing.discount(u.listCost(), w.getDiscountBps());
     long charge = u.listCost() - discount;
     long fromGrants = 0;
     if (charge > 0) {
