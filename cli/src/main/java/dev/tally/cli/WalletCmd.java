@@ -63,6 +63,24 @@ final class WalletCmd {
     root.c.print(r, () -> show(r.getWallet()));
   }
 
+  @Command(name = "limits", description = "Every limit that applies to a key, a member or the team, narrowest first"
+      + " (the first with too little remaining is the one that refuses).")
+  void limits(@Parameters(paramLabel = "WALLET") String wallet,
+      @Option(names = "--subject", description = "apiKeys/{k} or teams/{t}/members/{u} (default: the team)")
+      String subject) {
+    var r = root.c.wallet().getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder().setWallet(wallet)
+        .setSubject(subject == null ? "" : subject).build());
+    root.c.print(r, () -> {
+      Out.Table t = new Out.Table("SCOPE", "SUBJECT", "PERIOD", "LIMIT", "SPENT", "HELD", "REMAINING", "RESETS");
+      r.getLimitsList().forEach(l -> t.row(l.getScope().name().substring("LIMIT_SCOPE_".length())
+              .toLowerCase(Locale.ROOT), l.getSubject(), l.getPeriod() == Period.PERIOD_UNSPECIFIED ? "-"
+              : l.getPeriod().name().substring("PERIOD_".length()).toLowerCase(Locale.ROOT),
+          Out.money(l.getLimitNanos()), Out.money(l.getSpentNanos()), Out.money(l.getHeldNanos()),
+          Out.money(l.getRemainingNanos()), l.hasResetTime() ? Out.time(l.getResetTime()) : "-"));
+      t.print();
+    });
+  }
+
   @Command(name = "plan", description = "Subscribe a team to plans/{plan} with a number of seats.")
   void plan(@Parameters(paramLabel = "WALLET") String wallet, @Parameters(paramLabel = "PLAN") String plan,
       @Parameters(paramLabel = "SEATS") int seats) {

@@ -129,6 +129,8 @@ class QuickstartProcessTest {
         "--quantity", "3600000");
     assertEquals(8, denied.exit(), "RESOURCE_EXHAUSTED exits 8");
     assertTrue(denied.err().startsWith("error: RESOURCE_EXHAUSTED SPENDING_LIMIT_REACHED"), denied.err());
+    String limits = run(true, "wallet", "limits", "$TEAM", "--subject", "$KEY", "--as", "$OWNER");
+    assertTrue(limits.contains("team") && limits.contains("balance") && limits.contains("$0.9982"), limits);
     genericClient();
   }
 

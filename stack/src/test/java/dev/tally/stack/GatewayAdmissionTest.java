@@ -179,8 +179,11 @@ class GatewayAdmissionTest {
     Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
     assertEquals(15 * (DOLLAR / 10), w.getHeldNanos());
 
-    // The refusal names the limit that fired, with its numbers, and when waiting helps.
-    StatusRuntimeException denied = assertThrows(StatusRuntimeException.class, () -> admitCost(t.key(), DOLLAR / 10));
+    // The refusal names the limit that fired, with its numbers, and when waiting helps (a third key, without
+    // a quota of its own, so that the member's fires).
+    String third = identity.createApiKey(CreateApiKeyRequest.newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM)
+        .setTeam(t.name()).setDisplayName("third").build()).getSecret();
+    StatusRuntimeException denied = assertThrows(StatusRuntimeException.class, () -> admitCost(third, DOLLAR / 10));
     com.google.rpc.Status details = io.grpc.protobuf.StatusProto.fromThrowable(denied);
     com.google.rpc.ErrorInfo info = details.getDetailsList().stream().filter(d -> d.is(com.google.rpc.ErrorInfo.class))
         .findFirst().orElseThrow().unpack(com.google.rpc.ErrorInfo.class);
@@ -196,6 +199,65 @@ class GatewayAdmissionTest {
     assertTrue(reset.isAfter(java.time.Instant.now()) && reset.isBefore(java.time.Instant.now().plus(Duration.ofDays(1))));
     assertTrue(details.getDetailsList().stream().anyMatch(d -> d.is(com.google.rpc.RetryInfo.class)),
         "waiting for the day's reset helps");
+  }
+
+  /**
+   * Effective limits: every limit on a key's chain, narrowest first, with spend, holds, what remains and the
+   * reset; Owners read any subject, a member only their own.
+   */
+  @Test
+  void effectiveLimitsListTheChainAsAdmitChecksItAndMembersSeeTheirOwn() {
+    Team t = team(10 * DOLLAR);
+    String ownerMember = t.name() + "/members/" + t.owner().substring("users/".length());
+    var asOwner = wallet(gw.asUser(t.owner()));
+    asOwner.setQuota(SetQuotaRequest.newBuilder().setWallet(t.name()).setSubject(t.keyName())
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(DOLLAR).build());
+    asOwner.setQuota(SetQuotaRequest.newBuilder().setWallet(t.name()).setSubject(ownerMember)
+        .setPeriod(Period.PERIOD_WEEK).setLimitNanos(3 * DOLLAR).build());
+    asOwner.setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(t.name()).setPeriod(Period.PERIOD_MONTH)
+        .setLimitNanos(5 * DOLLAR).build());
+    admitCost(t.key(), DOLLAR / 4); // a hold of $0.25 counts against all three
+
+    GetEffectiveLimitsResponse r = asOwner.getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder()
+        .setWallet(t.name()).setSubject(t.keyName()).build());
+    assertEquals(ownerMember, r.getMember(), "a team key's member is its owner");
+    assertEquals(List.of(LimitScope.LIMIT_SCOPE_KEY, LimitScope.LIMIT_SCOPE_MEMBER, LimitScope.LIMIT_SCOPE_TEAM,
+        LimitScope.LIMIT_SCOPE_BALANCE), r.getLimitsList().stream().map(EffectiveLimit::getScope).toList());
+    EffectiveLimit key = r.getLimits(0);
+    assertEquals(t.keyName(), key.getSubject());
+    assertEquals(Period.PERIOD_DAY, key.getPeriod());
+    assertEquals(DOLLAR / 4, key.getHeldNanos());
+    assertEquals(DOLLAR - DOLLAR / 4, key.getRemainingNanos());
+    assertTrue(key.hasResetTime());
+    assertEquals("key", key.getSource());
+    assertEquals(3 * DOLLAR - DOLLAR / 4, r.getLimits(1).getRemainingNanos());
+    assertEquals(5 * DOLLAR - DOLLAR / 4, r.getLimits(2).getRemainingNanos());
+    EffectiveLimit balance = r.getLimits(3);
+    assertEquals(10 * DOLLAR, balance.getLimitNanos());
+    assertEquals(10 * DOLLAR - DOLLAR / 4, balance.getRemainingNanos());
+    // The team alone: its spending limit and the balance.
+    assertEquals(2, asOwner.getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder().setWallet(t.name()).build())
+        .getLimitsCount());
+
+    // A plain member reads their own limits, not the owner's.
+    var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+    User m = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
+        .setExternalId("eff-member-" + users).setEmail("eff-member-" + users + "@acme.test").build()).getUser();
+    String token = identity.withCallCredentials(gw.asUser(t.owner())).createInvitation(CreateInvitationRequest
+        .newBuilder().setParent(t.name()).setEmail(m.getEmail()).setRole("roles/member").build()).getToken();
+    identity.withCallCredentials(gw.asUser(m.getName())).acceptInvitation(AcceptInvitationRequest.newBuilder()
+        .setToken(token).build());
+    String self = t.name() + "/members/" + m.getName().substring("users/".length());
+    var asMember = wallet(gw.asUser(m.getName()));
+    assertEquals(self, asMember.getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder().setWallet(t.name())
+        .setSubject(self).build()).getMember());
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> asMember.getEffectiveLimits(
+        GetEffectiveLimitsRequest.newBuilder().setWallet(t.name()).setSubject(t.keyName()).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode());
+    assertEquals("ROLE_FORBIDDEN", reason(e));
+    StatusRuntimeException bad = assertThrows(StatusRuntimeException.class, () -> asOwner.getEffectiveLimits(
+        GetEffectiveLimitsRequest.newBuilder().setWallet(t.name()).setSubject("nobody").build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
   }
 
   /** A team with a discount is held, limited and told its net price, in hard and in soft mode. */

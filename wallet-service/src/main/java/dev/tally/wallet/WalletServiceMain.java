@@ -17,6 +17,7 @@ import dev.tally.wallet.access.IdentityBillingAccess;
 import dev.tally.wallet.config.WalletConfig;
 import dev.tally.wallet.db.AppliedEventDao;
 import dev.tally.wallet.db.UsageLineDao;
+import dev.tally.wallet.limits.EffectiveLimits;
 import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
@@ -84,8 +85,8 @@ public final class WalletServiceMain {
     UsageApplier usage = new UsageApplier(book, walletDao, ledger, charges, usageLines, events);
     MembershipApplier membership = new MembershipApplier(book, walletDao, ledger, applied);
     HoldManager holds = new HoldManager(book, walletDao, usageLines, ledger, charges, events);
-    WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), usageLines, ledger,
-        new IdentityBillingAccess(new TeamPermissions(identity, signer)));
+    IdentityBillingAccess access = new IdentityBillingAccess(new TeamPermissions(identity, signer));
+    WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), usageLines, ledger, access);
 
     TransactionalConsumer identityConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-identity",
         Topics.IDENTITY, "wallet-identity", membership::apply)).start();
@@ -100,7 +101,8 @@ public final class WalletServiceMain {
         .addInterceptor(new CallerInterceptor(signer))
         .consumersHealthy(identityConsumer, usageConsumer)
         .addService(new WalletGrpcService(db, wallets, holds, reserves, book,
-            ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer))))
+            ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer)),
+            new EffectiveLimits(book, walletDao, access)))
         .start());
     return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger, reserves);
   }

@@ -45,11 +45,11 @@ public final class AdmissionRules {
   public static List<Limit> applicable(State s, Request r) {
     List<Limit> out = new ArrayList<>();
     for (Limit l : s.limits()) {
-      if (scope(s.wallet(), l.subject(), r) != null) {
+      if (scopeOf(s.wallet(), l.subject(), r) != null) {
         out.add(l);
       }
     }
-    out.sort(Comparator.comparing((Limit l) -> scope(s.wallet(), l.subject(), r)).thenComparing(Limit::period));
+    out.sort(Comparator.comparing((Limit l) -> scopeOf(s.wallet(), l.subject(), r)).thenComparing(Limit::period));
     return out;
   }
 
@@ -65,7 +65,7 @@ public final class AdmissionRules {
     }
     for (Limit l : applicable(s, r)) {
       if (l.spent() + l.held() + r.amount() > l.limit()) {
-        Scope scope = scope(s.wallet(), l.subject(), r);
+        Scope scope = scopeOf(s.wallet(), l.subject(), r);
         Map<String, String> m = new LinkedHashMap<>();
         m.put("scope", scope.name().toLowerCase(java.util.Locale.ROOT));
         m.put("subject", l.subject());
@@ -94,7 +94,8 @@ public final class AdmissionRules {
     }
   }
 
-  private static Scope scope(String wallet, String subject, Request r) {
+  /** Where {@code subject} sits for {@code r}: its key, its member, the team; null when it does not apply. */
+  public static Scope scopeOf(String wallet, String subject, Request r) {
     if (subject.equals(r.apiKey())) {
       return Scope.KEY;
     }

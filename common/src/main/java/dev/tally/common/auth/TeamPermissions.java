@@ -38,6 +38,20 @@ public final class TeamPermissions {
     }
   }
 
+  /** The key {@code name} ({@code apiKeys/{k}}) as identity knows it, or empty when there is none. */
+  public java.util.Optional<dev.tally.proto.identity.v1.ApiKey> apiKey(String name) {
+    try {
+      return java.util.Optional.of(identity.withDeadlineAfter(5, TimeUnit.SECONDS).getApiKey(
+          dev.tally.proto.identity.v1.GetApiKeyRequest.newBuilder().setName(name).build()).getApiKey());
+    } catch (StatusRuntimeException e) {
+      if (e.getStatus().getCode() == Status.Code.NOT_FOUND || e.getStatus().getCode() == Status.Code.INVALID_ARGUMENT) {
+        return java.util.Optional.empty();
+      }
+      throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE", "the key cannot be looked up "
+          + "right now; retry");
+    }
+  }
+
   /** Whether {@code owner} ({@code teams/{t}} or {@code users/{u}}) exists (teams: and is not deleted). */
   public boolean exists(String owner) {
     try {

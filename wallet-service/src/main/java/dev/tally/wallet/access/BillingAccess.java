@@ -17,4 +17,10 @@ public interface BillingAccess {
 
   /** NOT_FOUND unless the wallet's owner (team or user) exists: money is never put where nobody is. */
   void requireOwnerExists(String wallet);
+
+  /** Who owns a key and which wallet it bills ({@code apiKeys/{k}}), or empty when there is no such key. */
+  java.util.Optional<KeyOwner> keyOwner(String apiKey);
+
+  /** A key's owner ({@code users/{u}}) and the wallet it bills. */
+  record KeyOwner(String user, String billingAccount) {}
 }

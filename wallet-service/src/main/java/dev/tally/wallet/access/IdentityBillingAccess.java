@@ -54,6 +54,11 @@ public final class IdentityBillingAccess implements BillingAccess {
     }
   }
 
+  @Override
+  public java.util.Optional<KeyOwner> keyOwner(String apiKey) {
+    return permissions.apiKey(apiKey).map(k -> new KeyOwner(k.getOwner(), k.getBillingAccount()));
+  }
+
   private void require(Caller caller, String wallet, Permission permission) {
     if (caller.platform()) {
       return;

@@ -9,6 +9,7 @@ import dev.tally.common.ids.PageTokens;
 import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.holds.HoldManager;
+import dev.tally.wallet.limits.EffectiveLimits;
 import dev.tally.wallet.holds.ReserveBatcher;
 import dev.tally.wallet.ledger.Ledger;
 import dev.tally.wallet.wallets.WalletBook;
@@ -33,9 +34,12 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   private final Ledger ledger;
   private final ParkedEventsApi parked;
 
+  private final EffectiveLimits limits;
+
   public WalletGrpcService(Database db, WalletManager wallets, HoldManager holds, ReserveBatcher batcher,
-      WalletBook book, Ledger ledger, ParkedEventsApi parked) {
+      WalletBook book, Ledger ledger, ParkedEventsApi parked, EffectiveLimits limits) {
     this.parked = parked;
+    this.limits = limits;
     this.db = db;
     this.wallets = wallets;
     this.holds = holds;
@@ -70,6 +74,13 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
           return DepositResponse.newBuilder().setTransfer(WalletProtos.transfer(d.transfer()))
               .setWallet(WalletProtos.wallet(d.wallet())).build();
         }));
+  }
+
+  @Override
+  public void getEffectiveLimits(GetEffectiveLimitsRequest req, StreamObserver<GetEffectiveLimitsResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> WalletProtos.effectiveLimits(limits.of(tx.dsl(), caller, req.getWallet(),
+        req.getSubject()))));
   }
 
   @Override

@@ -51,6 +51,28 @@ final class WalletProtos {
         .setVersion(s.wallet().getVersion()).setDiscountBasisPoints(s.wallet().getDiscountBps()).build();
   }
 
+  static GetEffectiveLimitsResponse effectiveLimits(dev.tally.wallet.limits.EffectiveLimits.Result r) {
+    GetEffectiveLimitsResponse.Builder b = GetEffectiveLimitsResponse.newBuilder().setWallet(r.wallet())
+        .setSubject(r.subject()).setMember(r.member());
+    for (var row : r.rows()) {
+      EffectiveLimit.Builder l = EffectiveLimit.newBuilder()
+          .setScope(LimitScope.valueOf("LIMIT_SCOPE_" + row.scope().name())).setRemainingNanos(row.remaining());
+      if (row.limit() == null) {
+        l.setSubject(r.wallet()).setLimitNanos(row.balance()).setHeldNanos(row.balance() - row.available())
+            .setSource("wallet");
+      } else {
+        l.setSubject(row.limit().subject()).setPeriod(period(row.limit().period()))
+            .setLimitNanos(row.limit().limit()).setSpentNanos(row.limit().spent()).setHeldNanos(row.limit().held())
+            .setSource(row.scope().name().toLowerCase(Locale.ROOT));
+        if (row.limit().resetTime() != null) {
+          l.setResetTime(dev.tally.common.grpc.ProtoTime.ts(row.limit().resetTime()));
+        }
+      }
+      b.addLimits(l);
+    }
+    return b.build();
+  }
+
   static Period period(String p) {
     return Period.valueOf("PERIOD_" + p.toUpperCase(Locale.ROOT));
   }
