@@ -212,15 +212,16 @@ class HoldsAndLimitsTest {
   }
 
   @Test
-  void limitBelowCurrentSpendIsRejectedAndClearRemovesIt() {
+  void aLimitBelowWhatWasSpentIsAcceptedAndStopsSpendingAtOnceAndClearRemovesIt() {
     TestUser owner = f.newUser("below-owner");
     Team team = f.newTeam(owner, "Below");
     f.deposit(team.getWallet(), 10 * DOLLAR, "pay_below");
     f.usage("below-1", team.getWallet(), owner.name(), "", 3 * DOLLAR, f.clock.instant(), "");
     f.awaitBalance(team.getWallet(), 7 * DOLLAR);
-    assertFails(Status.Code.FAILED_PRECONDITION, "LIMIT_BELOW_SPEND",
-        () -> f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_MONTH, 2 * DOLLAR)));
-    f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_MONTH, 3 * DOLLAR));
+    // Lowering a cap below this period's spend is how an admin stops spending now: accepted, and it blocks.
+    Wallet w = f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_MONTH, 2 * DOLLAR)).getWallet();
+    assertEquals(3 * DOLLAR, w.getSpendingLimits(0).getSpentNanos());
+    assertEquals(0, w.getSpendingLimits(0).getRemainingNanos());
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "SPENDING_LIMIT_REACHED",
         () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "")));
     Wallet cleared = f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
@@ -241,11 +242,15 @@ class HoldsAndLimitsTest {
     f.usage("late-1", team.getWallet(), member.name(), "apiKeys/late-key", 3 * DOLLAR, f.clock.instant(), "");
     f.awaitBalance(team.getWallet(), 7 * DOLLAR);
     // ...and still counted by limits set afterwards, whatever their subject and period.
-    assertFails(Status.Code.FAILED_PRECONDITION, "LIMIT_BELOW_SPEND", () -> f.as(owner).setQuota(SetQuotaRequest
-        .newBuilder().setWallet(team.getName()).setSubject("apiKeys/late-key").setPeriod(Period.PERIOD_WEEK)
-        .setLimitNanos(2 * DOLLAR).build()));
-    assertFails(Status.Code.FAILED_PRECONDITION, "LIMIT_BELOW_SPEND",
-        () -> f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_DAY, 2 * DOLLAR)));
+    Wallet keyCapped = f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName())
+        .setSubject("apiKeys/late-key").setPeriod(Period.PERIOD_WEEK).setLimitNanos(2 * DOLLAR).build()).getWallet();
+    assertEquals(3 * DOLLAR, keyCapped.getQuotas(0).getSpentNanos(), "the key's week already holds its spend");
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
+        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "apiKeys/late-key")));
+    assertEquals(3 * DOLLAR, f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_DAY, 2 * DOLLAR))
+        .getWallet().getSpendingLimits(0).getSpentNanos(), "so does the team's day");
+    f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_DAY).setClear(true).build());
     f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(m)
         .setPeriod(Period.PERIOD_LIFETIME).setLimitNanos(4 * DOLLAR).build());
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",

@@ -158,14 +158,11 @@ public final class WalletManager {
       throw TallyException.invalidArgument("limit_nanos", "must be at most " + Money.MAX_AMOUNT);
     }
     // Spend windows are only kept where a limit reads them (and the wallet's month): a new limit starts from
-    // what the ledger's usage transfers in its current window add up to.
+    // what the usage lines in its current window add up to. A limit below that is accepted and blocks at once
+    // (remaining 0): lowering a cap is how an admin stops spending now, so it must never be refused.
     OffsetDateTime windowStart = Periods.windowStart(period, book.now());
     long spent = usageLines.spent(tx, wallet, subject, windowStart, Periods.windowEnd(period, book.now()));
     wallets.setSpend(tx, wallet, subject, period, windowStart, spent);
-    if (limit < spent) {
-      throw TallyException.failedPrecondition("LIMIT_BELOW_SPEND", "the " + period + " spend so far ("
-          + Money.format(spent, w.getCurrencyCode()) + ") is above the new limit; set at least that, or clear it");
-    }
     wallets.putLimit(tx, wallet, subject, period, limit);
     audit(tx, caller, wallet, action, details);
     return book.afterChange(tx, w);
