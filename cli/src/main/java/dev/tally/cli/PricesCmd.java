@@ -17,7 +17,9 @@ final class PricesCmd implements Runnable {
       Out.Table t = new Out.Table("METER", "MODEL", "PRICE", "PER", "UNIT");
       r.getPricesList().forEach(p -> t.row(p.getMeter(), p.getModel().isEmpty() ? "*" : p.getModel(),
           Out.money(p.getPriceNanos()), p.getPerQuantity(), meters.getMetersList().stream()
-              .filter(m -> m.getName().equals(p.getMeter())).findFirst().map(m -> m.getBaseUnit()).orElse("")));
+              .filter(m -> m.getName().equals(p.getMeter())).findFirst().map(m -> m.getBaseUnitsPerDisplayUnit() > 1
+              ? m.getBaseUnit() + " (" + m.getBaseUnitsPerDisplayUnit() + " per " + m.getDisplayUnit() + ")"
+              : m.getBaseUnit()).orElse("")));
       t.print();
     });
   }

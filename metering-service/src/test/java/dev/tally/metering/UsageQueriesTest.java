@@ -135,10 +135,16 @@ class UsageQueriesTest {
   }
 
   @Test
-  void metersAreListed() {
-    List<String> meters = f.metering(Caller.PLATFORM).listMeters(ListMetersRequest.getDefaultInstance())
-        .getMetersList().stream().map(Meter::getName).toList();
+  void metersAreListedWithTheirUnitAndScale() {
+    List<Meter> listed = f.metering(Caller.PLATFORM).listMeters(ListMetersRequest.getDefaultInstance()).getMetersList();
     assertEquals(List.of("meters/cpu_seconds", "meters/gpu_seconds", "meters/input_tokens", "meters/output_tokens",
-        "meters/requests"), meters);
+        "meters/requests"), listed.stream().map(Meter::getName).toList());
+    Meter gpu = listed.get(1);
+    assertEquals("millisecond", gpu.getBaseUnit());
+    assertEquals("second", gpu.getDisplayUnit());
+    assertEquals(1000, gpu.getBaseUnitsPerDisplayUnit(), "1 GPU-second is recorded as 1000");
+    Meter tokens = listed.get(2);
+    assertEquals("token", tokens.getDisplayUnit());
+    assertEquals(1, tokens.getBaseUnitsPerDisplayUnit());
   }
 }

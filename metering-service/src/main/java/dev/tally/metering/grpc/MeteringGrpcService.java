@@ -118,7 +118,8 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
     reply(out, () -> db.transaction(tx -> {
       var b = ListMetersResponse.newBuilder();
       catalog.meters(tx.dsl()).forEach(m -> b.addMeters(Meter.newBuilder().setName("meters/" + m.getId())
-          .setDisplayName(m.getDisplayName()).setBaseUnit(m.getBaseUnit()).setTokens(m.getTokens())));
+          .setDisplayName(m.getDisplayName()).setBaseUnit(m.getBaseUnit()).setTokens(m.getTokens())
+          .setDisplayUnit(m.getDisplayUnit()).setBaseUnitsPerDisplayUnit(m.getBaseUnitsPerDisplayUnit())));
       return b.build();
     }));
   }
