@@ -3,6 +3,7 @@ package dev.tally.metering.ingest;
 import static dev.tally.metering.db.jooq.Tables.INGESTED;
 
 import dev.tally.common.auth.Caller;
+import dev.tally.common.db.ColumnArrays;
 import dev.tally.common.db.Database;
 import dev.tally.common.db.Idempotency;
 import dev.tally.common.error.Reasons;
@@ -133,26 +134,12 @@ public final class UsageIngestor {
   private void claimAndPublish(DSLContext tx, List<Candidate> candidates, RecordResult[] results) {
     // One statement from arrays whatever the batch size (a rendered multi-row insert cost more than the rest).
     java.util.Set<String> claimed = new java.util.HashSet<>();
+    String[] types = {"text", "text", "bytea", "bigint"};
     tx.connection(c -> {
-      int n = candidates.size();
-      Object[] accounts = new Object[n];
-      Object[] ids = new Object[n];
-      byte[][] hashes = new byte[n][];
-      Object[] costs = new Object[n];
-      for (int i = 0; i < n; i++) {
-        UsageEvent e = candidates.get(i).event();
-        accounts[i] = e.getBillingAccount();
-        ids[i] = e.getEventId();
-        hashes[i] = candidates.get(i).hash();
-        costs[i] = e.getCostNanos();
-      }
       try (var ps = c.prepareStatement("insert into ingested (billing_account, event_id, payload_hash, cost_nanos) "
-          + "select * from unnest(?::text[], ?::text[], ?::bytea[], ?::bigint[]) on conflict do nothing "
-          + "returning billing_account, event_id")) {
-        ps.setArray(1, c.createArrayOf("text", accounts));
-        ps.setArray(2, c.createArrayOf("text", ids));
-        ps.setArray(3, c.createArrayOf("bytea", hashes));
-        ps.setArray(4, c.createArrayOf("bigint", costs));
+          + "select * from " + ColumnArrays.unnest(types) + " on conflict do nothing returning billing_account, event_id")) {
+        ColumnArrays.bind(c, ps, types, candidates, k -> new Object[] {k.event().getBillingAccount(),
+            k.event().getEventId(), k.hash(), k.event().getCostNanos()});
         try (var rs = ps.executeQuery()) {
           while (rs.next()) {
             claimed.add(rs.getString(1) + "|" + rs.getString(2));

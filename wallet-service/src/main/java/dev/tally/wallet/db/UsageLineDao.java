@@ -1,5 +1,6 @@
 package dev.tally.wallet.db;
 
+import dev.tally.common.db.ColumnArrays;
 import dev.tally.wallet.usage.UsageLine;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -45,38 +46,19 @@ public final class UsageLineDao {
     if (lines.isEmpty()) {
       return;
     }
-    int n = lines.size();
-    Object[][] cols = new Object[14][n];
-    for (int i = 0; i < n; i++) {
-      UsageLine l = lines.get(i);
-      Object[] v = {l.wallet(), l.eventId(), l.payloadHash(), l.id(), l.granted(), l.paid(), l.listAmount(),
-          l.discount(), l.currency(), l.member(), l.apiKey(), l.description(), l.occurTime().toString(), l.posting()};
-      for (int k = 0; k < v.length; k++) {
-        cols[k][i] = v[k];
-      }
-    }
     String[] types = {"text", "text", "bytea", "text", "bigint", "bigint", "bigint", "bigint", "text", "text", "text",
         "text", "timestamptz", "text"};
     tx.connection(c -> {
       try (PreparedStatement ps = c.prepareStatement("insert into usage_lines (" + COLUMNS + ") select * from "
-          + "unnest(?::text[], ?::text[], ?::bytea[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], "
-          + "?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[])")) {
-        for (int k = 0; k < types.length; k++) {
-          ps.setArray(k + 1, "bytea".equals(types[k]) ? c.createArrayOf("bytea", (byte[][]) toBytes(cols[k]))
-              : c.createArrayOf(types[k], cols[k]));
-        }
+          + ColumnArrays.unnest(types))) {
+        ColumnArrays.bind(c, ps, types, lines, l -> new Object[] {l.wallet(), l.eventId(), l.payloadHash(), l.id(),
+            l.granted(), l.paid(), l.listAmount(), l.discount(), l.currency(), l.member(), l.apiKey(), l.description(),
+            l.occurTime().toString(), l.posting()});
         ps.executeUpdate();
       }
     });
   }
 
-  private static byte[][] toBytes(Object[] column) {
-    byte[][] out = new byte[column.length][];
-    for (int i = 0; i < column.length; i++) {
-      out[i] = (byte[]) column[i];
-    }
-    return out;
-  }
 
   /**
    * What the usage of {@code wallet} that counts against {@code subject} (the wallet, a member or a key) adds

@@ -6,6 +6,7 @@ import static dev.tally.wallet.db.jooq.Tables.LIMITS;
 import static dev.tally.wallet.db.jooq.Tables.SPEND;
 import static dev.tally.wallet.db.jooq.Tables.WALLETS;
 
+import dev.tally.common.db.ColumnArrays;
 import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
@@ -296,28 +297,17 @@ public final class WalletDao {
     if (holds.isEmpty()) {
       return;
     }
-    int n = holds.size();
-    Object[][] cols = new Object[8][n];
-    for (int i = 0; i < n; i++) {
-      HoldsRecord h = holds.get(i);
-      Object[] v = {h.getId(), h.getWallet(), h.getAmount(), h.getState(), h.getApiKey(), h.getMember(),
-          h.getCreateTime().toString(), h.getExpireTime().toString()};
-      for (int k = 0; k < v.length; k++) {
-        cols[k][i] = v[k];
-      }
-    }
     String[] types = {"text", "text", "bigint", "text", "text", "text", "timestamptz", "timestamptz"};
     tx.connection(c -> {
       try (var ps = c.prepareStatement("insert into holds (id, wallet, amount, state, api_key, member, create_time, "
-          + "expire_time) select * from unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], "
-          + "?::timestamptz[], ?::timestamptz[])")) {
-        for (int k = 0; k < types.length; k++) {
-          ps.setArray(k + 1, c.createArrayOf(types[k], cols[k]));
-        }
+          + "expire_time) select * from " + ColumnArrays.unnest(types))) {
+        ColumnArrays.bind(c, ps, types, holds, h -> new Object[] {h.getId(), h.getWallet(), h.getAmount(),
+            h.getState(), h.getApiKey(), h.getMember(), h.getCreateTime().toString(), h.getExpireTime().toString()});
         ps.executeUpdate();
       }
     });
   }
+
 
   public List<HoldsRecord> pendingHolds(DSLContext tx, String wallet) {
     return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.STATE.eq("pending")).fetch();

@@ -4,6 +4,7 @@ import static dev.tally.wallet.db.jooq.Tables.ACCOUNTS;
 import static dev.tally.wallet.db.jooq.Tables.TRANSFERS;
 
 import dev.tally.wallet.db.jooq.tables.records.TransfersRecord;
+import dev.tally.common.db.ColumnArrays;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.money.MoneyBounds;
 import java.math.BigInteger;
@@ -109,30 +110,19 @@ public final class Ledger {
   }
 
   private static void insertTransfers(java.sql.Connection c, List<TransfersRecord> rows) throws java.sql.SQLException {
-    int n = rows.size();
-    Object[][] cols = new Object[14][n];
-    for (int i = 0; i < n; i++) {
-      TransfersRecord r = rows.get(i);
-      Object[] v = {r.getId(), r.getDebitAccount(), r.getCreditAccount(), r.getAmount(), r.getCurrencyCode(),
-          r.getCode(), r.getMember(), r.getApiKey(), r.getUsageEventId(), r.getExternalReference(),
-          r.getListAmount(), r.getDiscount(), r.getDescription(), r.getOccurTime().toString()};
-      for (int k = 0; k < v.length; k++) {
-        cols[k][i] = v[k];
-      }
-    }
     String[] types = {"text", "text", "text", "bigint", "text", "text", "text", "text", "text", "text", "bigint",
         "bigint", "text", "timestamptz"};
     try (var ps = c.prepareStatement("insert into transfers (id, debit_account, credit_account, amount, "
         + "currency_code, code, member, api_key, usage_event_id, external_reference, list_amount, discount, "
-        + "description, occur_time) select * from unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], "
-        + "?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], "
-        + "?::timestamptz[])")) {
-      for (int k = 0; k < types.length; k++) {
-        ps.setArray(k + 1, c.createArrayOf(types[k], cols[k]));
-      }
+        + "description, occur_time) select * from " + ColumnArrays.unnest(types))) {
+      ColumnArrays.bind(c, ps, types, rows, r -> new Object[] {r.getId(), r.getDebitAccount(), r.getCreditAccount(),
+          r.getAmount(), r.getCurrencyCode(), r.getCode(), r.getMember(), r.getApiKey(), r.getUsageEventId(),
+          r.getExternalReference(), r.getListAmount(), r.getDiscount(), r.getDescription(),
+          r.getOccurTime().toString()});
       ps.executeUpdate();
     }
   }
+
 
   private static void updateTotals(java.sql.Connection c, Map<String, BigInteger[]> deltas)
       throws java.sql.SQLException {
