@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tally.common.error.Reasons;
+import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.testing.Await;
 import dev.tally.common.testing.TestInfra;
 import dev.tally.gateway.config.GatewayConfig;
@@ -284,6 +285,36 @@ class GatewayAdmissionTest {
     AdmitResponse free = Await.value("hard mode again", Duration.ofSeconds(10), () -> admitCost(t.key(), DOLLAR),
         r -> !r.getHold().isEmpty());
     assertEquals(0, free.getEstimatedCostNanos());
+  }
+
+  /** A long stream asks for more on its hold: granted under the chain's limits, refused without change. */
+  @Test
+  void extendHoldAddsToTheEstimateUnderTheSameChecks() {
+    Team t = team(10 * DOLLAR);
+    wallet(gw.asUser(t.owner())).setQuota(SetQuotaRequest.newBuilder().setWallet(t.name()).setSubject(t.keyName())
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(2 * DOLLAR).build());
+    AdmitResponse a = admitCost(t.key(), DOLLAR);
+    ExtendHoldResponse more = admission().extendHold(ExtendHoldRequest.newBuilder().setHold(a.getHold())
+        .setAdditionalCostNanos(DOLLAR / 2).setRequestId("stream-1-more").build());
+    assertEquals(DOLLAR + DOLLAR / 2, more.getHeldNanos());
+    assertEquals(10 * DOLLAR - DOLLAR - DOLLAR / 2, more.getAvailableNanos());
+    assertTrue(!ProtoTime.instant(more.getHoldExpireTime()).isBefore(ProtoTime.instant(a.getHoldExpireTime())),
+        "the hold lives on");
+    // A retry of the same extension counts once.
+    assertEquals(DOLLAR + DOLLAR / 2, admission().extendHold(ExtendHoldRequest.newBuilder().setHold(a.getHold())
+        .setAdditionalCostNanos(DOLLAR / 2).setRequestId("stream-1-more").build()).getHeldNanos());
+    // Beyond the key's $2 quota (the hold's own $1.50 counts): refused, and the hold stays as it was.
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> admission().extendHold(
+        ExtendHoldRequest.newBuilder().setHold(a.getHold()).setAdditionalCostNanos(DOLLAR).build()));
+    assertEquals("QUOTA_EXCEEDED", reason(e));
+    Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
+    assertEquals(DOLLAR + DOLLAR / 2, w.getHeldNanos());
+    admission().releaseHold(ReleaseHoldRequest.newBuilder().setHold(a.getHold()).build());
+    StatusRuntimeException closed = assertThrows(StatusRuntimeException.class, () -> admission().extendHold(
+        ExtendHoldRequest.newBuilder().setHold(a.getHold()).setAdditionalCostNanos(1).build()));
+    assertEquals("HOLD_NOT_PENDING", reason(closed));
+    assertEquals(0, wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build())
+        .getWallet().getHeldNanos());
   }
 
   @Test

@@ -10,10 +10,14 @@ import dev.tally.gateway.auth.KeyGate;
 import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.proto.admission.v1.AdmitRequest;
 import dev.tally.proto.admission.v1.AdmitResponse;
+import dev.tally.proto.admission.v1.ExtendHoldRequest;
+import dev.tally.proto.admission.v1.ExtendHoldResponse;
 import dev.tally.proto.admission.v1.ReleaseHoldRequest;
 import dev.tally.proto.admission.v1.ReleaseHoldResponse;
 import dev.tally.proto.identity.v1.Permission;
 import dev.tally.proto.identity.v1.VerifyApiKeyResponse;
+import dev.tally.proto.wallet.v1.ExtendRequest;
+import dev.tally.proto.wallet.v1.ExtendResponse;
 import dev.tally.proto.wallet.v1.ReleaseRequest;
 import dev.tally.proto.wallet.v1.ReserveRequest;
 import dev.tally.proto.wallet.v1.ReserveResponse;
@@ -79,6 +83,20 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     out.onNext(allow.setHold(held.getHold().getName()).setHoldExpireTime(held.getHold().getExpireTime())
         .setEstimatedCostNanos(held.getHold().getAmountNanos()) // net of the team's discount
         .setAvailableNanos(held.getAvailableNanos()).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void extendHold(ExtendHoldRequest req, StreamObserver<ExtendHoldResponse> out) {
+    requirePlatform();
+    ExtendRequest.Builder extend = ExtendRequest.newBuilder().setHold(req.getHold())
+        .setAmountNanos(req.getAdditionalCostNanos());
+    if (!req.getRequestId().isEmpty()) {
+      extend.setRequestId(req.getRequestId());
+    }
+    ExtendResponse r = wallet.extend(extend.build());
+    out.onNext(ExtendHoldResponse.newBuilder().setHeldNanos(r.getHold().getAmountNanos())
+        .setHoldExpireTime(r.getHold().getExpireTime()).setAvailableNanos(r.getAvailableNanos()).build());
     out.onCompleted();
   }
 

@@ -309,6 +309,12 @@ public final class WalletDao {
   }
 
 
+  /** Adds to a pending hold and moves its expiry. */
+  public void extendHold(DSLContext tx, String id, long amount, OffsetDateTime expireTime) {
+    tx.update(HOLDS).set(HOLDS.AMOUNT, HOLDS.AMOUNT.plus(amount)).set(HOLDS.EXPIRE_TIME, expireTime)
+        .where(HOLDS.ID.eq(id), HOLDS.STATE.eq("pending")).execute();
+  }
+
   public List<HoldsRecord> pendingHolds(DSLContext tx, String wallet) {
     return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.STATE.eq("pending")).fetch();
   }

@@ -197,6 +197,19 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   }
 
   @Override
+  public void extend(ExtendRequest req, StreamObserver<ExtendResponse> out) {
+    Caller caller = Caller.current();
+    WalletManager.requirePlatform(caller, "Extend is internal to admission");
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getExtendMethod().getFullMethodName(), req.getRequestId(),
+        req, ExtendResponse.parser(), tx -> {
+          var r = holds.extend(tx, WalletProtos.walletOfHold(req.getHold()), WalletProtos.holdId(req.getHold()),
+              req.getAmountNanos());
+          return ExtendResponse.newBuilder().setHold(WalletProtos.hold(r.hold())).setAvailableNanos(r.available())
+              .build();
+        }));
+  }
+
+  @Override
   public void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
     Caller caller = Caller.current();
     WalletManager.requirePlatform(caller, "Release is internal to admission");

@@ -198,6 +198,34 @@ public final class HoldManager {
     return hold;
   }
 
+  /**
+   * Adds {@code listAmount} (at the team's net price) to a pending hold under the same checks as a new
+   * reservation — the hold's own amount already counts against every limit of its chain — and restarts its
+   * time to live. Refused, nothing changes.
+   */
+  public Reserved extend(DSLContext tx, String walletName, String holdId, long listAmount) {
+    Locked locked = lockAll(tx, List.of(walletName)).get(walletName);
+    HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    if (!"pending".equals(hold.getState())) {
+      throw TallyException.failedPrecondition("HOLD_NOT_PENDING", "the hold is already " + hold.getState());
+    }
+    WalletsRecord w = locked.wallet;
+    Request more = new Request(walletName, listAmount, hold.getApiKey(), hold.getMember(), book.policy().holdTtl());
+    Reserved added = reserveLocked(locked, more);
+    // The decision and the wallet's totals are those of a reservation; what is stored is the one hold, larger.
+    locked.added.clear();
+    long net = added.hold().getAmount();
+    wallets.extendHold(tx, holdId, net, added.hold().getExpireTime());
+    hold.setAmount(hold.getAmount() + net);
+    hold.setExpireTime(added.hold().getExpireTime());
+    if (locked.changed) {
+      book.afterChangeAll(tx, List.of(w));
+    } else {
+      wallets.storeAll(tx, List.of(w)); // its held amount
+    }
+    return new Reserved(hold, added.available());
+  }
+
   public HoldsRecord release(DSLContext tx, String walletName, String holdId) {
     WalletsRecord w = book.lockExisting(tx, walletName);
     HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
