@@ -160,9 +160,16 @@ class HoldsAndLimitsTest {
         .build()).getHold();
     assertEquals(HoldState.HOLD_STATE_SETTLED, settled.getState());
     assertEquals(DOLLAR, settled.getSettledNanos());
+    assertEquals(0, settled.getOverageNanos(), "it fit the estimate");
+    // Above the estimate: the actual cost is charged and the overage recorded on the hold.
+    Hold h3 = f.platform().reserve(reserve(team.getWallet(), DOLLAR, "", "")).getHold();
+    Hold over = f.platform().settle(SettleRequest.newBuilder().setHold(h3.getName()).setActualNanos(DOLLAR + DOLLAR / 4)
+        .build()).getHold();
+    assertEquals(DOLLAR + DOLLAR / 4, over.getSettledNanos());
+    assertEquals(DOLLAR / 4, over.getOverageNanos());
     f.platform().release(ReleaseRequest.newBuilder().setHold(h2.getName()).build());
     Wallet w = f.get(team.getWallet());
-    assertEquals(9 * DOLLAR, w.getBalanceNanos());
+    assertEquals(9 * DOLLAR - DOLLAR - DOLLAR / 4, w.getBalanceNanos());
     assertEquals(0, w.getHeldNanos());
     assertFails(Status.Code.FAILED_PRECONDITION, "HOLD_NOT_PENDING",
         () -> f.platform().release(ReleaseRequest.newBuilder().setHold(h2.getName()).build()));

@@ -107,7 +107,8 @@ final class WalletProtos {
     return Hold.newBuilder().setName(h.getWallet() + "/holds/" + h.getId()).setAmountNanos(h.getAmount())
         .setState(HoldState.valueOf("HOLD_STATE_" + h.getState().toUpperCase(Locale.ROOT)))
         .setApiKey(h.getApiKey()).setMember(h.getMember()).setCreateTime(ts(h.getCreateTime()))
-        .setExpireTime(ts(h.getExpireTime())).setSettledNanos(h.getSettled()).build();
+        .setExpireTime(ts(h.getExpireTime())).setSettledNanos(h.getSettled())
+        .setOverageNanos("settled".equals(h.getState()) ? Math.max(0, h.getSettled() - h.getAmount()) : 0).build();
   }
 
   static dev.tally.proto.wallet.v1.Plan plan(Plan p, String currency) {
