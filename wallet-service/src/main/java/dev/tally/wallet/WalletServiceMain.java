@@ -86,7 +86,8 @@ public final class WalletServiceMain {
     MembershipApplier membership = new MembershipApplier(book, walletDao, ledger, applied);
     HoldManager holds = new HoldManager(book, walletDao, usageLines, ledger, charges, events);
     IdentityBillingAccess access = new IdentityBillingAccess(new TeamPermissions(identity, signer));
-    WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), usageLines, ledger, access);
+    WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), usageLines, ledger, access,
+        events);
 
     TransactionalConsumer identityConsumer = runner.manage(new TransactionalConsumer(db, kafka, "wallet-identity",
         Topics.IDENTITY, "wallet-identity", membership::apply)).start();

@@ -98,6 +98,25 @@ class UsageAndSignalsTest {
     assertEquals(20 * DOLLAR, events.stream().filter(WalletEvent::hasRefillRequested).findFirst().orElseThrow()
         .getRefillRequested().getAmountNanos());
     assertEquals(1, events.stream().filter(WalletEvent::hasLowBalance).count());
+
+    // Raising the limit to $20 puts the $9 spent at 45 %: the alert that fired (100 %) is resolved, once.
+    f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_MONTH).setLimitNanos(20 * DOLLAR).build());
+    f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_MONTH).setLimitNanos(21 * DOLLAR).build()); // nothing more to resolve
+    List<WalletEvent> resolved = walletEvents(team.getWallet(), WalletEvent::hasThresholdResolved).stream()
+        .filter(WalletEvent::hasThresholdResolved).toList();
+    assertEquals(1, resolved.size());
+    assertEquals(100, resolved.getFirst().getThresholdResolved().getPercent());
+    assertEquals(20 * DOLLAR, resolved.getFirst().getThresholdResolved().getLimitNanos());
+    assertEquals(9 * DOLLAR, resolved.getFirst().getThresholdResolved().getSpentNanos());
+    assertEquals("LIMIT_RAISED", resolved.getFirst().getThresholdResolved().getReason());
+    // Spending past 50 % of the new limit alerts again, from where it stands now.
+    f.usage("sig-again", team.getWallet(), owner.name(), "", 2 * DOLLAR, f.clock.instant(), "");
+    f.awaitBalance(team.getWallet(), balance - 2 * DOLLAR);
+    assertEquals(List.of(50, 80, 100, 50), walletEvents(team.getWallet(), e -> e.hasThresholdCrossed()
+        && e.getThresholdCrossed().getLimitNanos() == 21 * DOLLAR).stream().filter(WalletEvent::hasThresholdCrossed)
+        .map(e -> e.getThresholdCrossed().getPercent()).toList());
   }
 
   private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last)

@@ -191,12 +191,13 @@ public final class WalletDao {
   }
 
   /** Sets a window's spend to what the ledger says (a limit starts counting from its transfers). */
-  public void setSpend(DSLContext tx, String wallet, String subject, String period, OffsetDateTime windowStart,
+  /** Sets a window's spend; returns the window's row (with the highest threshold notified in it). */
+  public SpendRecord setSpend(DSLContext tx, String wallet, String subject, String period, OffsetDateTime windowStart,
       long spent) {
-    tx.insertInto(SPEND).set(SPEND.WALLET, wallet).set(SPEND.SUBJECT, subject).set(SPEND.PERIOD, period)
+    return tx.insertInto(SPEND).set(SPEND.WALLET, wallet).set(SPEND.SUBJECT, subject).set(SPEND.PERIOD, period)
         .set(SPEND.WINDOW_START, windowStart).set(SPEND.SPENT, spent)
         .onConflict(SPEND.WALLET, SPEND.SUBJECT, SPEND.PERIOD, SPEND.WINDOW_START).doUpdate()
-        .set(SPEND.SPENT, spent).execute();
+        .set(SPEND.SPENT, spent).returning().fetchOne();
   }
 
   public void setNotifiedPct(DSLContext tx, SpendRecord spend, int pct) {

@@ -9,6 +9,7 @@ import dev.tally.proto.events.v1.LowBalance;
 import dev.tally.proto.events.v1.UsageParked;
 import dev.tally.proto.events.v1.RefillRequested;
 import dev.tally.proto.events.v1.ThresholdCrossed;
+import dev.tally.proto.events.v1.ThresholdResolved;
 import dev.tally.proto.events.v1.WalletEvent;
 import dev.tally.proto.events.v1.WalletStateChanged;
 import dev.tally.wallet.wallets.Snapshot;
@@ -52,6 +53,13 @@ public final class WalletEvents {
     publish(tx, wallet, WalletEvent.newBuilder().setThresholdCrossed(ThresholdCrossed.newBuilder()
         .setSubject(subject).setPeriod(period.toUpperCase(Locale.ROOT)).setPercent(pct).setLimitNanos(limit)
         .setSpentNanos(spent)));
+  }
+
+  public void thresholdResolved(DSLContext tx, String wallet, String subject, String period, int pct, long limit,
+      long spent, String reason) {
+    publish(tx, wallet, WalletEvent.newBuilder().setThresholdResolved(ThresholdResolved.newBuilder()
+        .setSubject(subject).setPeriod(period.toUpperCase(Locale.ROOT)).setPercent(pct).setLimitNanos(limit)
+        .setSpentNanos(spent).setReason(reason)));
   }
 
   public void refillRequested(DSLContext tx, String wallet, long amount, long threshold, long balance) {

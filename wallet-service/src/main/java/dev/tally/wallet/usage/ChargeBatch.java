@@ -41,6 +41,24 @@ public final class ChargeBatch {
   private final Map<String, List<GrantsRecord>> grants = new HashMap<>();
   private final Map<String, GrantsRecord> drawn = new TreeMap<>();
 
+  /**
+   * The highest alert threshold (100, 80 or 50 %) that {@code spent} reaches of {@code limit}, or 0: the one
+   * home of the thresholds, for crossing (here) and resolving (a raised or cleared limit).
+   */
+  public static int highestCrossed(long spent, long limit) {
+    if (limit <= 0) {
+      return 0;
+    }
+    long pct = java.math.BigInteger.valueOf(spent).multiply(java.math.BigInteger.valueOf(100))
+        .divide(java.math.BigInteger.valueOf(limit)).min(java.math.BigInteger.valueOf(1_000)).longValue();
+    for (int t : THRESHOLDS) {
+      if (pct >= t) {
+        return t;
+      }
+    }
+    return 0;
+  }
+
   /** Seeds the grants of many wallets from one read (in spending order per wallet). */
   public void preloadGrants(Collection<String> wallets, List<GrantsRecord> live) {
     wallets.forEach(w -> grants.put(w, new java.util.ArrayList<>()));
@@ -101,19 +119,14 @@ public final class ChargeBatch {
     increments.clear();
     for (SpendRecord row : wallets.addSpendAll(tx, adds)) {
       Long limit = limits.get(row.getWallet() + "|" + row.getSubject() + "|" + row.getPeriod());
-      if (limit == null || limit <= 0) {
+      if (limit == null) {
         continue;
       }
-      long pct = row.getSpent() * 100 / limit;
-      for (int t : THRESHOLDS) {
-        if (pct >= t) {
-          if (row.getNotifiedPct() < t) {
-            events.thresholdCrossed(tx, row.getWallet(), row.getSubject(), row.getPeriod(), t, limit,
-                row.getSpent());
-            wallets.setNotifiedPct(tx, row, t);
-          }
-          break;
-        }
+      int crossed = highestCrossed(row.getSpent(), limit);
+      if (crossed > row.getNotifiedPct()) {
+        events.thresholdCrossed(tx, row.getWallet(), row.getSubject(), row.getPeriod(), crossed, limit,
+            row.getSpent());
+        wallets.setNotifiedPct(tx, row, crossed);
       }
     }
   }

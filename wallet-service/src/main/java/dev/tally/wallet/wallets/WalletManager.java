@@ -12,6 +12,7 @@ import dev.tally.wallet.access.BillingAccess;
 import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.events.WalletEvents;
 import dev.tally.wallet.db.jooq.tables.records.TransfersRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.ledger.Accounts;
@@ -20,6 +21,7 @@ import dev.tally.wallet.ledger.Money;
 import dev.tally.wallet.ledger.NewTransfer;
 import dev.tally.wallet.periods.Periods;
 import dev.tally.wallet.plans.Plan;
+import dev.tally.wallet.usage.ChargeBatch;
 import dev.tally.wallet.usage.UsageLine;
 import java.time.Duration;
 import java.time.Instant;
@@ -41,10 +43,12 @@ public final class WalletManager {
   private final UsageLineDao usageLines;
   private final Ledger ledger;
   private final BillingAccess access;
+  private final WalletEvents events;
 
   public WalletManager(WalletBook book, WalletDao wallets, TransferDao transfers, UsageLineDao usageLines,
-      Ledger ledger, BillingAccess access) {
+      Ledger ledger, BillingAccess access, WalletEvents events) {
     this.usageLines = usageLines;
+    this.events = events;
     this.book = book;
     this.wallets = wallets;
     this.transfers = transfers;
@@ -149,12 +153,7 @@ public final class WalletManager {
         .map(l -> Long.toString(l.getLimitNanos())).findFirst().orElse("none");
     Map<String, String> details = Map.of("subject", subject, "period", period, "before.limit_nanos", before,
         "after.limit_nanos", clear ? "none" : Long.toString(limit));
-    if (clear) {
-      wallets.deleteLimit(tx, wallet, subject, period);
-      audit(tx, caller, wallet, action, details);
-      return book.afterChange(tx, w);
-    }
-    if (limit > Money.MAX_AMOUNT) {
+    if (!clear && limit > Money.MAX_AMOUNT) {
       throw TallyException.invalidArgument("limit_nanos", "must be at most " + Money.MAX_AMOUNT);
     }
     // Spend windows are only kept where a limit reads them (and the wallet's month): a new limit starts from
@@ -162,7 +161,19 @@ public final class WalletManager {
     // (remaining 0): lowering a cap is how an admin stops spending now, so it must never be refused.
     OffsetDateTime windowStart = Periods.windowStart(period, book.now());
     long spent = usageLines.spent(tx, wallet, subject, windowStart, Periods.windowEnd(period, book.now()));
-    wallets.setSpend(tx, wallet, subject, period, windowStart, spent);
+    var window = wallets.setSpend(tx, wallet, subject, period, windowStart, spent);
+    // An alert that fired in this window is over once the limit no longer puts the spend past it.
+    int stillCrossed = clear ? 0 : ChargeBatch.highestCrossed(spent, limit);
+    if (window.getNotifiedPct() > stillCrossed) {
+      events.thresholdResolved(tx, wallet, subject, period, window.getNotifiedPct(), clear ? 0 : limit, spent,
+          clear ? "LIMIT_CLEARED" : "LIMIT_RAISED");
+      wallets.setNotifiedPct(tx, window, stillCrossed);
+    }
+    if (clear) {
+      wallets.deleteLimit(tx, wallet, subject, period);
+      audit(tx, caller, wallet, action, details);
+      return book.afterChange(tx, w);
+    }
     wallets.putLimit(tx, wallet, subject, period, limit);
     audit(tx, caller, wallet, action, details);
     return book.afterChange(tx, w);
