@@ -48,18 +48,24 @@ final class WalletCmd {
 
   @Command(name = "limit", description = "Set (or --clear) the wallet's spending limit for a period.")
   void limit(@Parameters(paramLabel = "WALLET") String wallet, @Parameters(paramLabel = "PERIOD") String period,
-      @Parameters(paramLabel = "AMOUNT", defaultValue = "0") String amount, @Option(names = "--clear") boolean clear) {
+      @Parameters(paramLabel = "AMOUNT", defaultValue = "0") String amount, @Option(names = "--clear") boolean clear,
+      @Option(names = "--alert", description = "percent of the limit at which an alert fires (repeat; default 50, 80, 100)")
+      java.util.List<Integer> alerts) {
     var r = root.c.wallet().setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(wallet).setPeriod(period(period))
-        .setLimitNanos(Out.parseMoney(amount)).setClear(clear).build());
+        .setLimitNanos(Out.parseMoney(amount)).setClear(clear).addAllAlertPercents(alerts == null ? java.util.List.of()
+            : alerts).build());
     root.c.print(r, () -> show(r.getWallet()));
   }
 
   @Command(name = "quota", description = "Set (or --clear) a member's or a key's quota for a period.")
   void quota(@Parameters(paramLabel = "WALLET") String wallet, @Parameters(paramLabel = "SUBJECT") String subject,
       @Parameters(paramLabel = "PERIOD") String period, @Parameters(paramLabel = "AMOUNT", defaultValue = "0") String amount,
-      @Option(names = "--clear") boolean clear) {
+      @Option(names = "--clear") boolean clear,
+      @Option(names = "--alert", description = "percent of the quota at which an alert fires (repeat; default 50, 80, 100)")
+      java.util.List<Integer> alerts) {
     var r = root.c.wallet().setQuota(SetQuotaRequest.newBuilder().setWallet(wallet).setSubject(subject)
-        .setPeriod(period(period)).setLimitNanos(Out.parseMoney(amount)).setClear(clear).build());
+        .setPeriod(period(period)).setLimitNanos(Out.parseMoney(amount)).setClear(clear)
+        .addAllAlertPercents(alerts == null ? java.util.List.of() : alerts).build());
     root.c.print(r, () -> show(r.getWallet()));
   }
 

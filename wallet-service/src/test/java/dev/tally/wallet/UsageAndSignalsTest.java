@@ -119,6 +119,24 @@ class UsageAndSignalsTest {
         .map(e -> e.getThresholdCrossed().getPercent()).toList());
   }
 
+  @Test
+  void alertsFireAtTheLimitsOwnPercentages() throws Exception {
+    TestUser owner = f.newUser("alerts-owner");
+    Team team = f.newTeam(owner, "Alerts");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_alerts");
+    Wallet w = f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_MONTH).setLimitNanos(4 * DOLLAR).addAlertPercents(90).addAlertPercents(25).build())
+        .getWallet();
+    assertEquals(List.of(25, 90), w.getSpendingLimits(0).getAlertPercentsList());
+    f.usage("alert-1", team.getWallet(), owner.name(), "", DOLLAR + DOLLAR / 5, f.clock.instant(), ""); // 30 %
+    f.awaitBalance(team.getWallet(), 10 * DOLLAR - DOLLAR - DOLLAR / 5);
+    f.usage("alert-2", team.getWallet(), owner.name(), "", 2 * DOLLAR + DOLLAR / 2, f.clock.instant(), ""); // 92.5 %
+    f.awaitBalance(team.getWallet(), 10 * DOLLAR - 3 * DOLLAR - DOLLAR * 7 / 10);
+    assertEquals(List.of(25, 90), walletEvents(team.getWallet(), e -> e.hasThresholdCrossed()
+        && e.getThresholdCrossed().getPercent() == 90).stream().filter(WalletEvent::hasThresholdCrossed)
+        .map(e -> e.getThresholdCrossed().getPercent()).toList());
+  }
+
   private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last)
       throws Exception {
     List<WalletEvent> out = new ArrayList<>();

@@ -73,11 +73,14 @@ public final class WalletDao {
     return tx.selectFrom(LIMITS).where(LIMITS.WALLET.eq(wallet)).orderBy(LIMITS.SUBJECT, LIMITS.PERIOD).fetch();
   }
 
-  public void putLimit(DSLContext tx, String wallet, String subject, String period, long limit) {
+  public void putLimit(DSLContext tx, String wallet, String subject, String period, long limit,
+      List<Integer> alertPercents) {
+    Integer[] alerts = alertPercents.toArray(new Integer[0]);
     tx.insertInto(LIMITS).set(LIMITS.WALLET, wallet).set(LIMITS.SUBJECT, subject).set(LIMITS.PERIOD, period)
-        .set(LIMITS.LIMIT_NANOS, limit)
+        .set(LIMITS.LIMIT_NANOS, limit).set(LIMITS.ALERT_PERCENTS, alerts)
         .onConflict(LIMITS.WALLET, LIMITS.SUBJECT, LIMITS.PERIOD).doUpdate()
-        .set(LIMITS.LIMIT_NANOS, limit).set(LIMITS.UPDATE_TIME, OffsetDateTime.now()).execute();
+        .set(LIMITS.LIMIT_NANOS, limit).set(LIMITS.ALERT_PERCENTS, alerts).set(LIMITS.UPDATE_TIME, OffsetDateTime.now())
+        .execute();
   }
 
   public void deleteLimit(DSLContext tx, String wallet, String subject, String period) {

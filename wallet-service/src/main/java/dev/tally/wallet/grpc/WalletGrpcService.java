@@ -105,7 +105,8 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
     reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetSpendingLimitMethod().getFullMethodName(),
         req.getRequestId(), req, SetSpendingLimitResponse.parser(), tx -> SetSpendingLimitResponse.newBuilder()
             .setWallet(WalletProtos.wallet(wallets.setSpendingLimit(tx, caller, req.getWallet(),
-                WalletProtos.period(req.getPeriod()), req.getLimitNanos(), req.getClear()))).build()));
+                WalletProtos.period(req.getPeriod()), req.getLimitNanos(), req.getClear(),
+                req.getAlertPercentsList()))).build()));
   }
 
   @Override
@@ -114,7 +115,8 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
     reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetQuotaMethod().getFullMethodName(),
         req.getRequestId(), req, SetQuotaResponse.parser(), tx -> SetQuotaResponse.newBuilder()
             .setWallet(WalletProtos.wallet(wallets.setQuota(tx, caller, req.getWallet(), req.getSubject(),
-                WalletProtos.period(req.getPeriod()), req.getLimitNanos(), req.getClear()))).build()));
+                WalletProtos.period(req.getPeriod()), req.getLimitNanos(), req.getClear(),
+                req.getAlertPercentsList()))).build()));
   }
 
   @Override

@@ -34,10 +34,12 @@ final class WalletProtos {
     for (Snapshot.LimitState l : s.limits()) {
       if (l.subject().equals(w.getName())) {
         b.addSpendingLimits(SpendingLimit.newBuilder().setPeriod(period(l.period())).setLimitNanos(l.limit())
-            .setSpentNanos(l.spent()).setRemainingNanos(l.remaining()).setResetTime(ts(l.resetTime())));
+            .setSpentNanos(l.spent()).setRemainingNanos(l.remaining()).setResetTime(ts(l.resetTime()))
+            .addAllAlertPercents(l.alertPercents()));
       } else {
         b.addQuotas(Quota.newBuilder().setSubject(l.subject()).setPeriod(period(l.period())).setLimitNanos(l.limit())
-            .setSpentNanos(l.spent()).setRemainingNanos(l.remaining()).setResetTime(ts(l.resetTime())));
+            .setSpentNanos(l.spent()).setRemainingNanos(l.remaining()).setResetTime(ts(l.resetTime()))
+            .addAllAlertPercents(l.alertPercents()));
       }
     }
     return b.build();

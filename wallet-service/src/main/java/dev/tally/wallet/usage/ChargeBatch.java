@@ -23,7 +23,8 @@ import org.jooq.DSLContext;
  * remaining amounts of the credit grants the charges drew from (each wallet's live grants read once).
  */
 public final class ChargeBatch {
-  private static final int[] THRESHOLDS = {100, 80, 50};
+  /** The alert percentages of a limit set without its own. */
+  public static final List<Integer> DEFAULT_ALERTS = List.of(50, 80, 100);
 
   private record Key(String wallet, String subject, String period, OffsetDateTime windowStart)
       implements Comparable<Key> {
@@ -42,21 +43,22 @@ public final class ChargeBatch {
   private final Map<String, GrantsRecord> drawn = new TreeMap<>();
 
   /**
-   * The highest alert threshold (100, 80 or 50 %) that {@code spent} reaches of {@code limit}, or 0: the one
-   * home of the thresholds, for crossing (here) and resolving (a raised or cleared limit).
+   * The highest of a limit's alert percentages that {@code spent} reaches of {@code limit}, or 0: the one
+   * home of the rule, for crossing (here) and resolving (a raised or cleared limit).
    */
-  public static int highestCrossed(long spent, long limit) {
+  public static int highestCrossed(long spent, long limit, List<Integer> alertPercents) {
     if (limit <= 0) {
       return 0;
     }
     long pct = java.math.BigInteger.valueOf(spent).multiply(java.math.BigInteger.valueOf(100))
         .divide(java.math.BigInteger.valueOf(limit)).min(java.math.BigInteger.valueOf(1_000)).longValue();
-    for (int t : THRESHOLDS) {
-      if (pct >= t) {
-        return t;
+    int highest = 0;
+    for (int t : alertPercents) {
+      if (pct >= t && t > highest) {
+        highest = t;
       }
     }
-    return 0;
+    return highest;
   }
 
   /** Seeds the grants of many wallets from one read (in spending order per wallet). */
@@ -102,10 +104,10 @@ public final class ChargeBatch {
     if (increments.isEmpty()) {
       return;
     }
-    Map<String, Long> limits = new HashMap<>();
+    Map<String, LimitsRecord> limits = new HashMap<>();
     for (LimitsRecord l : wallets.limitsOf(tx, increments.keySet().stream().map(Key::wallet)
         .collect(java.util.stream.Collectors.toSet()))) {
-      limits.put(l.getWallet() + "|" + l.getSubject() + "|" + l.getPeriod(), l.getLimitNanos());
+      limits.put(l.getWallet() + "|" + l.getSubject() + "|" + l.getPeriod(), l);
     }
     // Only windows something reads: a limit's, and the wallet's month (its period spend). A limit set later
     // starts from the ledger (WalletManager), so no row is kept that nobody reads.
@@ -118,14 +120,14 @@ public final class ChargeBatch {
     });
     increments.clear();
     for (SpendRecord row : wallets.addSpendAll(tx, adds)) {
-      Long limit = limits.get(row.getWallet() + "|" + row.getSubject() + "|" + row.getPeriod());
+      LimitsRecord limit = limits.get(row.getWallet() + "|" + row.getSubject() + "|" + row.getPeriod());
       if (limit == null) {
         continue;
       }
-      int crossed = highestCrossed(row.getSpent(), limit);
+      int crossed = highestCrossed(row.getSpent(), limit.getLimitNanos(), List.of(limit.getAlertPercents()));
       if (crossed > row.getNotifiedPct()) {
-        events.thresholdCrossed(tx, row.getWallet(), row.getSubject(), row.getPeriod(), crossed, limit,
-            row.getSpent());
+        events.thresholdCrossed(tx, row.getWallet(), row.getSubject(), row.getPeriod(), crossed,
+            limit.getLimitNanos(), row.getSpent());
         wallets.setNotifiedPct(tx, row, crossed);
       }
     }

@@ -17,7 +17,8 @@ public record Snapshot(
     long planGrantedThisPeriod) {
 
   /** One limit or quota with its spend in the current window. */
-  public record LimitState(String subject, String period, long limit, long spent, OffsetDateTime resetTime) {
+  public record LimitState(String subject, String period, long limit, long spent, OffsetDateTime resetTime,
+      List<Integer> alertPercents) {
     public long remaining() {
       return Math.max(0, limit - spent);
     }

@@ -167,7 +167,7 @@ public final class WalletBook {
         OffsetDateTime start = Periods.windowStart(l.getPeriod(), now);
         states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
             spent.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(), start), 0L),
-            Periods.windowEnd(l.getPeriod(), now)));
+            Periods.windowEnd(l.getPeriod(), now), List.of(l.getAlertPercents())));
       }
       snapshots.add(new Snapshot(w, balances.getOrDefault(Accounts.paid(name), 0L),
           balances.getOrDefault(Accounts.granted(name), 0L), w.getHeld(),

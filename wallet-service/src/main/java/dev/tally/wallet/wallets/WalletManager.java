@@ -126,14 +126,14 @@ public final class WalletManager {
   }
 
   public Snapshot setSpendingLimit(DSLContext tx, Caller caller, String name, String period, long limit,
-      boolean clear) {
+      boolean clear, List<Integer> alertPercents) {
     String wallet = access.resolve(caller, name);
     access.requireManage(caller, wallet);
-    return setLimit(tx, caller, "wallet.set_spending_limit", wallet, wallet, period, limit, clear);
+    return setLimit(tx, caller, "wallet.set_spending_limit", wallet, wallet, period, limit, clear, alertPercents);
   }
 
   public Snapshot setQuota(DSLContext tx, Caller caller, String name, String subject, String period, long limit,
-      boolean clear) {
+      boolean clear, List<Integer> alertPercents) {
     String wallet = access.resolve(caller, name);
     access.requireManage(caller, wallet);
     var member = MEMBER.matcher(subject);
@@ -142,11 +142,13 @@ public final class WalletManager {
       throw TallyException.invalidArgument("subject",
           "must be a member of the wallet's team (teams/{team}/members/{user}) or a key (apiKeys/{key})");
     }
-    return setLimit(tx, caller, "wallet.set_quota", wallet, subject, period, limit, clear);
+    return setLimit(tx, caller, "wallet.set_quota", wallet, subject, period, limit, clear, alertPercents);
   }
 
   private Snapshot setLimit(DSLContext tx, Caller caller, String action, String wallet, String subject, String period,
-      long limit, boolean clear) {
+      long limit, boolean clear, List<Integer> alertPercents) {
+    List<Integer> alerts = alertPercents.isEmpty() ? ChargeBatch.DEFAULT_ALERTS
+        : alertPercents.stream().distinct().sorted().toList();
     WalletsRecord w = book.lockFresh(tx, wallet);
     String before = wallets.limits(tx, wallet).stream()
         .filter(l -> l.getSubject().equals(subject) && l.getPeriod().equals(period))
@@ -163,7 +165,7 @@ public final class WalletManager {
     long spent = usageLines.spent(tx, wallet, subject, windowStart, Periods.windowEnd(period, book.now()));
     var window = wallets.setSpend(tx, wallet, subject, period, windowStart, spent);
     // An alert that fired in this window is over once the limit no longer puts the spend past it.
-    int stillCrossed = clear ? 0 : ChargeBatch.highestCrossed(spent, limit);
+    int stillCrossed = clear ? 0 : ChargeBatch.highestCrossed(spent, limit, alerts);
     if (window.getNotifiedPct() > stillCrossed) {
       events.thresholdResolved(tx, wallet, subject, period, window.getNotifiedPct(), clear ? 0 : limit, spent,
           clear ? "LIMIT_CLEARED" : "LIMIT_RAISED");
@@ -174,7 +176,7 @@ public final class WalletManager {
       audit(tx, caller, wallet, action, details);
       return book.afterChange(tx, w);
     }
-    wallets.putLimit(tx, wallet, subject, period, limit);
+    wallets.putLimit(tx, wallet, subject, period, limit, alerts);
     audit(tx, caller, wallet, action, details);
     return book.afterChange(tx, w);
   }
