@@ -98,6 +98,17 @@ class UsageAndSignalsTest {
     assertEquals(20 * DOLLAR, events.stream().filter(WalletEvent::hasRefillRequested).findFirst().orElseThrow()
         .getRefillRequested().getAmountNanos());
     assertEquals(1, events.stream().filter(WalletEvent::hasLowBalance).count());
+    assertEquals(0, events.stream().filter(WalletEvent::hasLowBalanceResolved).count());
+
+    // A deposit lifts the balance back above the $1 low-balance threshold: resolved, once.
+    f.deposit(team.getWallet(), 5 * DOLLAR, "pay_sig_2");
+    balance += 5 * DOLLAR;
+    f.deposit(team.getWallet(), DOLLAR, "pay_sig_3");
+    balance += DOLLAR;
+    List<WalletEvent> recovered = walletEvents(team.getWallet(), WalletEvent::hasLowBalanceResolved).stream()
+        .filter(WalletEvent::hasLowBalanceResolved).toList();
+    assertEquals(1, recovered.size());
+    assertEquals(6 * DOLLAR, recovered.getFirst().getLowBalanceResolved().getBalanceNanos());
 
     // Raising the limit to $20 puts the $9 spent at 45 %: the alert that fired (100 %) is resolved, once.
     f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())

@@ -6,6 +6,7 @@ import dev.tally.common.kafka.Outbox;
 import dev.tally.common.kafka.Topics;
 import dev.tally.proto.events.v1.LimitState;
 import dev.tally.proto.events.v1.LowBalance;
+import dev.tally.proto.events.v1.LowBalanceResolved;
 import dev.tally.proto.events.v1.UsageParked;
 import dev.tally.proto.events.v1.RefillRequested;
 import dev.tally.proto.events.v1.ThresholdCrossed;
@@ -60,6 +61,11 @@ public final class WalletEvents {
     publish(tx, wallet, WalletEvent.newBuilder().setThresholdResolved(ThresholdResolved.newBuilder()
         .setSubject(subject).setPeriod(period.toUpperCase(Locale.ROOT)).setPercent(pct).setLimitNanos(limit)
         .setSpentNanos(spent).setReason(reason)));
+  }
+
+  public void lowBalanceResolved(DSLContext tx, String wallet, long balance, long threshold) {
+    publish(tx, wallet, WalletEvent.newBuilder().setLowBalanceResolved(LowBalanceResolved.newBuilder()
+        .setBalanceNanos(balance).setThresholdNanos(threshold)));
   }
 
   public void refillRequested(DSLContext tx, String wallet, long amount, long threshold, long balance) {

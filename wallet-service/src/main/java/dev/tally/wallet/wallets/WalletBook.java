@@ -277,7 +277,8 @@ public final class WalletBook {
         events.lowBalance(tx, w.getName(), s.balance(), policy.lowBalanceThreshold());
         w.setLowBalanceNotified(true);
       }
-    } else {
+    } else if (w.getLowBalanceNotified()) {
+      events.lowBalanceResolved(tx, w.getName(), s.balance(), policy.lowBalanceThreshold());
       w.setLowBalanceNotified(false);
     }
     if (w.getAutoRefillEnabled() && s.balance() < w.getAutoRefillThreshold()) {
