@@ -18,6 +18,7 @@ import dev.tally.wallet.config.WalletConfig;
 import dev.tally.wallet.db.AppliedEventDao;
 import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.limits.EffectiveLimits;
+import dev.tally.wallet.usage.ChargeExpiredHolds;
 import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
@@ -82,6 +83,9 @@ public final class WalletServiceMain {
     Charges charges = new Charges(walletDao);
     AppliedEventDao applied = new AppliedEventDao();
     UsageLineDao usageLines = new UsageLineDao();
+    if (config.policy().chargeExpiredHolds()) {
+      book.onExpiredHolds(new ChargeExpiredHolds(charges, usageLines, ledger, walletDao, events, clock));
+    }
     UsageApplier usage = new UsageApplier(book, walletDao, ledger, charges, usageLines, events);
     MembershipApplier membership = new MembershipApplier(book, walletDao, ledger, applied);
     HoldManager holds = new HoldManager(book, walletDao, usageLines, ledger, charges, events);

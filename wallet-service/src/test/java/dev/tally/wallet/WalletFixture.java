@@ -56,12 +56,17 @@ final class WalletFixture implements AutoCloseable {
   }
 
   WalletFixture(Class<?> owner, IdentityPolicy identityPolicy, Instant start) throws Exception {
+    this(owner, identityPolicy, start, WalletPolicy.defaults());
+  }
+
+  WalletFixture(Class<?> owner, IdentityPolicy identityPolicy, Instant start, WalletPolicy walletPolicy)
+      throws Exception {
     clock = new MutableClock(start);
     var identityServer = runner.manage(IdentityServiceMain.start(new IdentityConfig(ServerConfig.ephemeral(),
         TestInfra.newDatabase(owner, "identity"), TestInfra.kafka(), identityPolicy,
         IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER, SmtpConfig.DISABLED), runner));
     wallet = WalletServiceMain.start(new WalletConfig(ServerConfig.ephemeral(), TestInfra.newDatabase(owner, "wallet"),
-        TestInfra.kafka(), WalletPolicy.defaults(), "localhost:" + identityServer.port(),
+        TestInfra.kafka(), walletPolicy, "localhost:" + identityServer.port(),
         WalletConfig.DEV_INTERNAL_AUTH_KEY), runner, clock);
     identityChannel = NettyChannelBuilder.forAddress("localhost", identityServer.port()).usePlaintext().build();
     walletChannel = NettyChannelBuilder.forAddress("localhost", wallet.server().port()).usePlaintext().build();

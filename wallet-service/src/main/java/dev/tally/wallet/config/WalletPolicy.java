@@ -18,9 +18,11 @@ import java.util.List;
  *     ({@code TALLY_LOW_BALANCE_THRESHOLD_NANOS}, default $1)
  * @param holdTtl default life of a hold ({@code TALLY_HOLD_TTL}, default 10m)
  * @param plans the plan catalog ({@code TALLY_PLANS}: {@code id:Display Name:nanosPerSeat,...})
+ * @param chargeExpiredHolds what a hold whose usage never arrives costs when it expires
+ *     ({@code TALLY_HOLD_EXPIRY}: {@code release} — nothing, the default — or {@code charge}: its estimate)
  */
 public record WalletPolicy(String currency, long suspendThreshold, long lowBalanceThreshold, Duration holdTtl,
-    List<Plan> plans) {
+    List<Plan> plans, boolean chargeExpiredHolds) {
 
   public static final List<Plan> DEFAULT_PLANS = List.of(
       new Plan("starter", "Starter", 5 * Money.UNIT),
@@ -28,7 +30,7 @@ public record WalletPolicy(String currency, long suspendThreshold, long lowBalan
       new Plan("enterprise", "Enterprise", 100 * Money.UNIT));
 
   public static WalletPolicy defaults() {
-    return new WalletPolicy("USD", 50_000_000L, Money.UNIT, Duration.ofMinutes(10), DEFAULT_PLANS);
+    return new WalletPolicy("USD", 50_000_000L, Money.UNIT, Duration.ofMinutes(10), DEFAULT_PLANS, false);
   }
 
   public static WalletPolicy fromEnv(Env env) {
@@ -41,7 +43,21 @@ public record WalletPolicy(String currency, long suspendThreshold, long lowBalan
         env.longValue("TALLY_SUSPEND_THRESHOLD_NANOS", d.suspendThreshold(), 0, Money.MAX_AMOUNT),
         env.longValue("TALLY_LOW_BALANCE_THRESHOLD_NANOS", d.lowBalanceThreshold(), 0, Money.MAX_AMOUNT),
         env.duration("TALLY_HOLD_TTL", d.holdTtl(), Duration.ofSeconds(1), Duration.ofDays(1)),
-        plans(env.string("TALLY_PLANS", "")));
+        plans(env.string("TALLY_PLANS", "")),
+        holdExpiry(env.string("TALLY_HOLD_EXPIRY", "release")));
+  }
+
+  /** The same rules, expired holds charged at their estimate ({@code true}) or released. */
+  public WalletPolicy withChargeExpiredHolds(boolean charge) {
+    return new WalletPolicy(currency, suspendThreshold, lowBalanceThreshold, holdTtl, plans, charge);
+  }
+
+  private static boolean holdExpiry(String rule) {
+    return switch (rule) {
+      case "release" -> false;
+      case "charge" -> true;
+      default -> throw new ConfigException("TALLY_HOLD_EXPIRY must be release or charge, got " + rule);
+    };
   }
 
   private static List<Plan> plans(String spec) {

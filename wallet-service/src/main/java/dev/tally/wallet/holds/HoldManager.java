@@ -184,7 +184,7 @@ public final class HoldManager {
       String lineId = "settle-" + holdId;
       UsageLine line = charges.charge(tx, w, new Charges.Usage(lineId, Idempotency.sha256(
           (lineId + "|" + eventId + "|" + actual).getBytes(java.nio.charset.StandardCharsets.UTF_8)), actual,
-          hold.getMember(), hold.getApiKey(), book.now(), "settled hold " + holdId), spend, book.now());
+          hold.getMember(), hold.getApiKey(), book.now(), "settled hold " + holdId, false), spend, book.now());
       Charges.Posted posted = Charges.postings(List.of(line), book.now());
       lines.insertAll(tx, posted.lines());
       ledger.post(tx, posted.transfers());

@@ -29,12 +29,15 @@ public final class Charges {
     this.wallets = wallets;
   }
 
-  /** One usage charge to price against a wallet. */
+  /**
+   * One usage charge to price against a wallet; {@code alreadyNet} when the amount was already discounted
+   * (an estimate held at the team's net price).
+   */
   public record Usage(String eventId, byte[] payloadHash, long listCost, String member, String apiKey,
-      Instant occurredAt, String description) {}
+      Instant occurredAt, String description, boolean alreadyNet) {}
 
   public UsageLine charge(DSLContext tx, WalletsRecord w, Usage u, ChargeBatch spend, Instant now) {
-    long discount = Pricing.discount(u.listCost(), w.getDiscountBps());
+    long discount = u.alreadyNet() ? 0 : Pricing.discount(u.listCost(), w.getDiscountBps());
     long charge = u.listCost() - discount;
     long fromGrants = 0;
     if (charge > 0) {

@@ -123,7 +123,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
       String member = Charges.memberSubject(w.getName(), e.getUser());
       UsageLine line = charges.charge(tx, w, new Charges.Usage(e.getEventId(), hashes.get(key), e.getCostNanos(),
           member.isEmpty() ? e.getUser() : member, e.getApiKey(), ProtoTime.instant(e.getOccurredAt()),
-          e.getMeter() + (e.getModel().isEmpty() ? "" : " " + e.getModel()) + " × " + e.getQuantity()),
+          e.getMeter() + (e.getModel().isEmpty() ? "" : " " + e.getModel()) + " × " + e.getQuantity(), false),
           spend, book.now());
       charged.add(line);
       if (!e.getHold().isEmpty()) {

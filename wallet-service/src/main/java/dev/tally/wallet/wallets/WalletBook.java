@@ -37,6 +37,7 @@ public final class WalletBook {
 
   private final WalletDao wallets;
   private final Ledger ledger;
+  private volatile ExpiredHolds expiredHolds = ExpiredHolds.RELEASE;
   private final WalletEvents events;
   private final WalletPolicy policy;
   private final Clock clock;
@@ -55,6 +56,11 @@ public final class WalletBook {
 
   public OffsetDateTime nowOdt() {
     return clock.instant().atOffset(ZoneOffset.UTC);
+  }
+
+  /** Sets what expired holds cost (before the wallet serves calls; release until then). */
+  public void onExpiredHolds(ExpiredHolds rule) {
+    this.expiredHolds = rule;
   }
 
   public WalletPolicy policy() {
@@ -190,8 +196,9 @@ public final class WalletBook {
 
   private boolean housekeep(DSLContext tx, WalletsRecord w, List<HoldsRecord> dueHolds, List<GrantsRecord> dueGrants) {
     boolean changed = false;
+    boolean charged = !dueHolds.isEmpty() && expiredHolds.expired(tx, w, dueHolds);
     for (HoldsRecord h : dueHolds) {
-      wallets.closeHold(tx, h.getId(), "expired", 0);
+      wallets.closeHold(tx, h.getId(), "expired", charged ? h.getAmount() : 0);
       w.setHeld(w.getHeld() - h.getAmount());
       changed = true;
     }
