@@ -18,6 +18,7 @@ import dev.tally.wallet.config.WalletConfig;
 import dev.tally.wallet.db.AppliedEventDao;
 import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.limits.EffectiveLimits;
+import dev.tally.wallet.limits.EndedAlerts;
 import dev.tally.wallet.usage.ChargeExpiredHolds;
 import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.WalletDao;
@@ -99,7 +100,8 @@ public final class WalletServiceMain {
         WalletGrpcService.USAGE_CONSUMER, Topics.USAGE, "wallet-usage", usage))
         // Partitions hold disjoint wallets and every batch locks wallets, then accounts, in one global order.
         .workers(config.kafka().consumerWorkers()).start();
-    Housekeeper housekeeper = runner.manage(new Housekeeper(db, walletDao, book, Duration.ofSeconds(30))).start();
+    Housekeeper housekeeper = runner.manage(new Housekeeper(db, walletDao, book, new EndedAlerts(walletDao, events),
+        Duration.ofSeconds(30))).start();
 
     ReserveBatcher reserves = runner.manage(new ReserveBatcher(db, holds));
     GrpcServer server = runner.manage(GrpcServer.builder("wallet", config.server(), registry)

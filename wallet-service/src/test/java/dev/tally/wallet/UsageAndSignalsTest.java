@@ -148,6 +148,31 @@ class UsageAndSignalsTest {
         .map(e -> e.getThresholdCrossed().getPercent()).toList());
   }
 
+  @Test
+  void anAlertEndsWithItsWindow() throws Exception {
+    TestUser owner = f.newUser("reset-owner");
+    Team team = f.newTeam(owner, "Reset alerts");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_reset");
+    f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(DOLLAR).addAlertPercents(50).build());
+    f.usage("reset-1", team.getWallet(), owner.name(), "", DOLLAR * 6 / 10, f.clock.instant(), "");
+    f.awaitBalance(team.getWallet(), 10 * DOLLAR - DOLLAR * 6 / 10);
+    f.wallet.housekeeper().runOnce(); // the day is not over: nothing to resolve
+    f.clock.advance(Duration.ofDays(1));
+    try {
+      f.wallet.housekeeper().runOnce();
+      f.wallet.housekeeper().runOnce(); // once only
+    } finally {
+      f.clock.advance(Duration.ofDays(-1));
+    }
+    List<WalletEvent> resolved = walletEvents(team.getWallet(), WalletEvent::hasThresholdResolved).stream()
+        .filter(WalletEvent::hasThresholdResolved).toList();
+    assertEquals(1, resolved.size());
+    assertEquals("PERIOD_RESET", resolved.getFirst().getThresholdResolved().getReason());
+    assertEquals(50, resolved.getFirst().getThresholdResolved().getPercent());
+    assertEquals(DOLLAR * 6 / 10, resolved.getFirst().getThresholdResolved().getSpentNanos());
+  }
+
   private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last)
       throws Exception {
     List<WalletEvent> out = new ArrayList<>();

@@ -3,6 +3,7 @@ package dev.tally.wallet.wallets;
 import dev.tally.common.db.Database;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
+import dev.tally.wallet.limits.EndedAlerts;
 import dev.tally.wallet.periods.Periods;
 import java.time.Duration;
 import java.util.LinkedHashSet;
@@ -21,12 +22,14 @@ public final class Housekeeper implements AutoCloseable {
   private final Database db;
   private final WalletDao wallets;
   private final WalletBook book;
+  private final EndedAlerts alerts;
   private final Duration every;
   private final Thread thread;
   private volatile boolean running = true;
 
-  public Housekeeper(Database db, WalletDao wallets, WalletBook book, Duration every) {
+  public Housekeeper(Database db, WalletDao wallets, WalletBook book, EndedAlerts alerts, Duration every) {
     this.db = db;
+    this.alerts = alerts;
     this.wallets = wallets;
     this.book = book;
     this.every = every;
@@ -52,6 +55,7 @@ public final class Housekeeper implements AutoCloseable {
         return null;
       });
     }
+    db.transaction(tx -> alerts.resolve(tx.dsl(), book.now()));
     return due.size();
   }
 
