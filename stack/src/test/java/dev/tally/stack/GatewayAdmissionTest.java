@@ -261,6 +261,67 @@ class GatewayAdmissionTest {
     assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
   }
 
+  /** A member asks for more; the Owner approves (the cap becomes the member's) or denies; all audited. */
+  @Test
+  void limitIncreaseRequestsAreAskedByMembersAndDecidedByOwners() {
+    Team t = team(10 * DOLLAR);
+    var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+    User m = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
+        .setExternalId("req-member-" + users).setEmail("req-member-" + users + "@acme.test").build()).getUser();
+    String token = identity.withCallCredentials(gw.asUser(t.owner())).createInvitation(CreateInvitationRequest
+        .newBuilder().setParent(t.name()).setEmail(m.getEmail()).setRole("roles/member").build()).getToken();
+    identity.withCallCredentials(gw.asUser(m.getName())).acceptInvitation(AcceptInvitationRequest.newBuilder()
+        .setToken(token).build());
+    String self = t.name() + "/members/" + m.getName().substring("users/".length());
+    var asOwner = wallet(gw.asUser(t.owner()));
+    var asMember = wallet(gw.asUser(m.getName()));
+    asOwner.setQuota(SetQuotaRequest.newBuilder().setWallet(t.name()).setSubject(self).setPeriod(Period.PERIOD_DAY)
+        .setLimitNanos(DOLLAR).build());
+
+    LimitRequest asked = asMember.requestLimitIncrease(RequestLimitIncreaseRequest.newBuilder().setWallet(t.name())
+        .setSubject(self).setPeriod(Period.PERIOD_DAY).setLimitNanos(3 * DOLLAR).setReason("batch job tonight")
+        .build()).getRequest();
+    assertEquals(LimitRequestState.LIMIT_REQUEST_STATE_PENDING, asked.getState());
+    assertEquals(DOLLAR, asked.getCurrentLimitNanos());
+    assertEquals(m.getName(), asked.getRequestedBy());
+    StatusRuntimeException notForTeam = assertThrows(StatusRuntimeException.class, () -> asMember
+        .requestLimitIncrease(RequestLimitIncreaseRequest.newBuilder().setWallet(t.name())
+            .setPeriod(Period.PERIOD_MONTH).setLimitNanos(DOLLAR).setReason("more").build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, notForTeam.getStatus().getCode());
+    StatusRuntimeException memberDecides = assertThrows(StatusRuntimeException.class, () -> asMember
+        .approveLimitRequest(ApproveLimitRequestRequest.newBuilder().setName(asked.getName()).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, memberDecides.getStatus().getCode());
+    assertEquals(1, asMember.listLimitRequests(ListLimitRequestsRequest.newBuilder().setWallet(t.name()).build())
+        .getRequestsCount(), "a member sees their own");
+
+    LimitRequest approved = asOwner.approveLimitRequest(ApproveLimitRequestRequest.newBuilder()
+        .setName(asked.getName()).setNote("ok for tonight").build()).getRequest();
+    assertEquals(LimitRequestState.LIMIT_REQUEST_STATE_APPROVED, approved.getState());
+    assertEquals(t.owner(), approved.getDecidedBy());
+    assertEquals(3 * DOLLAR, asOwner.getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder().setWallet(t.name())
+        .setSubject(self).build()).getLimits(0).getLimitNanos(), "the asked cap is the member's now");
+    StatusRuntimeException twice = assertThrows(StatusRuntimeException.class, () -> asOwner.denyLimitRequest(
+        DenyLimitRequestRequest.newBuilder().setName(asked.getName()).build()));
+    assertEquals("REQUEST_NOT_PENDING", reason(twice));
+
+    LimitRequest again = asMember.requestLimitIncrease(RequestLimitIncreaseRequest.newBuilder().setWallet(t.name())
+        .setSubject(self).setPeriod(Period.PERIOD_DAY).setLimitNanos(50 * DOLLAR).setReason("more").build())
+        .getRequest();
+    LimitRequest denied = asOwner.denyLimitRequest(DenyLimitRequestRequest.newBuilder().setName(again.getName())
+        .setNote("too much").build()).getRequest();
+    assertEquals(LimitRequestState.LIMIT_REQUEST_STATE_DENIED, denied.getState());
+    assertEquals("too much", denied.getDecisionNote());
+    assertEquals(List.of(again.getName(), asked.getName()), asOwner.listLimitRequests(ListLimitRequestsRequest
+        .newBuilder().setWallet(t.name()).build()).getRequestsList().stream().map(LimitRequest::getName).toList());
+    Await.until("each step audited", Duration.ofSeconds(20), () -> {
+      List<String> actions = identity.withCallCredentials(gw.asUser(t.owner())).listAuditEvents(
+          ListAuditEventsRequest.newBuilder().setParent(t.name()).setPageSize(500).build()).getAuditEventsList()
+          .stream().map(AuditEvent::getAction).toList();
+      return actions.contains("wallet.limit_request.create") && actions.contains("wallet.limit_request.approve")
+          && actions.contains("wallet.limit_request.deny");
+    });
+  }
+
   /** A team with a discount is held, limited and told its net price, in hard and in soft mode. */
   @Test
   void admitEstimatesAtTheTeamsNetPrice() {

@@ -19,6 +19,7 @@ import dev.tally.wallet.db.AppliedEventDao;
 import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.limits.EffectiveLimits;
 import dev.tally.wallet.limits.EndedAlerts;
+import dev.tally.wallet.limits.LimitRequests;
 import dev.tally.wallet.usage.ChargeExpiredHolds;
 import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.WalletDao;
@@ -91,6 +92,7 @@ public final class WalletServiceMain {
     MembershipApplier membership = new MembershipApplier(book, walletDao, ledger, applied);
     HoldManager holds = new HoldManager(book, walletDao, usageLines, ledger, charges, events);
     IdentityBillingAccess access = new IdentityBillingAccess(new TeamPermissions(identity, signer));
+    EffectiveLimits effectiveLimits = new EffectiveLimits(book, walletDao, access);
     WalletManager wallets = new WalletManager(book, walletDao, new TransferDao(), usageLines, ledger, access,
         events);
 
@@ -109,7 +111,7 @@ public final class WalletServiceMain {
         .consumersHealthy(identityConsumer, usageConsumer)
         .addService(new WalletGrpcService(db, wallets, holds, reserves, book,
             ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer)),
-            new EffectiveLimits(book, walletDao, access)))
+            effectiveLimits, new LimitRequests(effectiveLimits, wallets, access, clock)))
         .start());
     return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger, reserves);
   }

@@ -10,6 +10,7 @@ import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.holds.HoldManager;
 import dev.tally.wallet.limits.EffectiveLimits;
+import dev.tally.wallet.limits.LimitRequests;
 import dev.tally.wallet.holds.ReserveBatcher;
 import dev.tally.wallet.ledger.Ledger;
 import dev.tally.wallet.wallets.WalletBook;
@@ -35,11 +36,13 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   private final ParkedEventsApi parked;
 
   private final EffectiveLimits limits;
+  private final LimitRequests limitRequests;
 
   public WalletGrpcService(Database db, WalletManager wallets, HoldManager holds, ReserveBatcher batcher,
-      WalletBook book, Ledger ledger, ParkedEventsApi parked, EffectiveLimits limits) {
+      WalletBook book, Ledger ledger, ParkedEventsApi parked, EffectiveLimits limits, LimitRequests limitRequests) {
     this.parked = parked;
     this.limits = limits;
+    this.limitRequests = limitRequests;
     this.db = db;
     this.wallets = wallets;
     this.holds = holds;
@@ -81,6 +84,48 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
     Caller caller = Caller.current();
     reply(out, () -> db.transaction(tx -> WalletProtos.effectiveLimits(limits.of(tx.dsl(), caller, req.getWallet(),
         req.getSubject()))));
+  }
+
+  @Override
+  public void requestLimitIncrease(RequestLimitIncreaseRequest req,
+      StreamObserver<RequestLimitIncreaseResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getRequestLimitIncreaseMethod().getFullMethodName(),
+        req.getRequestId(), req, RequestLimitIncreaseResponse.parser(), tx -> RequestLimitIncreaseResponse
+            .newBuilder().setRequest(WalletProtos.limitRequest(limitRequests.create(tx, caller, req.getWallet(),
+                req.getSubject(), WalletProtos.period(req.getPeriod()), req.getLimitNanos(), req.getReason())))
+            .build()));
+  }
+
+  @Override
+  public void listLimitRequests(ListLimitRequestsRequest req, StreamObserver<ListLimitRequestsResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> {
+      var page = limitRequests.list(tx.dsl(), caller, req.getWallet(), req.getState()
+          == LimitRequestState.LIMIT_REQUEST_STATE_UNSPECIFIED ? "" : req.getState().name()
+          .substring("LIMIT_REQUEST_STATE_".length()).toLowerCase(java.util.Locale.ROOT), req.getPageToken(),
+          req.getPageSize());
+      return ListLimitRequestsResponse.newBuilder().addAllRequests(page.requests().stream()
+          .map(WalletProtos::limitRequest).toList()).setNextPageToken(page.nextPageToken()).build();
+    }));
+  }
+
+  @Override
+  public void approveLimitRequest(ApproveLimitRequestRequest req, StreamObserver<ApproveLimitRequestResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getApproveLimitRequestMethod().getFullMethodName(),
+        req.getRequestId(), req, ApproveLimitRequestResponse.parser(), tx -> ApproveLimitRequestResponse.newBuilder()
+            .setRequest(WalletProtos.limitRequest(limitRequests.decide(tx, caller, req.getName(), true,
+                req.getNote()))).build()));
+  }
+
+  @Override
+  public void denyLimitRequest(DenyLimitRequestRequest req, StreamObserver<DenyLimitRequestResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getDenyLimitRequestMethod().getFullMethodName(),
+        req.getRequestId(), req, DenyLimitRequestResponse.parser(), tx -> DenyLimitRequestResponse.newBuilder()
+            .setRequest(WalletProtos.limitRequest(limitRequests.decide(tx, caller, req.getName(), false,
+                req.getNote()))).build()));
   }
 
   @Override

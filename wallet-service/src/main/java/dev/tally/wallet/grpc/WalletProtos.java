@@ -75,6 +75,19 @@ final class WalletProtos {
     return b.build();
   }
 
+  static LimitRequest limitRequest(dev.tally.wallet.db.jooq.tables.records.LimitRequestsRecord r) {
+    LimitRequest.Builder b = LimitRequest.newBuilder().setName(r.getWallet() + "/limitRequests/" + r.getId())
+        .setSubject(r.getSubject()).setPeriod(period(r.getPeriod())).setRequestedLimitNanos(r.getRequestedLimit())
+        .setCurrentLimitNanos(r.getCurrentLimit()).setReason(r.getReason())
+        .setState(LimitRequestState.valueOf("LIMIT_REQUEST_STATE_" + r.getState().toUpperCase(Locale.ROOT)))
+        .setRequestedBy(r.getRequestedBy()).setDecidedBy(r.getDecidedBy()).setDecisionNote(r.getDecisionNote())
+        .setCreateTime(ts(r.getCreateTime()));
+    if (r.getDecideTime() != null) {
+      b.setDecideTime(ts(r.getDecideTime()));
+    }
+    return b.build();
+  }
+
   static Period period(String p) {
     return Period.valueOf("PERIOD_" + p.toUpperCase(Locale.ROOT));
   }

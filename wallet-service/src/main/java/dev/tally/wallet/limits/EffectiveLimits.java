@@ -46,8 +46,18 @@ public final class EffectiveLimits {
   /** The answer: the wallet, the subject asked about, its member (for a team key) and the rows. */
   public record Result(String wallet, String subject, String member, List<Row> rows) {}
 
+  /** A limit's subject resolved against its wallet: its member (for a team key, the key's owner) and key. */
+  record Subject(String member, String key, String keyOwner) {}
+
   public Result of(DSLContext tx, Caller caller, String name, String subject) {
     String wallet = access.resolve(caller, name);
+    Subject s = subject(wallet, subject);
+    requireSelfOrViewer(caller, wallet, s.member(), s.keyOwner());
+    return compute(tx, wallet, subject, s.member(), s.key());
+  }
+
+  /** Resolves {@code subject} (a key, a member, or empty for the team) against {@code wallet}. */
+  Subject subject(String wallet, String subject) {
     String team = Wallets.owner(wallet);
     String member = "";
     String key = "";
@@ -69,7 +79,10 @@ public final class EffectiveLimits {
       throw TallyException.invalidArgument("subject",
           "must be apiKeys/{key}, teams/{team}/members/{user}, or empty for the team");
     }
-    requireMayRead(caller, wallet, member, keyOwner);
+    return new Subject(member, key, keyOwner);
+  }
+
+  private Result compute(DSLContext tx, String wallet, String subject, String member, String key) {
     WalletsRecord w = wallets.get(tx, wallet).orElseThrow(() -> TallyException.notFound(Reasons.NOT_FOUND,
         "wallet " + wallet + " not found"));
     Snapshot s = book.snapshot(tx, w);
@@ -89,8 +102,8 @@ public final class EffectiveLimits {
     return new Result(wallet, subject, member, rows);
   }
 
-  /** Billing viewers read any subject; a member only themselves and their own keys. */
-  private void requireMayRead(Caller caller, String wallet, String member, String keyOwner) {
+  /** Billing viewers may act on any subject; a member only on themselves and their own keys. */
+  void requireSelfOrViewer(Caller caller, String wallet, String member, String keyOwner) {
     try {
       access.requireView(caller, wallet);
     } catch (TallyException e) {
