@@ -341,6 +341,29 @@ class HoldsAndLimitsTest {
     }
   }
 
+  /** Holds live in PostgreSQL: a restarted wallet service neither loses one nor counts one twice. */
+  @Test
+  void aWalletServiceRestartLosesNoHoldAndCountsNoneTwice() throws Exception {
+    TestUser owner = f.newUser("restart-owner");
+    Team team = f.newTeam(owner, "Restart");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_restart");
+    String member = team.getName() + "/members/" + owner.id();
+    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(member)
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(5 * DOLLAR).build());
+    for (int i = 0; i < 3; i++) {
+      f.platform().reserve(reserve(team.getWallet(), DOLLAR, member, ""));
+    }
+    f.restartWallet();
+    Wallet w = f.get(team.getWallet());
+    assertEquals(3 * DOLLAR, w.getHeldNanos(), "every hold survived, once");
+    assertEquals(7 * DOLLAR, w.getAvailableNanos());
+    // The member's quota still counts the three holds: two more dollars fit, a third does not.
+    f.platform().reserve(reserve(team.getWallet(), 2 * DOLLAR, member, ""));
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
+        () -> f.platform().reserve(reserve(team.getWallet(), 1, member, "")));
+    assertEquals(5 * DOLLAR, f.get(team.getWallet()).getHeldNanos());
+  }
+
   @Test
   void suspensionAtTheThresholdAndResumeOnDeposit() {
     TestUser owner = f.newUser("susp-owner");

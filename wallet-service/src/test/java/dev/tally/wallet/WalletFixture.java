@@ -39,9 +39,11 @@ final class WalletFixture implements AutoCloseable {
 
   final ServiceRunner runner = new ServiceRunner();
   final MutableClock clock;
-  final WalletServiceMain.Running wallet;
+  WalletServiceMain.Running wallet;
   final ManagedChannel identityChannel;
-  final ManagedChannel walletChannel;
+  ManagedChannel walletChannel;
+  private ServiceRunner walletRunner = new ServiceRunner();
+  private final WalletConfig walletConfig;
   final CallerSigner signer = new CallerSigner(IdentityConfig.DEV_INTERNAL_AUTH_KEY, Clock.systemUTC());
   final KafkaProducer<String, byte[]> producer;
 
@@ -65,9 +67,9 @@ final class WalletFixture implements AutoCloseable {
     var identityServer = runner.manage(IdentityServiceMain.start(new IdentityConfig(ServerConfig.ephemeral(),
         TestInfra.newDatabase(owner, "identity"), TestInfra.kafka(), identityPolicy,
         IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER, SmtpConfig.DISABLED), runner));
-    wallet = WalletServiceMain.start(new WalletConfig(ServerConfig.ephemeral(), TestInfra.newDatabase(owner, "wallet"),
-        TestInfra.kafka(), walletPolicy, "localhost:" + identityServer.port(),
-        WalletConfig.DEV_INTERNAL_AUTH_KEY), runner, clock);
+    walletConfig = new WalletConfig(ServerConfig.ephemeral(), TestInfra.newDatabase(owner, "wallet"),
+        TestInfra.kafka(), walletPolicy, "localhost:" + identityServer.port(), WalletConfig.DEV_INTERNAL_AUTH_KEY);
+    wallet = WalletServiceMain.start(walletConfig, walletRunner, clock);
     identityChannel = NettyChannelBuilder.forAddress("localhost", identityServer.port()).usePlaintext().build();
     walletChannel = NettyChannelBuilder.forAddress("localhost", wallet.server().port()).usePlaintext().build();
     producer = runner.manage(new KafkaClients(TestInfra.kafka(), null).producer("wallet-test"));
@@ -149,10 +151,20 @@ final class WalletFixture implements AutoCloseable {
 
 
 
+  /** Stops the wallet service and starts a new one on the same database (a restart). */
+  void restartWallet() throws Exception {
+    walletChannel.shutdownNow();
+    walletRunner.closeAll();
+    walletRunner = new ServiceRunner();
+    wallet = WalletServiceMain.start(walletConfig, walletRunner, clock);
+    walletChannel = NettyChannelBuilder.forAddress("localhost", wallet.server().port()).usePlaintext().build();
+  }
+
   @Override
   public void close() {
     identityChannel.shutdownNow();
     walletChannel.shutdownNow();
+    walletRunner.closeAll();
     runner.closeAll();
   }
 }
