@@ -110,11 +110,17 @@ final class WalletCmd {
     root.c.print(r, () -> show(r.getWallet()));
   }
 
-  @Command(name = "auto-refill", description = "Ask for a top-up of --amount when the balance drops below --threshold.")
+  @Command(name = "auto-refill", description = "Ask for a top-up (of --amount, or up to --target) when the balance"
+      + " drops below --threshold, at most --monthly-cap a month, off after --max-failures failed payments.")
   void autoRefill(@Parameters(paramLabel = "WALLET") String wallet, @Option(names = "--threshold", defaultValue = "0") String threshold,
-      @Option(names = "--amount", defaultValue = "0") String amount, @Option(names = "--off") boolean off) {
+      @Option(names = "--amount", defaultValue = "0") String amount,
+      @Option(names = "--target", defaultValue = "0") String target,
+      @Option(names = "--monthly-cap", defaultValue = "0") String monthlyCap,
+      @Option(names = "--max-failures", defaultValue = "0") int maxFailures, @Option(names = "--off") boolean off) {
     var r = root.c.wallet().setAutoRefill(SetAutoRefillRequest.newBuilder().setWallet(wallet).setEnabled(!off)
-        .setThresholdNanos(Out.parseMoney(threshold)).setAmountNanos(Out.parseMoney(amount)).build());
+        .setThresholdNanos(Out.parseMoney(threshold)).setAmountNanos(Out.parseMoney(amount))
+        .setTargetBalanceNanos(Out.parseMoney(target)).setMonthlyCapNanos(Out.parseMoney(monthlyCap))
+        .setMaxFailedAttempts(maxFailures).build());
     root.c.print(r, () -> show(r.getWallet()));
   }
 

@@ -7,6 +7,7 @@ import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.Topics;
 import dev.tally.common.testing.TestInfra;
 import dev.tally.identity.config.IdentityPolicy;
+import dev.tally.proto.events.v1.RefillRequested;
 import dev.tally.proto.events.v1.WalletEvent;
 import dev.tally.proto.identity.v1.Team;
 import dev.tally.proto.wallet.v1.*;
@@ -171,6 +172,47 @@ class UsageAndSignalsTest {
     assertEquals("PERIOD_RESET", resolved.getFirst().getThresholdResolved().getReason());
     assertEquals(50, resolved.getFirst().getThresholdResolved().getPercent());
     assertEquals(DOLLAR * 6 / 10, resolved.getFirst().getThresholdResolved().getSpentNanos());
+  }
+
+  @Test
+  void autoRefillTopsUpToATargetWithinAMonthlyCapAndSwitchesOffAfterFailedPayments() throws Exception {
+    TestUser owner = f.newUser("refill-owner");
+    Team team = f.newTeam(owner, "Refill rules");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_refill_rules");
+    f.as(owner).setAutoRefill(SetAutoRefillRequest.newBuilder().setWallet(team.getName()).setEnabled(true)
+        .setThresholdNanos(5 * DOLLAR).setTargetBalanceNanos(20 * DOLLAR).setMonthlyCapNanos(25 * DOLLAR)
+        .setMaxFailedAttempts(2).build());
+    f.usage("refill-1", team.getWallet(), owner.name(), "", 6 * DOLLAR, f.clock.instant(), "");
+    f.awaitBalance(team.getWallet(), 4 * DOLLAR);
+    List<RefillRequested> asked = refills(team.getWallet(), 1);
+    assertEquals(16 * DOLLAR, asked.getFirst().getAmountNanos(), "up to the $20 target");
+    // The card is declined twice: asked again after the first, switched off after the second.
+    f.platform().reportRefillFailed(ReportRefillFailedRequest.newBuilder().setWallet(team.getWallet())
+        .setRefillId(asked.getFirst().getRefillId()).build());
+    asked = refills(team.getWallet(), 2);
+    Wallet off = f.platform().reportRefillFailed(ReportRefillFailedRequest.newBuilder().setWallet(team.getWallet())
+        .setRefillId(asked.get(1).getRefillId()).build()).getWallet();
+    assertEquals(false, off.getAutoRefill().getEnabled());
+    assertEquals(2, off.getAutoRefill().getFailedAttempts());
+    assertEquals(1, walletEvents(team.getWallet(), WalletEvent::hasAutoRefillDisabled).stream()
+        .filter(WalletEvent::hasAutoRefillDisabled).count());
+    // Back on with a $10 monthly cap: $10 asked (not $16); once paid, nothing more this month.
+    f.as(owner).setAutoRefill(SetAutoRefillRequest.newBuilder().setWallet(team.getName()).setEnabled(true)
+        .setThresholdNanos(5 * DOLLAR).setTargetBalanceNanos(20 * DOLLAR).setMonthlyCapNanos(10 * DOLLAR).build());
+    asked = refills(team.getWallet(), 3);
+    assertEquals(10 * DOLLAR, asked.get(2).getAmountNanos(), "within the monthly cap");
+    f.deposit(team.getWallet(), 10 * DOLLAR, asked.get(2).getRefillId());
+    f.usage("refill-2", team.getWallet(), owner.name(), "", 10 * DOLLAR, f.clock.instant(), "");
+    Wallet capped = f.awaitBalance(team.getWallet(), 4 * DOLLAR);
+    // Below the threshold again, but the month's cap is used up: nothing more is asked (a request would count).
+    assertEquals(10 * DOLLAR, capped.getAutoRefill().getRequestedThisMonthNanos());
+  }
+
+  /** The wallet's RefillRequested events once at least {@code atLeast} arrived. */
+  private static List<RefillRequested> refills(String wallet, int atLeast) throws Exception {
+    int[] seen = {0};
+    return walletEvents(wallet, e -> e.hasRefillRequested() && ++seen[0] >= atLeast).stream()
+        .filter(WalletEvent::hasRefillRequested).map(WalletEvent::getRefillRequested).toList();
   }
 
   private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last)

@@ -174,9 +174,11 @@ public final class WalletDao {
     tx.connection(c -> {
       try (var ps = c.prepareStatement("update wallets w set status = u.status, held = u.held, "
           + "low_balance_notified = u.low, auto_refill_requested = u.refill, plan_period_start = u.pps, "
-          + "version = u.version, update_time = u.ut from unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[], "
-          + "?::boolean[], ?::timestamptz[], ?::bigint[], ?::timestamptz[]) as u(name, status, held, low, refill, "
-          + "pps, version, ut) where w.name = u.name")) {
+          + "version = u.version, update_time = u.ut, auto_refill_month_start = u.rms, "
+          + "auto_refill_month_requested = u.rmr, auto_refill_pending = u.rp from unnest(?::text[], ?::text[], "
+          + "?::bigint[], ?::boolean[], ?::boolean[], ?::timestamptz[], ?::bigint[], ?::timestamptz[], "
+          + "?::timestamptz[], ?::bigint[], ?::bigint[]) as u(name, status, held, low, refill, pps, version, ut, rms, "
+          + "rmr, rp) where w.name = u.name")) {
         ps.setArray(1, c.createArrayOf("text", changed.stream().map(WalletsRecord::getName).toArray()));
         ps.setArray(2, c.createArrayOf("text", changed.stream().map(WalletsRecord::getStatus).toArray()));
         ps.setArray(3, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getHeld).toArray()));
@@ -187,6 +189,12 @@ public final class WalletDao {
             .map(w -> w.getPlanPeriodStart() == null ? null : w.getPlanPeriodStart().toString()).toArray()));
         ps.setArray(7, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getVersion).toArray()));
         ps.setArray(8, c.createArrayOf("timestamptz", changed.stream().map(w -> w.getUpdateTime().toString())
+            .toArray()));
+        ps.setArray(9, c.createArrayOf("timestamptz", changed.stream()
+            .map(w -> w.getAutoRefillMonthStart() == null ? null : w.getAutoRefillMonthStart().toString()).toArray()));
+        ps.setArray(10, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getAutoRefillMonthRequested)
+            .toArray()));
+        ps.setArray(11, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getAutoRefillPending)
             .toArray()));
         ps.executeUpdate();
       }

@@ -4,6 +4,7 @@ import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.ids.Ids;
 import dev.tally.common.kafka.Outbox;
 import dev.tally.common.kafka.Topics;
+import dev.tally.proto.events.v1.AutoRefillDisabled;
 import dev.tally.proto.events.v1.LimitState;
 import dev.tally.proto.events.v1.LowBalance;
 import dev.tally.proto.events.v1.LowBalanceResolved;
@@ -66,6 +67,11 @@ public final class WalletEvents {
   public void lowBalanceResolved(DSLContext tx, String wallet, long balance, long threshold) {
     publish(tx, wallet, WalletEvent.newBuilder().setLowBalanceResolved(LowBalanceResolved.newBuilder()
         .setBalanceNanos(balance).setThresholdNanos(threshold)));
+  }
+
+  public void autoRefillDisabled(DSLContext tx, String wallet, int failures, String refillId) {
+    publish(tx, wallet, WalletEvent.newBuilder().setAutoRefillDisabled(AutoRefillDisabled.newBuilder()
+        .setFailedAttempts(failures).setLastRefillId(refillId)));
   }
 
   public void refillRequested(DSLContext tx, String wallet, long amount, long threshold, long balance) {

@@ -179,7 +179,17 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
     reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetAutoRefillMethod().getFullMethodName(),
         req.getRequestId(), req, SetAutoRefillResponse.parser(), tx -> SetAutoRefillResponse.newBuilder()
             .setWallet(WalletProtos.wallet(wallets.setAutoRefill(tx, caller, req.getWallet(), req.getEnabled(),
-                req.getThresholdNanos(), req.getAmountNanos()))).build()));
+                req.getThresholdNanos(), req.getAmountNanos(), req.getTargetBalanceNanos(), req.getMonthlyCapNanos(),
+                req.getMaxFailedAttempts()))).build()));
+  }
+
+  @Override
+  public void reportRefillFailed(ReportRefillFailedRequest req, StreamObserver<ReportRefillFailedResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getReportRefillFailedMethod().getFullMethodName(),
+        req.getRequestId(), req, ReportRefillFailedResponse.parser(), tx -> ReportRefillFailedResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.refillFailed(tx, caller, req.getWallet(), req.getRefillId())))
+            .build()));
   }
 
   @Override

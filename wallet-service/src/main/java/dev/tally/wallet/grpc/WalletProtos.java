@@ -25,7 +25,10 @@ final class WalletProtos {
         .setDiscountBasisPoints(w.getDiscountBps()).setPeriodSpendNanos(s.periodSpend())
         .setPeriodStartTime(ts(s.periodStart())).setPeriodEndTime(ts(s.periodEnd()))
         .setAutoRefill(AutoRefill.newBuilder().setEnabled(w.getAutoRefillEnabled())
-            .setThresholdNanos(w.getAutoRefillThreshold()).setAmountNanos(w.getAutoRefillAmount()))
+            .setThresholdNanos(w.getAutoRefillThreshold()).setAmountNanos(w.getAutoRefillAmount())
+            .setTargetBalanceNanos(w.getAutoRefillTarget()).setMonthlyCapNanos(w.getAutoRefillMonthlyCap())
+            .setRequestedThisMonthNanos(w.getAutoRefillMonthRequested())
+            .setMaxFailedAttempts(w.getAutoRefillMaxFailures()).setFailedAttempts(w.getAutoRefillFailures()))
         .setUpdateTime(ts(w.getUpdateTime()));
     if (w.getPlan() != null) {
       b.setPlan(PlanSubscription.newBuilder().setPlan("plans/" + w.getPlan()).setSeats(w.getSeats())

@@ -272,6 +272,29 @@ public final class WalletBook {
     events.stateChangedAll(tx, snapshots);
   }
 
+  /**
+   * One refill request: up to the target balance (or by the fixed amount), within what the monthly cap
+   * leaves; none when the cap is used up.
+   */
+  private void requestRefill(DSLContext tx, WalletsRecord w, long balance) {
+    OffsetDateTime month = Periods.windowStart("month", now());
+    if (w.getAutoRefillMonthStart() == null || w.getAutoRefillMonthStart().isBefore(month)) {
+      w.setAutoRefillMonthStart(month);
+      w.setAutoRefillMonthRequested(0L);
+    }
+    long amount = w.getAutoRefillTarget() > 0 ? w.getAutoRefillTarget() - balance : w.getAutoRefillAmount();
+    if (w.getAutoRefillMonthlyCap() > 0) {
+      amount = Math.min(amount, w.getAutoRefillMonthlyCap() - w.getAutoRefillMonthRequested());
+    }
+    if (amount <= 0) {
+      return; // this month's cap is used up: nothing is asked of the payer until the next month
+    }
+    events.refillRequested(tx, w.getName(), amount, w.getAutoRefillThreshold(), balance);
+    w.setAutoRefillRequested(true);
+    w.setAutoRefillPending(amount);
+    w.setAutoRefillMonthRequested(w.getAutoRefillMonthRequested() + amount);
+  }
+
   /** Suspension and resumption, the low-balance signal and the auto-refill request, decided on {@code s}. */
   private void applySignals(DSLContext tx, WalletsRecord w, Snapshot s) {
     long available = s.available();
@@ -290,8 +313,7 @@ public final class WalletBook {
     }
     if (w.getAutoRefillEnabled() && s.balance() < w.getAutoRefillThreshold()) {
       if (!w.getAutoRefillRequested()) {
-        events.refillRequested(tx, w.getName(), w.getAutoRefillAmount(), w.getAutoRefillThreshold(), s.balance());
-        w.setAutoRefillRequested(true);
+        requestRefill(tx, w, s.balance());
       }
     } else if (s.balance() >= w.getAutoRefillThreshold()) {
       w.setAutoRefillRequested(false);

@@ -95,6 +95,8 @@ public final class WalletManager {
     audit(tx, caller, wallet, "wallet.deposit", Map.of("amount_nanos", Long.toString(amount),
         "currency_code", currency, "external_reference", reference, "transfer", t.getId(),
         "before.balance_nanos", Long.toString(balance), "after.balance_nanos", Long.toString(balance + amount)));
+    w.setAutoRefillFailures(0); // a payment was recorded: whatever was pending is settled
+    w.setAutoRefillPending(0L);
     return new Deposited(t, book.afterChange(tx, w));
   }
 
@@ -192,11 +194,15 @@ public final class WalletManager {
   }
 
   public Snapshot setAutoRefill(DSLContext tx, Caller caller, String name, boolean enabled, long threshold,
-      long amount) {
+      long amount, long target, long monthlyCap, int maxFailures) {
     String wallet = access.resolve(caller, name);
     access.requireManage(caller, wallet);
-    if (enabled && amount <= 0) {
-      throw TallyException.invalidArgument("amount_nanos", "must be positive when auto-refill is enabled");
+    if (enabled && amount <= 0 && target <= 0) {
+      throw TallyException.invalidArgument("amount_nanos",
+          "a positive amount_nanos or target_balance_nanos is needed when auto-refill is enabled");
+    }
+    if (target > 0 && target <= threshold) {
+      throw TallyException.invalidArgument("target_balance_nanos", "must be above threshold_nanos");
     }
     if (amount > Money.MAX_AMOUNT || threshold > Money.MAX_AMOUNT) {
       throw TallyException.invalidArgument("amount_nanos", "must be at most " + Money.MAX_AMOUNT);
@@ -210,7 +216,39 @@ public final class WalletManager {
     w.setAutoRefillEnabled(enabled);
     w.setAutoRefillThreshold(threshold);
     w.setAutoRefillAmount(amount);
+    w.setAutoRefillTarget(target);
+    w.setAutoRefillMonthlyCap(monthlyCap);
+    w.setAutoRefillMaxFailures(maxFailures > 0 ? maxFailures : 3);
+    w.setAutoRefillFailures(0);
     w.setAutoRefillRequested(false);
+    return book.afterChange(tx, w);
+  }
+
+  /**
+   * A requested refill could not be collected: it no longer counts against the month's cap, the next attempt
+   * is requested at once (the balance is still below the threshold), and after the configured number of
+   * failures in a row auto-refill switches itself off, saying so on wallet.v1.
+   */
+  public Snapshot refillFailed(DSLContext tx, Caller caller, String name, String refillId) {
+    String wallet = access.resolve(caller, name);
+    requirePlatform(caller, "refill payments are reported by the platform's billing backend");
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    if (!w.getAutoRefillEnabled()) {
+      throw TallyException.failedPrecondition("AUTO_REFILL_OFF", "auto-refill is off for " + wallet);
+    }
+    w.setAutoRefillFailures(w.getAutoRefillFailures() + 1);
+    w.setAutoRefillMonthRequested(Math.max(0, w.getAutoRefillMonthRequested() - w.getAutoRefillPending()));
+    w.setAutoRefillPending(0L);
+    w.setAutoRefillRequested(false);
+    Map<String, String> details = Map.of("refill_id", refillId, "failed_attempts",
+        Integer.toString(w.getAutoRefillFailures()));
+    if (w.getAutoRefillFailures() >= w.getAutoRefillMaxFailures()) {
+      w.setAutoRefillEnabled(false);
+      events.autoRefillDisabled(tx, wallet, w.getAutoRefillFailures(), refillId);
+      audit(tx, caller, wallet, "wallet.auto_refill_disabled", details);
+    } else {
+      audit(tx, caller, wallet, "wallet.auto_refill_failed", details);
+    }
     return book.afterChange(tx, w);
   }
 
