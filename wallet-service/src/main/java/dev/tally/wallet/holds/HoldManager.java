@@ -74,19 +74,16 @@ public final class HoldManager {
       this.changed = changed;
     }
 
+    /** Counts a new hold the way {@link WalletDao#pendingHeldBySubject} counts stored ones. */
     void held(Request r) {
-      java.util.Set<String> subjects = new java.util.HashSet<>();
-      for (Snapshot.LimitState l : limits) {
-        if (applies(l, r, wallet.getName())) {
-          subjects.add(l.subject()); // once per subject, however many periods it is limited in
-        }
+      heldBySubject.merge(wallet.getName(), r.amount(), Long::sum);
+      if (r.member() != null && !r.member().isEmpty()) {
+        heldBySubject.merge(r.member(), r.amount(), Long::sum);
       }
-      subjects.forEach(s -> heldBySubject.merge(s, r.amount(), Long::sum));
+      if (r.apiKey() != null && !r.apiKey().isEmpty()) {
+        heldBySubject.merge(r.apiKey(), r.amount(), Long::sum);
+      }
     }
-  }
-
-  private static boolean applies(Snapshot.LimitState l, Request r, String walletName) {
-    return l.subject().equals(walletName) || l.subject().equals(r.member()) || l.subject().equals(r.apiKey());
   }
 
   /**
@@ -127,7 +124,8 @@ public final class HoldManager {
     List<AdmissionRules.Limit> limits = new java.util.ArrayList<>(locked.limits.size());
     for (Snapshot.LimitState l : locked.limits) {
       limits.add(new AdmissionRules.Limit(l.subject(), l.period(), l.limit(), l.spent(),
-          locked.heldBySubject.getOrDefault(l.subject(), 0L), l.resetTime() == null ? null : l.resetTime().toInstant()));
+          locked.heldBySubject.getOrDefault(l.subject(), 0L),
+          l.resetTime() == null ? null : l.resetTime().toInstant()));
     }
     long available = locked.balance - w.getHeld();
     AdmissionRules.check(new AdmissionRules.State(walletName, Boolean.TRUE.equals(w.getClosed()),

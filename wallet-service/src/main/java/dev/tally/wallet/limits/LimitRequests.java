@@ -8,8 +8,6 @@ import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Ids;
 import dev.tally.common.ids.PageTokens;
-import dev.tally.common.ids.Wallets;
-import dev.tally.common.kafka.AuditTrail;
 import dev.tally.wallet.access.BillingAccess;
 import dev.tally.wallet.db.jooq.tables.records.LimitRequestsRecord;
 import dev.tally.wallet.wallets.WalletManager;
@@ -128,8 +126,6 @@ public final class LimitRequests {
 
   private static void audit(DSLContext tx, Caller caller, LimitRequestsRecord r, String action,
       Map<String, String> details) {
-    String owner = Wallets.owner(r.getWallet());
-    AuditTrail.record(tx, caller, owner == null ? AuditTrail.PLATFORM_SCOPE : owner, action,
-        r.getWallet() + "/limitRequests/" + r.getId(), details);
+    WalletManager.audit(tx, caller, r.getWallet(), action, r.getWallet() + "/limitRequests/" + r.getId(), details);
   }
 }

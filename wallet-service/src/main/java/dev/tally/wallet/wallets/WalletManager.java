@@ -338,8 +338,14 @@ public final class WalletManager {
 
   /** Records an administrative change of {@code wallet} in its owner's audit log (see {@link AuditTrail}). */
   private static void audit(DSLContext tx, Caller caller, String wallet, String action, Map<String, String> details) {
+    audit(tx, caller, wallet, action, wallet, details);
+  }
+
+  /** Records an action on {@code target} (the wallet or something of it) in the wallet owner's audit log. */
+  public static void audit(DSLContext tx, Caller caller, String wallet, String action, String target,
+      Map<String, String> details) {
     String owner = Wallets.owner(wallet);
-    AuditTrail.record(tx, caller, owner == null ? AuditTrail.PLATFORM_SCOPE : owner, action, wallet, details);
+    AuditTrail.record(tx, caller, owner == null ? AuditTrail.PLATFORM_SCOPE : owner, action, target, details);
   }
 
   public static void requirePlatform(Caller caller, String why) {
