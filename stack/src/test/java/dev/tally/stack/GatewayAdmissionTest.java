@@ -66,6 +66,19 @@ class GatewayAdmissionTest {
     return new Team(t.getName(), t.getWallet(), owner, owner, key.getSecret(), key.getApiKey().getName());
   }
 
+  /** A new user invited by the team's Owner with the Member role, who accepted. */
+  private static User joinAsMember(Team t, String label) {
+    var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+    String id = label + "-" + (++users);
+    User m = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
+        .setExternalId(id).setEmail(id + "@acme.test").build()).getUser();
+    String token = identity.withCallCredentials(gw.asUser(t.owner())).createInvitation(CreateInvitationRequest
+        .newBuilder().setParent(t.name()).setEmail(m.getEmail()).setRole("roles/member").build()).getToken();
+    identity.withCallCredentials(gw.asUser(m.getName())).acceptInvitation(AcceptInvitationRequest.newBuilder()
+        .setToken(token).build());
+    return m;
+  }
+
   private static WalletServiceGrpc.WalletServiceBlockingStub wallet(io.grpc.CallCredentials c) {
     return WalletServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c).withDeadlineAfter(20, TimeUnit.SECONDS);
   }
@@ -241,13 +254,7 @@ class GatewayAdmissionTest {
         .getLimitsCount());
 
     // A plain member reads their own limits, not the owner's.
-    var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
-    User m = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
-        .setExternalId("eff-member-" + users).setEmail("eff-member-" + users + "@acme.test").build()).getUser();
-    String token = identity.withCallCredentials(gw.asUser(t.owner())).createInvitation(CreateInvitationRequest
-        .newBuilder().setParent(t.name()).setEmail(m.getEmail()).setRole("roles/member").build()).getToken();
-    identity.withCallCredentials(gw.asUser(m.getName())).acceptInvitation(AcceptInvitationRequest.newBuilder()
-        .setToken(token).build());
+    User m = joinAsMember(t, "eff-member");
     String self = t.name() + "/members/" + m.getName().substring("users/".length());
     var asMember = wallet(gw.asUser(m.getName()));
     assertEquals(self, asMember.getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder().setWallet(t.name())
@@ -266,12 +273,7 @@ class GatewayAdmissionTest {
   void limitIncreaseRequestsAreAskedByMembersAndDecidedByOwners() {
     Team t = team(10 * DOLLAR);
     var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
-    User m = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
-        .setExternalId("req-member-" + users).setEmail("req-member-" + users + "@acme.test").build()).getUser();
-    String token = identity.withCallCredentials(gw.asUser(t.owner())).createInvitation(CreateInvitationRequest
-        .newBuilder().setParent(t.name()).setEmail(m.getEmail()).setRole("roles/member").build()).getToken();
-    identity.withCallCredentials(gw.asUser(m.getName())).acceptInvitation(AcceptInvitationRequest.newBuilder()
-        .setToken(token).build());
+    User m = joinAsMember(t, "req-member");
     String self = t.name() + "/members/" + m.getName().substring("users/".length());
     var asOwner = wallet(gw.asUser(t.owner()));
     var asMember = wallet(gw.asUser(m.getName()));
