@@ -60,15 +60,15 @@ public final class PipelineBench {
       walletStub.deposit(DepositRequest.newBuilder().setWallet(team.getWallet()).setAmountNanos(start)
           .setCurrencyCode("USD").setExternalReference("bench").build());
       var meteringStub = MeteringServiceGrpc.newBlockingStub(metering).withCallCredentials(signer.credentials(Caller.PLATFORM));
-      Balance balance = () -> walletStub.getWallet(GetWalletRequest.newBuilder().setName(team.getWallet()).build())
-          .getWallet().getBalanceNanos();
+      BalanceReader readBalance = () -> walletStub.getWallet(GetWalletRequest.newBuilder()
+          .setName(team.getWallet()).build()).getWallet().getBalanceNanos();
       System.out.printf("pipeline bench: events=%d batch=%d threads=%d, load %s%n", total, batch, threads,
           Files.readString(Path.of("/proc/loadavg")).trim());
 
-      maxRate(meteringStub, balance, key, "warm-up", total / 2, batch, threads);
-      double[] max = maxRate(meteringStub, balance, key, "max", total, batch, threads);
+      maxRate(meteringStub, readBalance, key, "warm-up", total / 2, batch, threads);
+      double[] max = maxRate(meteringStub, readBalance, key, "max", total, batch, threads);
       double half = Math.min(max[0], max[1]) / 2;
-      visibility(meteringStub, balance, key, half, Duration.ofSeconds(10));
+      visibility(meteringStub, readBalance, key, half, Duration.ofSeconds(10));
 
       ReconcileResponse rec = walletStub.reconcile(ReconcileRequest.getDefaultInstance());
       System.out.printf("ledger balanced: %s (%d transfers)%n", rec.getBalanced(), rec.getTransfersChecked());
@@ -78,14 +78,15 @@ public final class PipelineBench {
     }
   }
 
-  private interface Balance {
+  private interface BalanceReader { // the wallet's balance in nanos (a long, as all money)
     long get();
   }
 
   /** {acknowledged events/s, debited events/s}. */
-  private static double[] maxRate(MeteringServiceGrpc.MeteringServiceBlockingStub metering, Balance balance,
+  private static double[] maxRate(MeteringServiceGrpc.MeteringServiceBlockingStub metering,
+      BalanceReader readBalance,
       String key, String phase, int total, int batch, int threads) throws Exception {
-    long before = balance.get();
+    long before = readBalance.get();
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     long t0 = System.nanoTime();
     List<Future<Long>> futures = new ArrayList<>();
@@ -105,7 +106,7 @@ public final class PipelineBench {
       cost += f.get();
     }
     long acked = System.nanoTime();
-    while (balance.get() != before - cost) {
+    while (readBalance.get() != before - cost) {
       Thread.sleep(5);
     }
     long debited = System.nanoTime();
@@ -133,11 +134,12 @@ public final class PipelineBench {
   }
 
   /** Paced load at {@code rate} events/s; prints how long acknowledged usage takes to show in the balance. */
-  private static void visibility(MeteringServiceGrpc.MeteringServiceBlockingStub metering, Balance balance,
+  private static void visibility(MeteringServiceGrpc.MeteringServiceBlockingStub metering,
+      BalanceReader readBalance,
       String key, double rate, Duration duration) throws Exception {
     int size = (int) Math.max(100, Math.min(1_000, rate / 40)); // about 40 calls a second, one at a time
     long interval = (long) (size / rate * 1e9);
-    long before = balance.get();
+    long before = readBalance.get();
     // Each batch: its acknowledgement time and the balance that includes it (one sender, so in order).
     List<long[]> acked = java.util.Collections.synchronizedList(new ArrayList<>());
     List<Long> latencies = new ArrayList<>();
@@ -145,7 +147,7 @@ public final class PipelineBench {
     Thread watcher = Thread.ofPlatform().start(() -> {
       int next = 0;
       while (sending.get() || next < acked.size()) {
-        long seen = balance.get();
+        long seen = readBalance.get();
         long at = System.nanoTime();
         while (next < acked.size() && seen <= acked.get(next)[1]) {
           latencies.add(at - acked.get(next)[0]);
