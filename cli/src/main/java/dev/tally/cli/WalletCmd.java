@@ -57,7 +57,8 @@ final class WalletCmd {
     root.c.print(r, () -> show(r.getWallet()));
   }
 
-  @Command(name = "quota", description = "Set (or --clear) a member's or a key's quota for a period.")
+  @Command(name = "quota", description = "Set (or --clear) a member's or a key's quota for a period; SUBJECT "
+      + "teams/{t}/members/* or apiKeys/* sets the team's default for each member or key.")
   void quota(@Parameters(paramLabel = "WALLET") String wallet, @Parameters(paramLabel = "SUBJECT") String subject,
       @Parameters(paramLabel = "PERIOD") String period, @Parameters(paramLabel = "AMOUNT", defaultValue = "0") String amount,
       @Option(names = "--clear") boolean clear,
@@ -77,9 +78,10 @@ final class WalletCmd {
     var r = root.c.wallet().getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder().setWallet(wallet)
         .setSubject(subject == null ? "" : subject).build());
     root.c.print(r, () -> {
-      Out.Table t = new Out.Table("SCOPE", "SUBJECT", "PERIOD", "LIMIT", "SPENT", "HELD", "REMAINING", "RESETS");
+      Out.Table t = new Out.Table("SCOPE", "SOURCE", "SUBJECT", "PERIOD", "LIMIT", "SPENT", "HELD", "REMAINING",
+          "RESETS");
       r.getLimitsList().forEach(l -> t.row(l.getScope().name().substring("LIMIT_SCOPE_".length())
-              .toLowerCase(Locale.ROOT), l.getSubject(), l.getPeriod() == Period.PERIOD_UNSPECIFIED ? "-"
+              .toLowerCase(Locale.ROOT), l.getSource(), l.getSubject(), l.getPeriod() == Period.PERIOD_UNSPECIFIED ? "-"
               : l.getPeriod().name().substring("PERIOD_".length()).toLowerCase(Locale.ROOT),
           Out.money(l.getLimitNanos()), Out.money(l.getSpentNanos()), Out.money(l.getHeldNanos()),
           Out.money(l.getRemainingNanos()), l.hasResetTime() ? Out.time(l.getResetTime()) : "-"));
@@ -102,6 +104,15 @@ final class WalletCmd {
       r.getPlansList().forEach(p -> t.row(p.getName(), p.getDisplayName(), Out.money(p.getIncludedUsagePerSeatNanos())));
       t.print();
     });
+  }
+
+  @Command(name = "billing-period", description = "Anchor the wallet's months to a billing day (1-28) and all"
+      + " its windows to a time zone (IANA id, e.g. Europe/Berlin).")
+  void billingPeriod(@Parameters(paramLabel = "WALLET") String wallet, @Parameters(paramLabel = "DAY") int day,
+      @Parameters(paramLabel = "TIME_ZONE", defaultValue = "UTC") String timeZone) {
+    var r = root.c.wallet().setBillingPeriod(SetBillingPeriodRequest.newBuilder().setWallet(wallet).setBillingDay(day)
+        .setTimeZone(timeZone).build());
+    root.c.print(r, () -> show(r.getWallet()));
   }
 
   @Command(name = "discount", description = "Set the team discount in basis points (operators).")
@@ -141,12 +152,14 @@ final class WalletCmd {
         "balance", Out.money(w.getBalanceNanos()) + " (paid " + Out.money(w.getPaidBalanceNanos()) + ", granted "
             + Out.money(w.getGrantedBalanceNanos()) + ")",
         "available", Out.money(w.getAvailableNanos()) + " (held " + Out.money(w.getHeldNanos()) + ")",
-        "month spend", Out.money(w.getPeriodSpendNanos()),
+        "month spend", Out.money(w.getPeriodSpendNanos()) + " (since " + Out.time(w.getPeriodStartTime()) + ")",
+        "billing period", "from day " + w.getBillingDay() + ", " + w.getTimeZone(),
         "mode", w.getAdmissionMode().name().substring("ADMISSION_MODE_".length()).toLowerCase(Locale.ROOT));
     w.getSpendingLimitsList().forEach(l -> Out.fields("limit " + period(l.getPeriod()),
         Out.money(l.getSpentNanos()) + " of " + Out.money(l.getLimitNanos()) + ", resets " + Out.time(l.getResetTime())));
     w.getQuotasList().forEach(q -> Out.fields("quota " + q.getSubject() + " " + period(q.getPeriod()),
-        Out.money(q.getSpentNanos()) + " of " + Out.money(q.getLimitNanos())));
+        q.getSubject().endsWith("/*") ? Out.money(q.getLimitNanos()) + " each (team default)"
+            : Out.money(q.getSpentNanos()) + " of " + Out.money(q.getLimitNanos())));
     if (w.hasPlan()) {
       Out.fields("plan", w.getPlan().getPlan() + " × " + w.getPlan().getSeats());
     }

@@ -2,6 +2,7 @@ package dev.tally.wallet;
 
 import dev.tally.common.testing.GrpcAssertions;
 import static dev.tally.wallet.WalletFixture.DOLLAR;
+import static dev.tally.wallet.WalletFixture.reserve;
 import static dev.tally.common.testing.GrpcAssertions.assertFails;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,11 +42,6 @@ class HoldsAndLimitsTest {
   @AfterAll
   static void stop() {
     f.close();
-  }
-
-  private static ReserveRequest reserve(String wallet, long amount, String member, String key) {
-    return ReserveRequest.newBuilder().setWallet(wallet).setAmountNanos(amount).setMember(member).setApiKey(key)
-        .build();
   }
 
   private static SetSpendingLimitRequest limit(String wallet, Period period, long nanos) {

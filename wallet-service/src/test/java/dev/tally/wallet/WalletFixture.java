@@ -89,6 +89,12 @@ final class WalletFixture implements AutoCloseable {
     return as(u.caller());
   }
 
+  /** A Reserve of {@code amount} for a member and a key (either may be empty). */
+  static dev.tally.proto.wallet.v1.ReserveRequest reserve(String wallet, long amount, String member, String key) {
+    return dev.tally.proto.wallet.v1.ReserveRequest.newBuilder().setWallet(wallet).setAmountNanos(amount)
+        .setMember(member).setApiKey(key).build();
+  }
+
   WalletServiceGrpc.WalletServiceBlockingStub platform() {
     return as(Caller.PLATFORM);
   }

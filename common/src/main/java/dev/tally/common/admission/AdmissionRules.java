@@ -24,7 +24,29 @@ public final class AdmissionRules {
   public static final List<String> METADATA_KEYS = List.of("scope", "subject", "period", "limit_nanos",
       "spent_nanos", "held_nanos", "requested_nanos", "available_nanos", "reset_time");
 
+  /** The subject of a wallet's default quota for each of its keys. */
+  public static final String KEY_DEFAULT = "apiKeys/*";
+
   private AdmissionRules() {}
+
+  /** The subject of a team's default quota for each of its members. */
+  public static String memberDefault(String team) {
+    return team + "/members/*";
+  }
+
+  /** Whether {@code subject} is a default ({@code apiKeys/*} or {@code teams/{t}/members/*}). */
+  public static boolean isDefault(String subject) {
+    return subject.endsWith("/*");
+  }
+
+  /** The default a key or member falls under; null for anything else (the wallet itself). */
+  public static String defaultOf(String subject) {
+    if (subject.startsWith("apiKeys/")) {
+      return KEY_DEFAULT;
+    }
+    int members = subject.lastIndexOf("/members/");
+    return members > 0 && subject.startsWith("teams/") ? memberDefault(subject.substring(0, members)) : null;
+  }
 
   /** Where a limit sits in the chain. */
   public enum Scope { KEY, MEMBER, TEAM, BALANCE }
@@ -33,7 +55,11 @@ public final class AdmissionRules {
    * One limit of the wallet: {@code subject} is the wallet itself (its spending limit), a member
    * ({@code teams/{t}/members/{u}}) or a key ({@code apiKeys/{k}}); {@code resetTime} null for lifetime.
    */
-  public record Limit(String subject, String period, long limit, long spent, long held, Instant resetTime) {}
+  public record Limit(String subject, String period, long limit, long spent, long held, Instant resetTime) {
+    public Limit withHeld(long amount) {
+      return new Limit(subject, period, limit, spent, amount, resetTime);
+    }
+  }
 
   /** What the decision reads of a wallet. */
   public record State(String wallet, boolean closed, boolean suspended, long available, List<Limit> limits) {}
@@ -44,12 +70,37 @@ public final class AdmissionRules {
   /** The limits of {@code s} that apply to {@code r}, narrowest first (key, member, team), then by period. */
   public static List<Limit> applicable(State s, Request r) {
     List<Limit> out = new ArrayList<>();
-    for (Limit l : s.limits()) {
+    for (Limit l : resolveDefaults(s.limits(), r)) {
       if (scopeOf(s.wallet(), l.subject(), r) != null) {
         out.add(l);
       }
     }
     out.sort(Comparator.comparing((Limit l) -> scopeOf(s.wallet(), l.subject(), r)).thenComparing(Limit::period));
+    return out;
+  }
+
+  /**
+   * {@code limits} with each team default that applies to {@code r} turned into the request's member's or
+   * key's own limit, unless that member or key has its own limit of the same period (an override, or the
+   * entry of one that already spent under the default: it carries the spend). The most specific limit
+   * applies at its level; a default counts nothing that is not its member's or key's. Defaults that do not
+   * apply are dropped; idempotent.
+   */
+  public static List<Limit> resolveDefaults(List<Limit> limits, Request r) {
+    java.util.Set<String> own = new java.util.HashSet<>();
+    limits.stream().filter(l -> !isDefault(l.subject())).forEach(l -> own.add(l.subject() + "|" + l.period()));
+    List<Limit> out = new ArrayList<>(limits.size());
+    for (Limit l : limits) {
+      if (!isDefault(l.subject())) {
+        out.add(l);
+        continue;
+      }
+      String subject = KEY_DEFAULT.equals(l.subject()) ? r.apiKey()
+          : r.member() != null && l.subject().equals(defaultOf(r.member())) ? r.member() : null;
+      if (subject != null && !subject.isEmpty() && !own.contains(subject + "|" + l.period())) {
+        out.add(new Limit(subject, l.period(), l.limit(), 0, l.held(), l.resetTime()));
+      }
+    }
     return out;
   }
 

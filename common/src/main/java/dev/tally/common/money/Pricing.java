@@ -29,4 +29,15 @@ public final class Pricing {
   public static long net(long list, int basisPoints) {
     return list - discount(list, basisPoints);
   }
+
+  /**
+   * Refuses a usage event whose discount is not within its cost (bad data on the topic: the consumer fails,
+   * isolates and parks it; nobody else's usage waits).
+   */
+  public static void requireDiscountWithinCost(String eventId, long discount, long cost) {
+    if (discount < 0 || discount > cost) {
+      throw new IllegalArgumentException("usage event " + eventId + " has a discount of " + discount
+          + " outside 0.." + cost);
+    }
+  }
 }

@@ -20,6 +20,18 @@ public final class GrpcAssertions {
     return e;
   }
 
+  /** The ErrorInfo of a failed call (its reason and metadata); fails when it carries none. */
+  public static com.google.rpc.ErrorInfo errorInfo(StatusRuntimeException e) {
+    try {
+      return io.grpc.protobuf.StatusProto.fromThrowable(e).getDetailsList().stream()
+          .filter(d -> d.is(com.google.rpc.ErrorInfo.class)).findFirst()
+          .orElseThrow(() -> new AssertionError("no ErrorInfo in " + e.getStatus()))
+          .unpack(com.google.rpc.ErrorInfo.class);
+    } catch (com.google.protobuf.InvalidProtocolBufferException bad) {
+      throw new AssertionError(bad);
+    }
+  }
+
   /** The ErrorInfo reason of a failed call, or "" when it carries none. */
   public static String reason(StatusRuntimeException e) {
     return Reasons.of(e, "");

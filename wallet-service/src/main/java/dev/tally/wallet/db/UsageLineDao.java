@@ -89,6 +89,33 @@ public final class UsageLineDao {
     return sum[0];
   }
 
+  /**
+   * {@link #spent} for every key ({@code keys}) or every member of the wallet at once: what each spent in
+   * [{@code start}, {@code end}), for those that spent anything.
+   */
+  public Map<String, Long> spentPerSubject(DSLContext tx, String wallet, boolean keys, OffsetDateTime start,
+      OffsetDateTime end) {
+    String column = keys ? "api_key" : "member";
+    Map<String, Long> out = new java.util.TreeMap<>();
+    tx.connection(c -> {
+      try (PreparedStatement ps = c.prepareStatement("select " + column + ", sum(granted_amount + paid_amount) "
+          + "from usage_lines where wallet = ? and occur_time >= ?" + (end == null ? "" : " and occur_time < ?")
+          + " and " + column + " is not null group by " + column)) {
+        ps.setString(1, wallet);
+        ps.setObject(2, start);
+        if (end != null) {
+          ps.setObject(3, end);
+        }
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.put(rs.getString(1), rs.getBigDecimal(2).longValueExact());
+          }
+        }
+      }
+    });
+    return out;
+  }
+
   /** A wallet's lines, newest first (by id), filtered like the statement. */
   public List<UsageLine> statement(DSLContext tx, String wallet, OffsetDateTime start, OffsetDateTime end,
       String member, String apiKey, String beforeId, int limit) {

@@ -12,6 +12,8 @@ import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
 import dev.tally.wallet.db.jooq.tables.records.SpendRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
+import dev.tally.wallet.periods.Periods;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.Collection;
 import java.util.List;
@@ -88,35 +90,46 @@ public final class WalletDao {
         .execute();
   }
 
-  public long spent(DSLContext tx, String wallet, String subject, String period, OffsetDateTime windowStart) {
-    Long v = tx.select(SPEND.SPENT).from(SPEND).where(SPEND.WALLET.eq(wallet), SPEND.SUBJECT.eq(subject),
-        SPEND.PERIOD.eq(period), SPEND.WINDOW_START.eq(windowStart)).fetchOne(SPEND.SPENT);
-    return v == null ? 0 : v;
-  }
-
   /** One spend increment of a batch. */
   public record SpendIncrement(String wallet, String subject, String period, OffsetDateTime windowStart,
-      long amount) {}
+      OffsetDateTime windowEnd, long amount) {
+    /** The window of {@code period} containing {@code at} under the wallet's anchor, with no amount. */
+    public static SpendIncrement window(String wallet, String subject, String period, Periods periods, Instant at) {
+      return new SpendIncrement(wallet, subject, period, periods.windowStart(period, at),
+          periods.windowEnd(period, at), 0);
+    }
+
+    public SpendIncrement withAmount(long amount) {
+      return new SpendIncrement(wallet, subject, period, windowStart, windowEnd, amount);
+    }
+  }
 
   /**
    * Adds every increment in one upsert (the keys must be distinct) and returns the windows' new totals with
    * what was notified for them.
    */
   public List<SpendRecord> addSpendAll(DSLContext tx, List<SpendIncrement> increments) {
+    return upsertSpend(tx, increments, "spend.spent + excluded.spent");
+  }
+
+  /** Sets every window's spend to its increment's amount (recounted from the usage lines), in one upsert. */
+  public List<SpendRecord> setSpendAll(DSLContext tx, List<SpendIncrement> windows) {
+    return upsertSpend(tx, windows, "excluded.spent");
+  }
+
+  private List<SpendRecord> upsertSpend(DSLContext tx, List<SpendIncrement> increments, String newSpent) {
     List<SpendRecord> out = new java.util.ArrayList<>(increments.size());
     if (increments.isEmpty()) {
       return out;
     }
+    String[] types = {"text", "text", "text", "timestamptz", "timestamptz", "bigint"};
     tx.connection(c -> {
-      try (var ps = c.prepareStatement("insert into spend (wallet, subject, period, window_start, spent) "
-          + "select * from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::bigint[]) "
-          + "on conflict (wallet, subject, period, window_start) do update set spent = spend.spent + excluded.spent "
+      try (var ps = c.prepareStatement("insert into spend (wallet, subject, period, window_start, window_end, spent) "
+          + "select * from " + ColumnArrays.unnest(types) + " "
+          + "on conflict (wallet, subject, period, window_start) do update set spent = " + newSpent + " "
           + "returning wallet, subject, period, window_start, spent, notified_pct")) {
-        ps.setArray(1, c.createArrayOf("text", increments.stream().map(SpendIncrement::wallet).toArray()));
-        ps.setArray(2, c.createArrayOf("text", increments.stream().map(SpendIncrement::subject).toArray()));
-        ps.setArray(3, c.createArrayOf("text", increments.stream().map(SpendIncrement::period).toArray()));
-        ps.setArray(4, c.createArrayOf("timestamptz", increments.stream().map(i -> i.windowStart().toString()).toArray()));
-        ps.setArray(5, c.createArrayOf("bigint", increments.stream().map(SpendIncrement::amount).toArray()));
+        ColumnArrays.bind(c, ps, types, increments, i -> new Object[] {i.wallet(), i.subject(), i.period(),
+            i.windowStart().toString(), i.windowEnd() == null ? null : i.windowEnd().toString(), i.amount()});
         try (var rs = ps.executeQuery()) {
           while (rs.next()) {
             SpendRecord r = new SpendRecord();
@@ -127,6 +140,39 @@ public final class WalletDao {
             r.setSpent(rs.getLong(5));
             r.setNotifiedPct(rs.getInt(6));
             out.add(r);
+          }
+        }
+      }
+    });
+    return out;
+  }
+
+  /** A member's or a key's spend in a window counted under a team default. */
+  public record Spent(String subject, long spent) {}
+
+  /**
+   * The spend of every member or key counted under the given team defaults' windows (each window's subject is
+   * a default: {@code teams/{t}/members/*} or {@code apiKeys/*}), in one read, keyed by the default's
+   * {@link #windowKey}.
+   */
+  public Map<String, List<Spent>> spentUnderDefaults(DSLContext tx, List<SpendIncrement> defaults) {
+    Map<String, List<Spent>> out = new java.util.HashMap<>();
+    if (defaults.isEmpty()) {
+      return out;
+    }
+    String[] types = {"text", "text", "text", "timestamptz"};
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("select u.w, u.d, s.period, s.window_start, s.subject, s.spent from "
+          + ColumnArrays.unnest(types) + " as u(w, d, p, ws) join spend s on s.wallet = u.w and s.period = u.p "
+          + "and s.window_start = u.ws and left(s.subject, length(u.d) - 1) = left(u.d, length(u.d) - 1) "
+          + "and s.subject <> u.d")) {
+        ColumnArrays.bind(c, ps, types, defaults, d -> new Object[] {d.wallet(), d.subject(), d.period(),
+            d.windowStart().toString()});
+        try (var rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.computeIfAbsent(windowKey(rs.getString(1), rs.getString(2), rs.getString(3),
+                rs.getObject(4, OffsetDateTime.class)), k -> new java.util.ArrayList<>())
+                .add(new Spent(rs.getString(5), rs.getLong(6)));
           }
         }
       }
@@ -175,10 +221,10 @@ public final class WalletDao {
       try (var ps = c.prepareStatement("update wallets w set status = u.status, held = u.held, "
           + "low_balance_notified = u.low, auto_refill_requested = u.refill, plan_period_start = u.pps, "
           + "version = u.version, update_time = u.ut, auto_refill_month_start = u.rms, "
-          + "auto_refill_month_requested = u.rmr, auto_refill_pending = u.rp from unnest(?::text[], ?::text[], "
-          + "?::bigint[], ?::boolean[], ?::boolean[], ?::timestamptz[], ?::bigint[], ?::timestamptz[], "
-          + "?::timestamptz[], ?::bigint[], ?::bigint[]) as u(name, status, held, low, refill, pps, version, ut, rms, "
-          + "rmr, rp) where w.name = u.name")) {
+          + "auto_refill_month_requested = u.rmr, auto_refill_pending = u.rp, plan_period_end = u.ppe "
+          + "from unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[], ?::boolean[], ?::timestamptz[], "
+          + "?::bigint[], ?::timestamptz[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::timestamptz[]) "
+          + "as u(name, status, held, low, refill, pps, version, ut, rms, rmr, rp, ppe) where w.name = u.name")) {
         ps.setArray(1, c.createArrayOf("text", changed.stream().map(WalletsRecord::getName).toArray()));
         ps.setArray(2, c.createArrayOf("text", changed.stream().map(WalletsRecord::getStatus).toArray()));
         ps.setArray(3, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getHeld).toArray()));
@@ -196,19 +242,11 @@ public final class WalletDao {
             .toArray()));
         ps.setArray(11, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getAutoRefillPending)
             .toArray()));
+        ps.setArray(12, c.createArrayOf("timestamptz", changed.stream()
+            .map(w -> w.getPlanPeriodEnd() == null ? null : w.getPlanPeriodEnd().toString()).toArray()));
         ps.executeUpdate();
       }
     });
-  }
-
-  /** Sets a window's spend to what the ledger says (a limit starts counting from its transfers). */
-  /** Sets a window's spend; returns the window's row (with the highest threshold notified in it). */
-  public SpendRecord setSpend(DSLContext tx, String wallet, String subject, String period, OffsetDateTime windowStart,
-      long spent) {
-    return tx.insertInto(SPEND).set(SPEND.WALLET, wallet).set(SPEND.SUBJECT, subject).set(SPEND.PERIOD, period)
-        .set(SPEND.WINDOW_START, windowStart).set(SPEND.SPENT, spent)
-        .onConflict(SPEND.WALLET, SPEND.SUBJECT, SPEND.PERIOD, SPEND.WINDOW_START).doUpdate()
-        .set(SPEND.SPENT, spent).returning().fetchOne();
   }
 
   public void setNotifiedPct(DSLContext tx, SpendRecord spend, int pct) {
@@ -342,11 +380,10 @@ public final class WalletDao {
         .limit(limit).fetch(HOLDS.WALLET);
   }
 
-  public List<String> walletsWithDueGrantsOrPlans(DSLContext tx, OffsetDateTime now, OffsetDateTime monthStart,
-      int limit) {
+  public List<String> walletsWithDueGrantsOrPlans(DSLContext tx, OffsetDateTime now, int limit) {
     return tx.selectDistinct(GRANTS.WALLET).from(GRANTS).where(GRANTS.REMAINING.gt(0L), GRANTS.EXPIRE_TIME.le(now))
         .union(DSL.select(WALLETS.NAME).from(WALLETS).where(WALLETS.PLAN.isNotNull(),
-            WALLETS.PLAN_PERIOD_START.lt(monthStart)))
+            WALLETS.PLAN_PERIOD_END.le(now)))
         .limit(limit).fetch(0, String.class);
   }
 }

@@ -165,6 +165,15 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   }
 
   @Override
+  public void setBillingPeriod(SetBillingPeriodRequest req, StreamObserver<SetBillingPeriodResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetBillingPeriodMethod().getFullMethodName(),
+        req.getRequestId(), req, SetBillingPeriodResponse.parser(), tx -> SetBillingPeriodResponse.newBuilder()
+            .setWallet(WalletProtos.wallet(wallets.setBillingPeriod(tx, caller, req.getWallet(), req.getBillingDay(),
+                req.getTimeZone()))).build()));
+  }
+
+  @Override
   public void setDiscount(SetDiscountRequest req, StreamObserver<SetDiscountResponse> out) {
     Caller caller = Caller.current();
     reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSetDiscountMethod().getFullMethodName(),

@@ -29,6 +29,7 @@ final class WalletProtos {
             .setTargetBalanceNanos(w.getAutoRefillTarget()).setMonthlyCapNanos(w.getAutoRefillMonthlyCap())
             .setRequestedThisMonthNanos(w.getAutoRefillMonthRequested())
             .setMaxFailedAttempts(w.getAutoRefillMaxFailures()).setFailedAttempts(w.getAutoRefillFailures()))
+        .setBillingDay(w.getBillingDay()).setTimeZone(w.getTimeZone())
         .setUpdateTime(ts(w.getUpdateTime()));
     if (w.getPlan() != null) {
       b.setPlan(PlanSubscription.newBuilder().setPlan("plans/" + w.getPlan()).setSeats(w.getSeats())
@@ -39,20 +40,27 @@ final class WalletProtos {
         b.addSpendingLimits(SpendingLimit.newBuilder().setPeriod(period(l.period())).setLimitNanos(l.limit())
             .setSpentNanos(l.spent()).setRemainingNanos(l.remaining()).setResetTime(ts(l.resetTime()))
             .addAllAlertPercents(l.alertPercents()));
-      } else {
-        b.addQuotas(Quota.newBuilder().setSubject(l.subject()).setPeriod(period(l.period())).setLimitNanos(l.limit())
-            .setSpentNanos(l.spent()).setRemainingNanos(l.remaining()).setResetTime(ts(l.resetTime()))
-            .addAllAlertPercents(l.alertPercents()));
+      } else if (!l.fromDefault()) { // what is set; members' spend under a default: GetEffectiveLimits
+        b.addQuotas(quota(l));
       }
     }
     return b.build();
+  }
+
+  private static Quota quota(Snapshot.LimitState l) {
+    return Quota.newBuilder().setSubject(l.subject()).setPeriod(period(l.period())).setLimitNanos(l.limit())
+        .setSpentNanos(l.spent()).setRemainingNanos(l.remaining()).setResetTime(ts(l.resetTime()))
+        .addAllAlertPercents(l.alertPercents()).build();
   }
 
   static WalletState state(Snapshot s) {
     Wallet w = wallet(s);
     return WalletState.newBuilder().setWallet(w.getName()).setStatus(w.getStatus())
         .setAdmissionMode(w.getAdmissionMode()).setAvailableNanos(w.getAvailableNanos())
-        .addAllSpendingLimits(w.getSpendingLimitsList()).addAllQuotas(w.getQuotasList())
+        .addAllSpendingLimits(w.getSpendingLimitsList())
+        // Gateways decide on every member's and key's spend under a team default too.
+        .addAllQuotas(s.limits().stream().filter(l -> !l.subject().equals(w.getName())).map(WalletProtos::quota)
+            .toList())
         .setVersion(s.wallet().getVersion()).setDiscountBasisPoints(s.wallet().getDiscountBps()).build();
   }
 
@@ -68,7 +76,7 @@ final class WalletProtos {
       } else {
         l.setSubject(row.limit().subject()).setPeriod(period(row.limit().period()))
             .setLimitNanos(row.limit().limit()).setSpentNanos(row.limit().spent()).setHeldNanos(row.limit().held())
-            .setSource(row.scope().name().toLowerCase(Locale.ROOT));
+            .setSource(row.source());
         if (row.limit().resetTime() != null) {
           l.setResetTime(dev.tally.common.grpc.ProtoTime.ts(row.limit().resetTime()));
         }

@@ -121,16 +121,14 @@ public final class HoldManager {
         listed.apiKey(), listed.member(), listed.ttl());
     String walletName = w.getName();
     Instant now = book.now();
+    AdmissionRules.Request request = new AdmissionRules.Request(r.amount(), r.member(), r.apiKey());
     List<AdmissionRules.Limit> limits = new java.util.ArrayList<>(locked.limits.size());
-    for (Snapshot.LimitState l : locked.limits) {
-      limits.add(new AdmissionRules.Limit(l.subject(), l.period(), l.limit(), l.spent(),
-          locked.heldBySubject.getOrDefault(l.subject(), 0L),
-          l.resetTime() == null ? null : l.resetTime().toInstant()));
+    for (AdmissionRules.Limit l : AdmissionRules.resolveDefaults(AdmissionLimits.of(locked.limits), request)) {
+      limits.add(l.withHeld(locked.heldBySubject.getOrDefault(l.subject(), 0L)));
     }
     long available = locked.balance - w.getHeld();
     AdmissionRules.check(new AdmissionRules.State(walletName, Boolean.TRUE.equals(w.getClosed()),
-        "suspended".equals(w.getStatus()), available, limits), new AdmissionRules.Request(r.amount(),
-        r.member(), r.apiKey()), now);
+        "suspended".equals(w.getStatus()), available, limits), request, now);
     HoldsRecord hold = new HoldsRecord();
     hold.setId(Ids.newId());
     hold.setWallet(walletName);
@@ -182,7 +180,7 @@ public final class HoldManager {
       String lineId = "settle-" + holdId;
       UsageLine line = charges.charge(tx, w, new Charges.Usage(lineId, Idempotency.sha256(
           (lineId + "|" + eventId + "|" + actual).getBytes(java.nio.charset.StandardCharsets.UTF_8)), actual,
-          hold.getMember(), hold.getApiKey(), book.now(), "settled hold " + holdId, false), spend, book.now());
+          hold.getMember(), hold.getApiKey(), book.now(), "settled hold " + holdId, null), spend, book.now());
       Charges.Posted posted = Charges.postings(List.of(line), book.now());
       lines.insertAll(tx, posted.lines());
       ledger.post(tx, posted.transfers());

@@ -8,6 +8,7 @@ import dev.tally.common.ids.Wallets;
 import dev.tally.wallet.access.BillingAccess;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
+import dev.tally.wallet.holds.AdmissionLimits;
 import dev.tally.wallet.wallets.Snapshot;
 import dev.tally.wallet.wallets.WalletBook;
 import io.grpc.Status;
@@ -35,11 +36,23 @@ public final class EffectiveLimits {
     this.access = access;
   }
 
-  /** One limit with where it stands; {@code limit} null for the balance row. */
-  public record Row(AdmissionRules.Scope scope, AdmissionRules.Limit limit, long balance, long available) {
+  /**
+   * One limit with where it stands; {@code limit} null for the balance row; {@code teamDefault} when it is
+   * the team's default for its members or keys rather than set on the subject itself.
+   */
+  public record Row(AdmissionRules.Scope scope, AdmissionRules.Limit limit, long balance, long available,
+      boolean teamDefault) {
     public long remaining() {
       return limit == null ? Math.max(0, available)
           : Math.max(0, limit.limit() - limit.spent() - limit.held());
+    }
+
+    /** Where it is set: {@code key}, {@code member}, {@code team_default}, {@code team} or {@code wallet}. */
+    public String source() {
+      if (limit == null) {
+        return "wallet";
+      }
+      return teamDefault ? "team_default" : scope.name().toLowerCase(java.util.Locale.ROOT);
     }
   }
 
@@ -87,18 +100,21 @@ public final class EffectiveLimits {
         "wallet " + wallet + " not found"));
     Snapshot s = book.snapshot(tx, w);
     Map<String, Long> held = wallets.pendingHeldBySubject(tx, List.of(wallet)).getOrDefault(wallet, Map.of());
+    java.util.Set<String> ownLimits = new java.util.HashSet<>();
+    s.limits().stream().filter(l -> !l.fromDefault() && !AdmissionRules.isDefault(l.subject()))
+        .forEach(l -> ownLimits.add(l.subject() + "|" + l.period()));
     List<AdmissionRules.Limit> limits = new ArrayList<>();
-    for (Snapshot.LimitState l : s.limits()) {
-      limits.add(new AdmissionRules.Limit(l.subject(), l.period(), l.limit(), l.spent(),
-          held.getOrDefault(l.subject(), 0L), l.resetTime() == null ? null : l.resetTime().toInstant()));
+    AdmissionRules.Request request = new AdmissionRules.Request(0, member, key);
+    for (AdmissionRules.Limit l : AdmissionRules.resolveDefaults(AdmissionLimits.of(s.limits()), request)) {
+      limits.add(l.withHeld(held.getOrDefault(l.subject(), 0L)));
     }
     AdmissionRules.State state = new AdmissionRules.State(wallet, false, false, s.available(), limits);
-    AdmissionRules.Request request = new AdmissionRules.Request(0, member, key);
     List<Row> rows = new ArrayList<>();
     for (AdmissionRules.Limit l : AdmissionRules.applicable(state, request)) {
-      rows.add(new Row(AdmissionRules.scopeOf(wallet, l.subject(), request), l, s.balance(), s.available()));
+      rows.add(new Row(AdmissionRules.scopeOf(wallet, l.subject(), request), l, s.balance(), s.available(),
+          !ownLimits.contains(l.subject() + "|" + l.period())));
     }
-    rows.add(new Row(AdmissionRules.Scope.BALANCE, null, s.balance(), s.available()));
+    rows.add(new Row(AdmissionRules.Scope.BALANCE, null, s.balance(), s.available(), false));
     return new Result(wallet, subject, member, rows);
   }
 

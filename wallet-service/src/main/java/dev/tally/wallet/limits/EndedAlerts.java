@@ -5,8 +5,8 @@ import static dev.tally.wallet.db.jooq.Tables.SPEND;
 
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
-import dev.tally.wallet.periods.Periods;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
@@ -27,14 +27,20 @@ public final class EndedAlerts {
 
   /** Resolves up to a batch of alerts whose window ended before {@code now}; returns how many. */
   public int resolve(DSLContext tx, Instant now) {
-    var ended = tx.select(SPEND.asterisk(), DSL.coalesce(LIMITS.LIMIT_NANOS, 0L).as("limit_nanos"))
-        .from(SPEND).leftJoin(LIMITS).on(LIMITS.WALLET.eq(SPEND.WALLET), LIMITS.SUBJECT.eq(SPEND.SUBJECT),
-            LIMITS.PERIOD.eq(SPEND.PERIOD))
-        .where(SPEND.NOTIFIED_PCT.gt(0))
-        .and(SPEND.PERIOD.eq("day").and(SPEND.WINDOW_START.lt(Periods.windowStart("day", now)))
-            .or(SPEND.PERIOD.eq("week").and(SPEND.WINDOW_START.lt(Periods.windowStart("week", now))))
-            .or(SPEND.PERIOD.eq("month").and(SPEND.WINDOW_START.lt(Periods.windowStart("month", now)))))
-        .orderBy(SPEND.WINDOW_START).limit(BATCH).forUpdate().of(SPEND).skipLocked().fetch();
+    // Each window carries its end (its wallet's anchor decided it); the alert names the limit it fired for:
+    // the subject's own, else its team's default.
+    var own = LIMITS.as("own");
+    var fallback = LIMITS.as("fallback");
+    var ended = tx.select(SPEND.asterisk(), DSL.coalesce(own.LIMIT_NANOS, fallback.LIMIT_NANOS, DSL.inline(0L))
+            .as("limit_nanos"))
+        .from(SPEND)
+        .leftJoin(own).on(own.WALLET.eq(SPEND.WALLET), own.SUBJECT.eq(SPEND.SUBJECT), own.PERIOD.eq(SPEND.PERIOD))
+        .leftJoin(fallback).on(fallback.WALLET.eq(SPEND.WALLET), fallback.PERIOD.eq(SPEND.PERIOD),
+            fallback.SUBJECT.like("%/*"),
+            DSL.left(SPEND.SUBJECT, DSL.length(fallback.SUBJECT).minus(1))
+                .eq(DSL.left(fallback.SUBJECT, DSL.length(fallback.SUBJECT).minus(1))))
+        .where(SPEND.NOTIFIED_PCT.gt(0), SPEND.WINDOW_END.le(now.atOffset(ZoneOffset.UTC)))
+        .orderBy(SPEND.WINDOW_END).limit(BATCH).forUpdate().of(SPEND).skipLocked().fetch();
     for (var r : ended) {
       var row = r.into(SPEND);
       events.thresholdResolved(tx, row.getWallet(), row.getSubject(), row.getPeriod(), row.getNotifiedPct(),

@@ -3,6 +3,7 @@ package dev.tally.wallet.limits;
 import static dev.tally.wallet.db.jooq.Tables.LIMITS;
 import static dev.tally.wallet.db.jooq.Tables.LIMIT_REQUESTS;
 
+import dev.tally.common.admission.AdmissionRules;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
@@ -44,8 +45,11 @@ public final class LimitRequests {
     EffectiveLimits.Subject s = subjects.subject(wallet, subject);
     subjects.requireSelfOrViewer(caller, wallet, s.member(), s.keyOwner());
     String limitSubject = subject.isEmpty() ? wallet : subject;
+    // The subject's own limit, else the team default it falls under.
+    String fallback = java.util.Objects.requireNonNullElse(AdmissionRules.defaultOf(limitSubject), limitSubject);
     Long current = tx.select(LIMITS.LIMIT_NANOS).from(LIMITS).where(LIMITS.WALLET.eq(wallet),
-        LIMITS.SUBJECT.eq(limitSubject), LIMITS.PERIOD.eq(period)).fetchOne(LIMITS.LIMIT_NANOS);
+        LIMITS.SUBJECT.in(limitSubject, fallback), LIMITS.PERIOD.eq(period))
+        .orderBy(LIMITS.SUBJECT.eq(limitSubject).desc()).limit(1).fetchOne(LIMITS.LIMIT_NANOS);
     LimitRequestsRecord r = tx.newRecord(LIMIT_REQUESTS);
     r.setId(Ids.newId());
     r.setWallet(wallet);

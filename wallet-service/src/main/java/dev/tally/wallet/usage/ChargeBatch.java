@@ -1,5 +1,6 @@
 package dev.tally.wallet.usage;
 
+import dev.tally.common.admission.AdmissionRules;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
@@ -26,8 +27,8 @@ public final class ChargeBatch {
   /** The alert percentages of a limit set without its own. */
   public static final List<Integer> DEFAULT_ALERTS = List.of(50, 80, 100);
 
-  private record Key(String wallet, String subject, String period, OffsetDateTime windowStart)
-      implements Comparable<Key> {
+  private record Key(String wallet, String subject, String period, OffsetDateTime windowStart,
+      OffsetDateTime windowEnd) implements Comparable<Key> {
     @Override
     public int compareTo(Key o) {
       int c = wallet.compareTo(o.wallet);
@@ -78,15 +79,15 @@ public final class ChargeBatch {
     drawn.put(grant.getId(), grant);
   }
 
-  /** Adds {@code amount} for each subject of the charge in every period. */
-  public void add(String wallet, List<String> subjects, Instant occurredAt, long amount) {
+  /** Adds {@code amount} for each subject of the charge in every period, in the wallet's windows. */
+  public void add(String wallet, Periods periods, List<String> subjects, Instant occurredAt, long amount) {
     if (amount == 0) {
       return;
     }
     for (String subject : subjects) {
       for (String period : Periods.ALL) {
-        increments.merge(new Key(wallet, subject, period, Periods.windowStart(period, occurredAt)), amount,
-            Long::sum);
+        increments.merge(new Key(wallet, subject, period, periods.windowStart(period, occurredAt),
+            periods.windowEnd(period, occurredAt)), amount, Long::sum);
       }
     }
   }
@@ -109,18 +110,19 @@ public final class ChargeBatch {
         .collect(java.util.stream.Collectors.toSet()))) {
       limits.put(l.getWallet() + "|" + l.getSubject() + "|" + l.getPeriod(), l);
     }
-    // Only windows something reads: a limit's, and the wallet's month (its period spend). A limit set later
-    // starts from the ledger (WalletManager), so no row is kept that nobody reads.
+    // Only windows something reads: a limit's (a member's or key's under a team default too), and the
+    // wallet's month (its period spend). A limit set later starts from the usage lines (WalletManager), so no
+    // row is kept that nobody reads.
     List<WalletDao.SpendIncrement> adds = new java.util.ArrayList<>(increments.size());
     increments.forEach((k, v) -> {
       boolean walletMonth = k.subject().equals(k.wallet()) && k.period().equals("month");
-      if (walletMonth || limits.containsKey(k.wallet() + "|" + k.subject() + "|" + k.period())) {
-        adds.add(new WalletDao.SpendIncrement(k.wallet(), k.subject(), k.period(), k.windowStart(), v));
+      if (walletMonth || limitOf(limits, k.wallet(), k.subject(), k.period()) != null) {
+        adds.add(new WalletDao.SpendIncrement(k.wallet(), k.subject(), k.period(), k.windowStart(), k.windowEnd(), v));
       }
     });
     increments.clear();
     for (SpendRecord row : wallets.addSpendAll(tx, adds)) {
-      LimitsRecord limit = limits.get(row.getWallet() + "|" + row.getSubject() + "|" + row.getPeriod());
+      LimitsRecord limit = limitOf(limits, row.getWallet(), row.getSubject(), row.getPeriod());
       if (limit == null) {
         continue;
       }
@@ -131,5 +133,15 @@ public final class ChargeBatch {
         wallets.setNotifiedPct(tx, row, crossed);
       }
     }
+  }
+
+  /** The limit a subject's window counts against: its own, else its team's default for its kind. */
+  private static LimitsRecord limitOf(Map<String, LimitsRecord> limits, String wallet, String subject, String period) {
+    LimitsRecord own = limits.get(wallet + "|" + subject + "|" + period);
+    if (own != null) {
+      return own;
+    }
+    String fallback = AdmissionRules.defaultOf(subject);
+    return fallback == null ? null : limits.get(wallet + "|" + fallback + "|" + period);
   }
 }

@@ -48,7 +48,7 @@ public final class ChargeExpiredHolds implements ExpiredHolds {
       String id = "hold-expired-" + h.getId();
       charged.add(charges.charge(tx, w, new Charges.Usage(id, Idempotency.sha256(id.getBytes(StandardCharsets.UTF_8)),
           h.getAmount(), h.getMember(), h.getApiKey(), h.getExpireTime().toInstant(),
-          "hold " + h.getId() + " expired without usage: its estimate is charged", true), spend, clock.instant()));
+          "hold " + h.getId() + " expired without usage: its estimate is charged", 0L), spend, clock.instant()));
     }
     Charges.Posted posted = Charges.postings(charged, clock.instant());
     lines.insertAll(tx, posted.lines());

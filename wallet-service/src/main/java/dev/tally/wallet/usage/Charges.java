@@ -30,14 +30,15 @@ public final class Charges {
   }
 
   /**
-   * One usage charge to price against a wallet; {@code alreadyNet} when the amount was already discounted
-   * (an estimate held at the team's net price).
+   * One usage charge to price against a wallet; {@code discount} the discount already decided for it (an
+   * event priced net when recorded; 0 for an estimate held at the team's net price), null for the wallet's
+   * current discount.
    */
   public record Usage(String eventId, byte[] payloadHash, long listCost, String member, String apiKey,
-      Instant occurredAt, String description, boolean alreadyNet) {}
+      Instant occurredAt, String description, Long discount) {}
 
   public UsageLine charge(DSLContext tx, WalletsRecord w, Usage u, ChargeBatch spend, Instant now) {
-    long discount = u.alreadyNet() ? 0 : Pricing.discount(u.listCost(), w.getDiscountBps());
+    long discount = u.discount() != null ? u.discount() : Pricing.discount(u.listCost(), w.getDiscountBps());
     long charge = u.listCost() - discount;
     long fromGrants = 0;
     if (charge > 0) {
@@ -54,7 +55,7 @@ public final class Charges {
         }
       }
     }
-    spend.add(w.getName(), subjects(w.getName(), u.member(), u.apiKey()), u.occurredAt(), charge);
+    spend.add(w.getName(), dev.tally.wallet.wallets.WalletBook.periods(w), subjects(w.getName(), u.member(), u.apiKey()), u.occurredAt(), charge);
     return new UsageLine(w.getName(), u.eventId(), u.payloadHash(),
         Ids.derived(u.occurredAt(), w.getName() + "|" + u.eventId()), fromGrants, charge - fromGrants, u.listCost(),
         discount, w.getCurrencyCode(), blankToNull(u.member()), blankToNull(u.apiKey()), u.description(),

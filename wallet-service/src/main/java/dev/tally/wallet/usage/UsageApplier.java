@@ -86,6 +86,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     Map<String, byte[]> hashes = new HashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
       UsageEvent e = TransactionalConsumer.parse(r, UsageEvent.parser(), "usage");
+      dev.tally.common.money.Pricing.requireDiscountWithinCost(e.getEventId(), e.getDiscountNanos(), e.getCostNanos());
       String key = UsageLine.key(e.getBillingAccount(), e.getEventId());
       if (batch.putIfAbsent(key, e) != null) {
         duplicates.incrementAndGet(); // the same event twice in one batch: the first one counts
@@ -123,7 +124,8 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
       String member = Charges.memberSubject(w.getName(), e.getUser());
       UsageLine line = charges.charge(tx, w, new Charges.Usage(e.getEventId(), hashes.get(key), e.getCostNanos(),
           member.isEmpty() ? e.getUser() : member, e.getApiKey(), ProtoTime.instant(e.getOccurredAt()),
-          e.getMeter() + (e.getModel().isEmpty() ? "" : " " + e.getModel()) + " × " + e.getQuantity(), false),
+          e.getMeter() + (e.getModel().isEmpty() ? "" : " " + e.getModel()) + " × " + e.getQuantity(),
+          e.hasDiscountNanos() ? e.getDiscountNanos() : null),
           spend, book.now());
       charged.add(line);
       if (!e.getHold().isEmpty()) {

@@ -4,7 +4,6 @@ import dev.tally.common.db.Database;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.limits.EndedAlerts;
-import dev.tally.wallet.periods.Periods;
 import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.Set;
@@ -44,8 +43,7 @@ public final class Housekeeper implements AutoCloseable {
   /** One pass; returns the number of wallets brought up to date. */
   public int runOnce() {
     Set<String> due = new LinkedHashSet<>(db.transaction(tx -> wallets.walletsWithDueHolds(tx.dsl(), book.nowOdt(), BATCH)));
-    due.addAll(db.transaction(tx -> wallets.walletsWithDueGrantsOrPlans(tx.dsl(), book.nowOdt(),
-        Periods.windowStart("month", book.now()), BATCH)));
+    due.addAll(db.transaction(tx -> wallets.walletsWithDueGrantsOrPlans(tx.dsl(), book.nowOdt(), BATCH)));
     for (String name : due) {
       db.transaction(tx -> {
         WalletsRecord w = wallets.lock(tx.dsl(), name).orElseThrow();

@@ -16,9 +16,13 @@ public record Snapshot(
     List<LimitState> limits,
     long planGrantedThisPeriod) {
 
-  /** One limit or quota with its spend in the current window. */
+  /**
+   * One limit or quota with its spend in the current window. A team default appears once with its wildcard
+   * subject (spent 0) and once per member or key that spent under it ({@code fromDefault}): what admission
+   * reads, in the wallet and in gateways, without the default ever being copied onto members or keys.
+   */
   public record LimitState(String subject, String period, long limit, long spent, OffsetDateTime resetTime,
-      List<Integer> alertPercents) {
+      List<Integer> alertPercents, boolean fromDefault) {
     public long remaining() {
       return Math.max(0, limit - spent);
     }

@@ -1,5 +1,6 @@
 package dev.tally.wallet.wallets;
 
+import dev.tally.common.admission.AdmissionRules;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Ids;
@@ -134,6 +135,11 @@ public final class WalletBook {
     return w;
   }
 
+  /** The wallet's period windows: its team's billing day and time zone. */
+  public static Periods periods(WalletsRecord w) {
+    return Periods.of(w.getBillingDay(), w.getTimeZone());
+  }
+
   public Snapshot snapshot(DSLContext tx, WalletsRecord w) {
     return snapshotAll(tx, List.of(w)).getFirst();
   }
@@ -155,30 +161,52 @@ public final class WalletBook {
     wallets.limitsOf(tx, names).forEach(l -> limits.computeIfAbsent(l.getWallet(), k -> new ArrayList<>()).add(l));
     limits.values().forEach(l -> l.sort(java.util.Comparator.comparing(LimitsRecord::getSubject)
         .thenComparing(LimitsRecord::getPeriod)));
-    OffsetDateTime monthStart = Periods.windowStart("month", now);
     List<WalletDao.SpendIncrement> windows = new ArrayList<>();
-    for (String name : names) {
-      windows.add(new WalletDao.SpendIncrement(name, name, "month", monthStart, 0));
+    List<WalletDao.SpendIncrement> defaultWindows = new ArrayList<>();
+    for (WalletsRecord w : ws) {
+      String name = w.getName();
+      Periods periods = periods(w);
+      windows.add(WalletDao.SpendIncrement.window(name, name, "month", periods, now));
       for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
-        windows.add(new WalletDao.SpendIncrement(name, l.getSubject(), l.getPeriod(),
-            Periods.windowStart(l.getPeriod(), now), 0));
+        var window = WalletDao.SpendIncrement.window(name, l.getSubject(), l.getPeriod(), periods, now);
+        (AdmissionRules.isDefault(l.getSubject()) ? defaultWindows : windows).add(window);
       }
     }
     Map<String, Long> spent = wallets.spentAll(tx, windows);
+    // A team default counts against each member or key on its own: the windows of those that spent in it.
+    Map<String, List<WalletDao.Spent>> underDefaults = wallets.spentUnderDefaults(tx, defaultWindows);
     List<Snapshot> snapshots = new ArrayList<>(ws.size());
     for (WalletsRecord w : ws) {
       String name = w.getName();
+      Periods periods = periods(w);
+      List<LimitsRecord> own = limits.getOrDefault(name, List.of());
+      java.util.Set<String> explicit = new java.util.HashSet<>();
+      own.forEach(l -> explicit.add(l.getSubject() + "|" + l.getPeriod()));
       List<Snapshot.LimitState> states = new ArrayList<>();
-      for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
-        OffsetDateTime start = Periods.windowStart(l.getPeriod(), now);
-        states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
-            spent.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(), start), 0L),
-            Periods.windowEnd(l.getPeriod(), now), List.of(l.getAlertPercents())));
+      for (LimitsRecord l : own) {
+        OffsetDateTime start = periods.windowStart(l.getPeriod(), now);
+        OffsetDateTime reset = periods.windowEnd(l.getPeriod(), now);
+        List<Integer> alerts = List.of(l.getAlertPercents());
+        if (!AdmissionRules.isDefault(l.getSubject())) {
+          states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
+              spent.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(), start), 0L), reset, alerts,
+              false));
+          continue;
+        }
+        states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(), 0, reset, alerts, false));
+        for (WalletDao.Spent s : underDefaults.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(),
+            start), List.of())) {
+          if (!explicit.contains(s.subject() + "|" + l.getPeriod())) { // an override replaces the default
+            states.add(new Snapshot.LimitState(s.subject(), l.getPeriod(), l.getLimitNanos(), s.spent(), reset, alerts,
+                true));
+          }
+        }
       }
+      OffsetDateTime monthStart = periods.windowStart("month", now);
       snapshots.add(new Snapshot(w, balances.getOrDefault(Accounts.paid(name), 0L),
           balances.getOrDefault(Accounts.granted(name), 0L), w.getHeld(),
           spent.getOrDefault(WalletDao.windowKey(name, name, "month", monthStart), 0L), monthStart,
-          Periods.windowEnd("month", now), states,
+          periods.windowEnd("month", now), states,
           w.getPlan() == null ? 0 : wallets.grantedSince(tx, name, "plan", monthStart)));
     }
     return snapshots;
@@ -206,18 +234,30 @@ public final class WalletBook {
       expireGrant(tx, w, g, "expired");
       changed = true;
     }
-    OffsetDateTime monthStart = Periods.windowStart("month", now());
-    if (w.getPlan() != null && w.getPlanPeriodStart() != null && w.getPlanPeriodStart().isBefore(monthStart)) {
-      Plan plan = plan(w.getPlan());
-      long amount = Money.proRata(plan.includedPerSeat(), w.getSeats(), 1);
-      if (amount > 0) {
-        grant(tx, w, amount, 0, Periods.windowEnd("month", now()), "plan " + plan.id() + " × " + w.getSeats(),
-            "plan");
-      }
-      w.setPlanPeriodStart(monthStart);
+    if (w.getPlan() != null && w.getPlanPeriodEnd() != null && !w.getPlanPeriodEnd().toInstant().isAfter(now())) {
+      renewPlan(tx, w);
       changed = true;
     }
     return changed;
+  }
+
+  /**
+   * Grants the plan's included usage for the billing month that is starting. When the billing day moved, the
+   * new month overlaps the one already granted: only the part after the old end is granted, pro rata.
+   */
+  private void renewPlan(DSLContext tx, WalletsRecord w) {
+    Periods periods = periods(w);
+    OffsetDateTime start = periods.windowStart("month", now());
+    OffsetDateTime end = periods.windowEnd("month", now());
+    OffsetDateTime from = w.getPlanPeriodEnd().isAfter(start) ? w.getPlanPeriodEnd() : start;
+    Plan plan = plan(w.getPlan());
+    long amount = Money.proRata(Money.proRata(plan.includedPerSeat(), w.getSeats(), 1),
+        java.time.Duration.between(from, end).toSeconds(), java.time.Duration.between(start, end).toSeconds());
+    if (amount > 0) {
+      grant(tx, w, amount, 0, end, "plan " + plan.id() + " × " + w.getSeats(), "plan");
+    }
+    w.setPlanPeriodStart(start);
+    w.setPlanPeriodEnd(end);
   }
 
   /** Grants credit to a locked wallet: a GRANT transfer and a lot spent before paid money. */
@@ -277,7 +317,7 @@ public final class WalletBook {
    * leaves; none when the cap is used up.
    */
   private void requestRefill(DSLContext tx, WalletsRecord w, long balance) {
-    OffsetDateTime month = Periods.windowStart("month", now());
+    OffsetDateTime month = periods(w).windowStart("month", now());
     if (w.getAutoRefillMonthStart() == null || w.getAutoRefillMonthStart().isBefore(month)) {
       w.setAutoRefillMonthStart(month);
       w.setAutoRefillMonthRequested(0L);

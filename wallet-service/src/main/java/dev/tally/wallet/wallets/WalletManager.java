@@ -1,5 +1,6 @@
 package dev.tally.wallet.wallets;
 
+import dev.tally.common.admission.AdmissionRules;
 import dev.tally.common.ids.Wallets;
 import java.util.Map;
 import dev.tally.common.kafka.AuditTrail;
@@ -13,6 +14,7 @@ import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
+import dev.tally.wallet.db.jooq.tables.records.SpendRecord;
 import dev.tally.wallet.db.jooq.tables.records.TransfersRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.ledger.Accounts;
@@ -34,8 +36,9 @@ import org.jooq.DSLContext;
 
 /** Wallet operations: reading, deposits, statement, limits, quotas, discount, auto-refill, plans, grants. */
 public final class WalletManager {
-  private static final Pattern MEMBER = Pattern.compile("teams/([A-Za-z0-9_-]{1,64})/members/[A-Za-z0-9_-]{1,64}");
-  private static final Pattern KEY = Pattern.compile("apiKeys/[A-Za-z0-9_-]{1,64}");
+  // A member or a key; `*` in place of the user or key sets the team's default for each of them.
+  private static final Pattern MEMBER = Pattern.compile("teams/([A-Za-z0-9_-]{1,64})/members/([A-Za-z0-9_-]{1,64}|\\*)");
+  private static final Pattern KEY = Pattern.compile("apiKeys/([A-Za-z0-9_-]{1,64}|\\*)");
 
   private final WalletBook book;
   private final WalletDao wallets;
@@ -163,15 +166,18 @@ public final class WalletManager {
     // Spend windows are only kept where a limit reads them (and the wallet's month): a new limit starts from
     // what the usage lines in its current window add up to. A limit below that is accepted and blocks at once
     // (remaining 0): lowering a cap is how an admin stops spending now, so it must never be refused.
-    OffsetDateTime windowStart = Periods.windowStart(period, book.now());
-    long spent = usageLines.spent(tx, wallet, subject, windowStart, Periods.windowEnd(period, book.now()));
-    var window = wallets.setSpend(tx, wallet, subject, period, windowStart, spent);
-    // An alert that fired in this window is over once the limit no longer puts the spend past it.
-    int stillCrossed = clear ? 0 : ChargeBatch.highestCrossed(spent, limit, alerts);
-    if (window.getNotifiedPct() > stillCrossed) {
-      events.thresholdResolved(tx, wallet, subject, period, window.getNotifiedPct(), clear ? 0 : limit, spent,
-          clear ? "LIMIT_CLEARED" : "LIMIT_RAISED");
-      wallets.setNotifiedPct(tx, window, stillCrossed);
+    java.util.Set<String> ownLimits = new java.util.HashSet<>();
+    wallets.limits(tx, wallet).forEach(l -> ownLimits.add(l.getSubject() + "|" + l.getPeriod()));
+    for (SpendRecord window : recount(tx, w, subject, period)) {
+      // An alert that fired in this window is over once the limit no longer puts the spend past it.
+      int stillCrossed = clear ? 0 : ChargeBatch.highestCrossed(window.getSpent(), limit, alerts);
+      // Under a default, a member or key with its own limit of the period is not affected by the change.
+      boolean overridden = !window.getSubject().equals(subject) && ownLimits.contains(window.getSubject() + "|" + period);
+      if (window.getNotifiedPct() > stillCrossed && !overridden) {
+        events.thresholdResolved(tx, wallet, window.getSubject(), period, window.getNotifiedPct(), clear ? 0 : limit,
+            window.getSpent(), clear ? "LIMIT_CLEARED" : "LIMIT_RAISED");
+        wallets.setNotifiedPct(tx, window, stillCrossed);
+      }
     }
     if (clear) {
       wallets.deleteLimit(tx, wallet, subject, period);
@@ -180,6 +186,47 @@ public final class WalletManager {
     }
     wallets.putLimit(tx, wallet, subject, period, limit, alerts);
     audit(tx, caller, wallet, action, details);
+    return book.afterChange(tx, w);
+  }
+
+  /**
+   * Sets the spend of a limit's current window (under the wallet's anchor) to what the usage lines in it add
+   * up to: for a team default, the window of every member or key that spent in it. Returns the windows.
+   */
+  private List<SpendRecord> recount(DSLContext tx, WalletsRecord w, String subject, String period) {
+    var window = WalletDao.SpendIncrement.window(w.getName(), subject, period, WalletBook.periods(w), book.now());
+    if (!AdmissionRules.isDefault(subject)) {
+      return wallets.setSpendAll(tx, List.of(window.withAmount(usageLines.spent(tx, w.getName(), subject,
+          window.windowStart(), window.windowEnd()))));
+    }
+    List<WalletDao.SpendIncrement> each = new ArrayList<>();
+    usageLines.spentPerSubject(tx, w.getName(), subject.equals(AdmissionRules.KEY_DEFAULT), window.windowStart(),
+        window.windowEnd()).forEach((who, spent) -> each.add(new WalletDao.SpendIncrement(w.getName(), who, period,
+        window.windowStart(), window.windowEnd(), spent)));
+    return wallets.setSpendAll(tx, each);
+  }
+
+  /**
+   * Anchors the wallet's windows to its team's billing day and time zone. Every window a limit (or the
+   * wallet's month) reads is recounted from the usage lines under the new anchor, so spend is never lost or
+   * counted twice by the move; the plan's current period ends as it was granted and the next one follows the
+   * new anchor (pro rata where they overlap).
+   */
+  public Snapshot setBillingPeriod(DSLContext tx, Caller caller, String name, int billingDay, String timeZone) {
+    String wallet = access.resolve(caller, name);
+    access.requireManage(caller, wallet);
+    Periods anchor = Periods.of(billingDay, timeZone);
+    WalletsRecord w = book.lockFresh(tx, wallet);
+    audit(tx, caller, wallet, "wallet.set_billing_period", Map.of("before.billing_day",
+        Integer.toString(w.getBillingDay()), "before.time_zone", w.getTimeZone(), "after.billing_day",
+        Integer.toString(anchor.billingDay()), "after.time_zone", anchor.zone().getId()));
+    w.setBillingDay((short) anchor.billingDay());
+    w.setTimeZone(anchor.zone().getId());
+    wallets.store(tx, w);
+    recount(tx, w, wallet, "month");
+    for (var l : wallets.limits(tx, wallet)) {
+      recount(tx, w, l.getSubject(), l.getPeriod());
+    }
     return book.afterChange(tx, w);
   }
 
@@ -282,6 +329,7 @@ public final class WalletManager {
       w.setPlan(null);
       w.setSeats(0);
       w.setPlanPeriodStart(null);
+      w.setPlanPeriodEnd(null);
       return book.afterChange(tx, w);
     }
     if (!planName.startsWith("plans/")) {
@@ -294,8 +342,8 @@ public final class WalletManager {
     long before = w.getPlan() == null ? 0 : book.plan(w.getPlan()).includedPerSeat() * w.getSeats();
     long after = Math.multiplyExact(plan.includedPerSeat(), (long) seats);
     Instant now = book.now();
-    OffsetDateTime start = Periods.windowStart("month", now);
-    OffsetDateTime end = Periods.windowEnd("month", now);
+    OffsetDateTime start = WalletBook.periods(w).windowStart("month", now);
+    OffsetDateTime end = WalletBook.periods(w).windowEnd("month", now);
     if (after > before) {
       long remaining = Duration.between(now, end.toInstant()).toSeconds();
       long whole = Duration.between(start.toInstant(), end.toInstant()).toSeconds();
@@ -307,6 +355,7 @@ public final class WalletManager {
     w.setPlan(plan.id());
     w.setSeats(seats);
     w.setPlanPeriodStart(start);
+    w.setPlanPeriodEnd(end);
     return book.afterChange(tx, w);
   }
 
