@@ -31,7 +31,7 @@ final class UsageCmd {
       RecordResult x = r.getResults(0);
       System.out.println(x.getStatus().name().substring("RECORD_STATUS_".length()).toLowerCase(Locale.ROOT)
           + (x.getReason().isEmpty() ? "" : " " + x.getReason()) + " " + x.getEventId() + " cost "
-          + Out.money(x.getCostNanos()));
+          + Out.money(x.getCostNanos()) + " (net " + Out.money(x.getNetCostNanos()) + ")");
     });
   }
 
@@ -39,7 +39,8 @@ final class UsageCmd {
       + "teams/{t}, teams/{t}/members/{u} or users/me).")
   void summary(@Parameters(paramLabel = "SUBJECT") String subject, @Option(names = "--days", defaultValue = "30") int days) {
     var r = root.c.metering().getUsageSummary(GetUsageSummaryRequest.newBuilder().setSubject(subject).setDays(days).build());
-    root.c.print(r, () -> Out.fields("subject", subject, "days", days, "calls", r.getCalls(), "spend", Out.money(r.getSpendNanos()),
+    root.c.print(r, () -> Out.fields("subject", subject, "days", days, "calls", r.getCalls(),
+        "list spend", Out.money(r.getListSpendNanos()), "net spend", Out.money(r.getNetSpendNanos()),
         "input tokens", r.getInputTokens(), "output tokens", r.getOutputTokens()));
   }
 
@@ -58,10 +59,11 @@ final class UsageCmd {
     }
     var r = root.c.metering().getUsage(req.build());
     root.c.print(r, () -> {
-      Out.Table t = new Out.Table("BUCKET", "METER", "MODEL", "KEY", "MEMBER", "CALLS", "QUANTITY", "SPEND");
+      Out.Table t = new Out.Table("BUCKET", "METER", "MODEL", "KEY", "MEMBER", "CALLS", "QUANTITY", "LIST SPEND",
+          "NET SPEND");
       r.getBucketsList().forEach(b -> b.getGroupsList().forEach(g -> t.row(Out.time(b.getStartTime()), dash(g.getMeter()),
           dash(g.getModel()), dash(g.getApiKey()), dash(g.getMember()), g.getCalls(), g.getQuantity(),
-          Out.money(g.getSpendNanos()))));
+          Out.money(g.getListSpendNanos()), Out.money(g.getNetSpendNanos()))));
       t.print();
     });
   }

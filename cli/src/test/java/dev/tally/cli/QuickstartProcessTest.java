@@ -111,6 +111,8 @@ class QuickstartProcessTest {
     assertTrue(vars.get("SECRET").startsWith("tly_"));
     run(true, "wallet", "deposit", "$TEAM", "20.00", "--ref", "pay_001");
     run(true, "wallet", "limit", "$TEAM", "day", "1.00", "--as", "$OWNER");
+    String perMember = run(true, "wallet", "quota", "$TEAM", "$TEAM/members/*", "month", "5.00", "--as", "$OWNER");
+    assertTrue(perMember.contains("$5.00 each (team default)"), perMember);
     String admitted = run(true, "admit", "--key-secret", "$SECRET", "--meter", "output_tokens", "--quantity", "4000");
     vars.put("HOLD", field(admitted, "hold"));
     String recorded = run(true, "usage", "record", "--key", "$KEY", "--meter", "output_tokens", "--quantity", "3000",
@@ -120,7 +122,8 @@ class QuickstartProcessTest {
     GetUsageSummaryResponse summary = json(GetUsageSummaryResponse.newBuilder(),
         run(false, "usage", "summary", "$KEY", "--as", "$MEMBER", "--json"));
     assertEquals(1, summary.getCalls());
-    assertEquals(1_800_000L, summary.getSpendNanos());
+    assertEquals(1_800_000L, summary.getListSpendNanos());
+    assertEquals(1_800_000L, summary.getNetSpendNanos());
     run(true, "usage", "summary", "$KEY", "--as", "$MEMBER");
     String wallet = run(true, "wallet", "get", "$TEAM", "--as", "$OWNER");
     assertTrue(wallet.contains("$19.9982"), wallet);
@@ -131,6 +134,7 @@ class QuickstartProcessTest {
     assertTrue(denied.err().startsWith("error: RESOURCE_EXHAUSTED SPENDING_LIMIT_REACHED"), denied.err());
     String limits = run(true, "wallet", "limits", "$TEAM", "--subject", "$KEY", "--as", "$OWNER");
     assertTrue(limits.contains("team") && limits.contains("balance") && limits.contains("$0.9982"), limits);
+    assertTrue(limits.contains("team_default") && limits.contains("$4.9982"), "Max's share of the default: " + limits);
     genericClient();
   }
 
@@ -199,7 +203,7 @@ class QuickstartProcessTest {
   private void record(String[] args, String output) {
     StringBuilder line = new StringBuilder("tally");
     for (String a : args) {
-      line.append(' ').append(a.contains(" ") || a.contains("|") ? "\"" + a + "\"" : a);
+      line.append(' ').append(a.contains(" ") || a.contains("|") || a.contains("*") ? "\"" + a + "\"" : a);
     }
     commands.add(line.toString());
     transcript.append("$ ").append(line).append('\n').append(redact(output)).append('\n');
@@ -214,7 +218,14 @@ class QuickstartProcessTest {
   private List<String> substitute(List<String> args) {
     List<String> out = new ArrayList<>();
     for (String a : args) {
-      out.add(a.startsWith("$") && vars.containsKey(a.substring(1)) ? vars.get(a.substring(1)) : a);
+      // $VAR (and "$VAR/..." as a shell expands it inside quotes)
+      Matcher m = Pattern.compile("\\$([A-Z_]+)").matcher(a);
+      StringBuilder sb = new StringBuilder();
+      while (m.find()) {
+        m.appendReplacement(sb, Matcher.quoteReplacement(vars.getOrDefault(m.group(1), m.group())));
+      }
+      m.appendTail(sb);
+      out.add(sb.toString());
     }
     return out;
   }

@@ -17,6 +17,7 @@ import dev.tally.metering.config.MeteringConfig;
 import dev.tally.metering.grpc.MeteringGrpcService;
 import dev.tally.metering.ingest.UsageIngestor;
 import dev.tally.metering.keys.ApiKeyDirectory;
+import dev.tally.metering.discounts.Discounts;
 import dev.tally.metering.rollups.RollupApplier;
 import dev.tally.metering.rollups.UsageQueries;
 import io.grpc.ManagedChannel;
@@ -60,16 +61,20 @@ public final class MeteringServiceMain {
     runner.manage(identity::shutdownNow);
     ApiKeyDirectory keys = new ApiKeyDirectory(identity, signer);
     PriceCatalog catalog = new PriceCatalog();
-    UsageIngestor ingestor = new UsageIngestor(db, catalog, keys, runner.manage(kafka.producer("metering-ingest")),
-        clock, config.maxAge(), config.maxFutureSkew());
+    Discounts discounts = new Discounts();
+    UsageIngestor ingestor = new UsageIngestor(db, catalog, discounts, keys,
+        runner.manage(kafka.producer("metering-ingest")), clock, config.maxAge(), config.maxFutureSkew());
     TransactionalConsumer rollups = runner.manage(new TransactionalConsumer(db, kafka, "metering-rollups",
         Topics.USAGE, "metering-rollups", new RollupApplier()::apply)).start();
+    // Team discounts, from the wallet's state events: usage is priced net when recorded.
+    TransactionalConsumer walletStates = runner.manage(new TransactionalConsumer(db, kafka, "metering-discounts",
+        Topics.WALLET, "metering-discounts", discounts::apply)).start();
     GrpcServer server = runner.manage(GrpcServer.builder("metering", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
-        .consumersHealthy(rollups)
+        .consumersHealthy(rollups, walletStates)
         .addService(new MeteringGrpcService(db, ingestor, catalog, new UsageQueries(),
             new UsageAccess(new TeamPermissions(identity, signer), keys), clock,
-            new dev.tally.common.kafka.ParkedEventsApi(db, java.util.List.of(rollups))))
+            new dev.tally.common.kafka.ParkedEventsApi(db, java.util.List.of(rollups, walletStates))))
         .start());
     return new Running(server, db, rollups);
   }

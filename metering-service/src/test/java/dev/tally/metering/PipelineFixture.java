@@ -146,6 +146,14 @@ final class PipelineFixture implements AutoCloseable {
     return usageTransfers(wallet).stream().mapToLong(Transfer::getAmountNanos).sum();
   }
 
+  /** Waits until metering prices {@code wallet}'s usage at {@code bps} off (it learns discounts on wallet.v1). */
+  void awaitDiscountKnown(String wallet, int bps) {
+    var d = dev.tally.metering.db.jooq.Tables.DISCOUNTS;
+    dev.tally.common.testing.Await.until("metering knows the discount of " + wallet, java.time.Duration.ofSeconds(20),
+        () -> Integer.valueOf(bps).equals(metering.db().dsl().select(d.BASIS_POINTS).from(d)
+            .where(d.BILLING_ACCOUNT.eq(wallet)).fetchOne(d.BASIS_POINTS)));
+  }
+
   void assertReconciled() {
     ReconcileResponse r = wallet(Caller.PLATFORM).reconcile(ReconcileRequest.getDefaultInstance());
     assertTrue(r.getBalanced(), "ledger out of balance: " + r.getMismatchedAccountsList());

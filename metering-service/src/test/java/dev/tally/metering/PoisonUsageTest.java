@@ -79,16 +79,21 @@ class PoisonUsageTest {
     try (KafkaProducer<String, byte[]> producer = new KafkaClients(TestInfra.kafka(), null).producer("poison")) {
       producer.send(new ProducerRecord<>(Topics.USAGE, wallet, nul.toByteArray())).get();
       producer.send(new ProducerRecord<>(Topics.USAGE, wallet, new byte[] {(byte) 0xff, 0x01, 0x02})).get();
+      // A discount larger than the cost would credit the team: refused like any bad record.
+      producer.send(new ProducerRecord<>(Topics.USAGE, wallet, nul.toBuilder().setEventId("poison-discount")
+          .setModel("m").setDiscountNanos(600_001).build().toByteArray())).get();
     }
     for (int i = 0; i < 20; i++) {
       f.recordUsage(record("good-" + i, s.key(), "output_tokens", 1_000, now));
     }
     f.awaitBalance(wallet, 10 * DOLLAR - 20 * 600_000L);
 
-    List<ParkedEvent> walletParked = Await.value("wallet parked both", Duration.ofSeconds(30),
+    List<ParkedEvent> walletParked = Await.value("wallet parked all three", Duration.ofSeconds(30),
         () -> parkedFor(f.wallet(Caller.PLATFORM).listParkedEvents(dev.tally.proto.wallet.v1.ListParkedEventsRequest
             .newBuilder().setFilter(ParkedEventFilter.getDefaultInstance()).setPageSize(1000).build())
-            .getParkedEventsList(), wallet), l -> l.size() == 2);
+            .getParkedEventsList(), wallet), l -> l.size() == 3);
+    assertTrue(walletParked.stream().anyMatch(p -> p.getUsageEventId().equals("poison-discount")
+        && p.getError().contains("discount")));
     ParkedEvent owed = walletParked.stream().filter(p -> p.getUsageEventId().equals("poison-nul")).findFirst()
         .orElseThrow();
     assertEquals(600_000, owed.getCostNanos());
@@ -97,18 +102,18 @@ class PoisonUsageTest {
     assertTrue(walletParked.stream().anyMatch(p -> p.getError().contains("unreadable usage record")));
 
     var w = f.walletOf(wallet);
-    assertEquals(600_000, w.getParkedUsageNanos(), "a parked usage event is money owed");
-    assertEquals(2, w.getParkedUsageEvents());
+    assertEquals(2 * 600_000, w.getParkedUsageNanos(), "a parked usage event is money owed");
+    assertEquals(3, w.getParkedUsageEvents());
     var statement = f.wallet(Caller.PLATFORM).listTransfers(dev.tally.proto.wallet.v1.ListTransfersRequest.newBuilder()
         .setWallet(wallet).build());
-    assertEquals(600_000, statement.getParkedUsageNanos(), "the statement shows what is owed");
+    assertEquals(2 * 600_000, statement.getParkedUsageNanos(), "the statement shows what is owed");
     var reconciliation = f.wallet(Caller.PLATFORM).reconcile(ReconcileRequest.getDefaultInstance());
     assertTrue(reconciliation.getBalanced());
-    assertTrue(reconciliation.getParkedUsageEvents() >= 2);
+    assertTrue(reconciliation.getParkedUsageEvents() >= 3);
 
-    Await.value("rollups parked both", Duration.ofSeconds(30),
+    Await.value("rollups parked all three", Duration.ofSeconds(30),
         () -> parkedFor(f.metering(Caller.PLATFORM).listParkedEvents(ListParkedEventsRequest.newBuilder()
-            .setPageSize(1000).build()).getParkedEventsList(), wallet), l -> l.size() == 2);
+            .setPageSize(1000).build()).getParkedEventsList(), wallet), l -> l.size() == 3);
     Await.until("good usage rolled up", Duration.ofSeconds(30), () -> f.metering(s.owner().caller())
         .getUsageSummary(GetUsageSummaryRequest.newBuilder().setSubject(s.team().getName()).build()).getCalls() == 20);
 

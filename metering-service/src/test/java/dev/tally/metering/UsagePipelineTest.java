@@ -119,11 +119,30 @@ class UsagePipelineTest {
         .build());
     f.wallet(Caller.PLATFORM).grantCredits(GrantCreditsRequest.newBuilder().setWallet(w).setAmountNanos(DOLLAR / 2)
         .setRequestId("g1").build());
+    f.awaitDiscountKnown(w, 1_000);
     // $1.08 of GPU at 10 % off = $0.972: $0.50 from the grant first, $0.472 paid.
-    f.recordUsage(record("dg-1", s.key(), "gpu_seconds", 3_600_000, Instant.now()));
+    Instant at = Instant.now();
+    RecordResult priced = f.recordUsage(record("dg-1", s.key(), "gpu_seconds", 3_600_000, at)).getResults(0);
+    assertEquals(1_080_000_000L, priced.getCostNanos());
+    assertEquals(972_000_000L, priced.getNetCostNanos(), "the client learns what the wallet debits");
     Wallet after = f.awaitBalance(w, 10 * DOLLAR + DOLLAR / 2 - 972_000_000L);
     assertEquals(0, after.getGrantedBalanceNanos());
     assertEquals(10 * DOLLAR - 472_000_000L, after.getPaidBalanceNanos());
+    // GetUsage names both: list spend before the discount, net spend equal to the ledger's usage debits.
+    dev.tally.common.testing.Await.until("rollup", java.time.Duration.ofSeconds(20), () -> summary(s).getCalls() == 1);
+    GetUsageSummaryResponse usage = summary(s);
+    assertEquals(1_080_000_000L, usage.getListSpendNanos());
+    assertEquals(972_000_000L, usage.getNetSpendNanos());
+    assertEquals(f.usageDebits(w), usage.getNetSpendNanos());
+    // A replay answers with the first acceptance's prices.
+    RecordResult replay = f.recordUsage(record("dg-1", s.key(), "gpu_seconds", 3_600_000, at)).getResults(0);
+    assertEquals(RecordStatus.RECORD_STATUS_DUPLICATE, replay.getStatus());
+    assertEquals(972_000_000L, replay.getNetCostNanos());
+  }
+
+  private static GetUsageSummaryResponse summary(Setup s) {
+    return f.metering(Caller.PLATFORM).getUsageSummary(GetUsageSummaryRequest.newBuilder()
+        .setSubject(s.team().getName()).build());
   }
 
   @Test

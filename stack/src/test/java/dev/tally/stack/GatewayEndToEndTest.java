@@ -244,4 +244,53 @@ class GatewayEndToEndTest {
     assertEquals(one.getPlan().getGrantedThisPeriodNanos(),
         walletOf(gw.platform(), team.getWallet()).getPlan().getGrantedThisPeriodNanos(), "GetWallet shows it too");
   }
+
+  /**
+   * GetUsage names list and net spend; net equals the ledger's usage debits and what RecordUsage said each
+   * record costs net, whenever the discount reached metering.
+   */
+  @Test
+  void usageReportsListAndNetSpendAndNetIsWhatTheWalletDebited() {
+    User owner = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|net")
+        .setEmail("net@acme.test").build()).getUser();
+    Team team = identity(gw.asUser(owner.getName())).createTeam(CreateTeamRequest.newBuilder()
+        .setDisplayName("Net").build()).getTeam();
+    String key = identity(gw.asUser(owner.getName())).createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("net").build())
+        .getApiKey().getName();
+    wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(100 * DOLLAR)
+        .setCurrencyCode("USD").setExternalReference("net-pay").build());
+    wallet(gw.platform()).setDiscount(SetDiscountRequest.newBuilder().setWallet(team.getName())
+        .setDiscountBasisPoints(2_500).build());
+    long list = 0;
+    long net = 0;
+    int n = 0;
+    // Usage is priced when recorded: records go on until one carries the discount (metering hears of it on
+    // wallet.v1), and every one of them says what it costs net.
+    RecordResult last;
+    do {
+      last = record("net-" + (++n), key, "output_tokens", 1_000, "");
+      list += last.getCostNanos();
+      net += last.getNetCostNanos();
+      assertTrue(n < 500, "the discount never reached metering");
+    } while (last.getNetCostNanos() == last.getCostNanos());
+    assertEquals(last.getCostNanos() * 3 / 4, last.getNetCostNanos(), "25 % off");
+    long expectedNet = net;
+    Await.until("debited", Duration.ofSeconds(30),
+        () -> walletOf(gw.platform(), team.getWallet()).getBalanceNanos() == 100 * DOLLAR - expectedNet);
+    int calls = n;
+    Await.until("rolled up", Duration.ofSeconds(30), () -> metering(gw.platform()).getUsageSummary(
+        GetUsageSummaryRequest.newBuilder().setSubject(team.getName()).build()).getCalls() == calls);
+    GetUsageSummaryResponse summary = metering(gw.asUser(owner.getName())).getUsageSummary(
+        GetUsageSummaryRequest.newBuilder().setSubject(team.getName()).build());
+    assertEquals(list, summary.getListSpendNanos());
+    assertEquals(net, summary.getNetSpendNanos(), "net spend is what the wallet debited");
+    assertEquals(list, summary.getSpendNanos(), "the old field stays list spend");
+    GetUsageResponse buckets = metering(gw.asUser(owner.getName())).getUsage(GetUsageRequest.newBuilder()
+        .setSubject(team.getName()).setStartTime(ProtoTime.ts(Instant.now().minus(Duration.ofDays(1))))
+        .setEndTime(ProtoTime.ts(Instant.now().plus(Duration.ofMinutes(2))))
+        .setBucketWidth(BucketWidth.BUCKET_WIDTH_DAY).build());
+    assertEquals(net, buckets.getBucketsList().stream().flatMap(b -> b.getGroupsList().stream())
+        .mapToLong(UsageGroup::getNetSpendNanos).sum());
+  }
 }

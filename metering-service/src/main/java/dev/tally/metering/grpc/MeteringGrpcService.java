@@ -88,7 +88,8 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
           current = UsageBucket.newBuilder().setStartTime(ts(r.bucket())).setEndTime(ts(r.bucket().plus(step)));
         }
         current.addGroups(UsageGroup.newBuilder().setMeter(r.meter()).setModel(r.model()).setApiKey(r.apiKey())
-            .setMember(r.member()).setCalls(r.calls()).setQuantity(r.quantity()).setSpendNanos(r.spend()));
+            .setMember(r.member()).setCalls(r.calls()).setQuantity(r.quantity()).setSpendNanos(r.spend())
+            .setListSpendNanos(r.spend()).setNetSpendNanos(r.netSpend()));
       }
       if (current != null) {
         b.addBuckets(current);
@@ -108,6 +109,7 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
       var s = queries.summary(tx.dsl(), subject, start.atOffset(ZoneOffset.UTC), end.plusSeconds(60)
           .atOffset(ZoneOffset.UTC));
       return GetUsageSummaryResponse.newBuilder().setCalls(s.calls()).setSpendNanos(s.spend())
+          .setListSpendNanos(s.spend()).setNetSpendNanos(s.netSpend())
           .setInputTokens(s.inputTokens()).setOutputTokens(s.outputTokens()).setCurrencyCode("USD")
           .setStartTime(ProtoTime.ts(start)).setEndTime(ProtoTime.ts(end)).build();
     }));

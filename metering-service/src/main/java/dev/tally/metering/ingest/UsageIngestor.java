@@ -11,6 +11,8 @@ import dev.tally.common.error.TallyException;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.Topics;
+import dev.tally.common.money.Pricing;
+import dev.tally.metering.discounts.Discounts;
 import dev.tally.common.money.MoneyBounds;
 import dev.tally.metering.catalog.PriceCatalog;
 import dev.tally.metering.db.jooq.tables.records.MetersRecord;
@@ -48,16 +50,18 @@ public final class UsageIngestor {
   private static final Duration ACK_TIMEOUT = Duration.ofSeconds(10);
   private final Database db;
   private final PriceCatalog catalog;
+  private final Discounts discounts;
   private final ApiKeyDirectory keys;
   private final KafkaProducer<String, byte[]> producer;
   private final Clock clock;
   private final Duration maxAge;
   private final Duration maxFutureSkew;
 
-  public UsageIngestor(Database db, PriceCatalog catalog, ApiKeyDirectory keys, KafkaProducer<String, byte[]> producer,
-      Clock clock, Duration maxAge, Duration maxFutureSkew) {
+  public UsageIngestor(Database db, PriceCatalog catalog, Discounts discounts, ApiKeyDirectory keys,
+      KafkaProducer<String, byte[]> producer, Clock clock, Duration maxAge, Duration maxFutureSkew) {
     this.db = db;
     this.catalog = catalog;
+    this.discounts = discounts;
     this.keys = keys;
     this.producer = producer;
     this.clock = clock;
@@ -131,15 +135,29 @@ public final class UsageIngestor {
     return Arrays.asList(results);
   }
 
-  private void claimAndPublish(DSLContext tx, List<Candidate> candidates, RecordResult[] results) {
+  /** The candidates priced at their team's net price: each event carries its discount (see {@link Discounts}). */
+  private List<Candidate> discounted(DSLContext tx, List<Candidate> candidates) {
+    Map<String, Integer> bps = discounts.of(tx, candidates.stream().map(c -> c.event().getBillingAccount())
+        .collect(java.util.stream.Collectors.toSet()));
+    List<Candidate> out = new ArrayList<>(candidates.size());
+    for (Candidate c : candidates) {
+      long discount = Pricing.discount(c.event().getCostNanos(), bps.getOrDefault(c.event().getBillingAccount(), 0));
+      out.add(new Candidate(c.index(), c.event().toBuilder().setDiscountNanos(discount).build(), c.hash()));
+    }
+    return out;
+  }
+
+  private void claimAndPublish(DSLContext tx, List<Candidate> undiscounted, RecordResult[] results) {
+    List<Candidate> candidates = discounted(tx, undiscounted);
     // One statement from arrays whatever the batch size (a rendered multi-row insert cost more than the rest).
     java.util.Set<String> claimed = new java.util.HashSet<>();
-    String[] types = {"text", "text", "bytea", "bigint"};
+    String[] types = {"text", "text", "bytea", "bigint", "bigint"};
     tx.connection(c -> {
-      try (var ps = c.prepareStatement("insert into ingested (billing_account, event_id, payload_hash, cost_nanos) "
-          + "select * from " + ColumnArrays.unnest(types) + " on conflict do nothing returning billing_account, event_id")) {
+      try (var ps = c.prepareStatement("insert into ingested (billing_account, event_id, payload_hash, cost_nanos, "
+          + "discount_nanos) select * from " + ColumnArrays.unnest(types)
+          + " on conflict do nothing returning billing_account, event_id")) {
         ColumnArrays.bind(c, ps, types, candidates, k -> new Object[] {k.event().getBillingAccount(),
-            k.event().getEventId(), k.hash(), k.event().getCostNanos()});
+            k.event().getEventId(), k.hash(), k.event().getCostNanos(), k.event().getDiscountNanos()});
         try (var rs = ps.executeQuery()) {
           while (rs.next()) {
             claimed.add(rs.getString(1) + "|" + rs.getString(2));
@@ -147,12 +165,12 @@ public final class UsageIngestor {
         }
       }
     });
-    Map<String, org.jooq.Record2<byte[], Long>> existing = new HashMap<>();
+    Map<String, org.jooq.Record3<byte[], Long, Long>> existing = new HashMap<>();
     if (claimed.size() < candidates.size()) {
       for (Candidate c : candidates) {
         String k = c.event().getBillingAccount() + "|" + c.event().getEventId();
         if (!claimed.contains(k) && !existing.containsKey(k)) {
-          existing.put(k, tx.select(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS).from(INGESTED)
+          existing.put(k, tx.select(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS, INGESTED.DISCOUNT_NANOS).from(INGESTED)
               .where(INGESTED.BILLING_ACCOUNT.eq(c.event().getBillingAccount()),
                   INGESTED.EVENT_ID.eq(c.event().getEventId())).fetchOne());
         }
@@ -166,15 +184,16 @@ public final class UsageIngestor {
         fresh.add(c);
         results[c.index()] = RecordResult.newBuilder().setEventId(e.getEventId())
             .setStatus(RecordStatus.RECORD_STATUS_ACCEPTED).setCostNanos(e.getCostNanos())
-            .setCurrencyCode(e.getCurrencyCode()).build();
-        existing.putIfAbsent(k, tx.newRecord(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS).values(c.hash(),
-            e.getCostNanos()));
+            .setNetCostNanos(e.getCostNanos() - e.getDiscountNanos()).setCurrencyCode(e.getCurrencyCode()).build();
+        existing.putIfAbsent(k, tx.newRecord(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS, INGESTED.DISCOUNT_NANOS)
+            .values(c.hash(), e.getCostNanos(), e.getDiscountNanos()));
         continue;
       }
       var prior = existing.get(k);
       results[c.index()] = Arrays.equals(prior.value1(), c.hash())
           ? RecordResult.newBuilder().setEventId(e.getEventId()).setStatus(RecordStatus.RECORD_STATUS_DUPLICATE)
-              .setCostNanos(prior.value2()).setCurrencyCode(e.getCurrencyCode()).build()
+              .setCostNanos(prior.value2()).setNetCostNanos(prior.value2() - prior.value3())
+              .setCurrencyCode(e.getCurrencyCode()).build()
           : rejected(e.getEventId(), Reasons.IDEMPOTENCY_KEY_REUSED);
     }
     List<ProducerRecord<String, byte[]>> records = new ArrayList<>(fresh.size());

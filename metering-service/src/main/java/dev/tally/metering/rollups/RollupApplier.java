@@ -34,6 +34,7 @@ public final class RollupApplier {
     Map<String, UsageEvent> events = new java.util.LinkedHashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
       UsageEvent e = TransactionalConsumer.parse(r, UsageEvent.parser(), "usage");
+      dev.tally.common.money.Pricing.requireDiscountWithinCost(e.getEventId(), e.getDiscountNanos(), e.getCostNanos());
       events.putIfAbsent(e.getBillingAccount() + "|" + e.getEventId(), e);
     }
     if (events.isEmpty()) {
@@ -54,11 +55,12 @@ public final class RollupApplier {
       OffsetDateTime minute = OffsetDateTime.ofInstant(ProtoTime.instant(e.getOccurredAt()), ZoneOffset.UTC)
           .truncatedTo(ChronoUnit.MINUTES);
       long[] s = sums.computeIfAbsent(new Key(minute, e.getBillingAccount(), e.getTeam(), e.getUser(), e.getApiKey(),
-          e.getMeter(), e.getModel()), k -> new long[3]);
+          e.getMeter(), e.getModel()), k -> new long[4]);
       // Exact: an overflowing minute fails the batch and its event is isolated and parked, never wrapped.
       s[0] = Math.addExact(s[0], 1);
       s[1] = Math.addExact(s[1], e.getQuantity());
       s[2] = Math.addExact(s[2], e.getCostNanos());
+      s[3] = Math.addExact(s[3], e.getDiscountNanos()); // 0 when unset (recorded before discounts were priced)
     }
     for (Map.Entry<Key, long[]> e : sums.entrySet()) {
       Key k = e.getKey();
@@ -66,13 +68,14 @@ public final class RollupApplier {
       tx.insertInto(USAGE_ROLLUPS).set(USAGE_ROLLUPS.MINUTE, k.minute()).set(USAGE_ROLLUPS.BILLING_ACCOUNT, k.account())
           .set(USAGE_ROLLUPS.TEAM, k.team()).set(USAGE_ROLLUPS.MEMBER, k.member()).set(USAGE_ROLLUPS.API_KEY, k.apiKey())
           .set(USAGE_ROLLUPS.METER, k.meter()).set(USAGE_ROLLUPS.MODEL, k.model()).set(USAGE_ROLLUPS.CALLS, s[0])
-          .set(USAGE_ROLLUPS.QUANTITY, s[1]).set(USAGE_ROLLUPS.SPEND_NANOS, s[2])
+          .set(USAGE_ROLLUPS.QUANTITY, s[1]).set(USAGE_ROLLUPS.SPEND_NANOS, s[2]).set(USAGE_ROLLUPS.DISCOUNT_NANOS, s[3])
           .onConflict(USAGE_ROLLUPS.MINUTE, USAGE_ROLLUPS.BILLING_ACCOUNT, USAGE_ROLLUPS.API_KEY, USAGE_ROLLUPS.MEMBER,
               USAGE_ROLLUPS.METER, USAGE_ROLLUPS.MODEL)
           .doUpdate()
           .set(USAGE_ROLLUPS.CALLS, USAGE_ROLLUPS.CALLS.plus(s[0]))
           .set(USAGE_ROLLUPS.QUANTITY, USAGE_ROLLUPS.QUANTITY.plus(s[1]))
           .set(USAGE_ROLLUPS.SPEND_NANOS, USAGE_ROLLUPS.SPEND_NANOS.plus(s[2]))
+          .set(USAGE_ROLLUPS.DISCOUNT_NANOS, USAGE_ROLLUPS.DISCOUNT_NANOS.plus(s[3]))
           .execute();
     }
   }

@@ -24,10 +24,19 @@ public final class UsageQueries {
 
   /** Usage of one group in one bucket. */
   public record Row(OffsetDateTime bucket, String meter, String model, String apiKey, String member, long calls,
-      long quantity, long spend) {}
+      long quantity, long spend, long discount) {
+    /** Spend after the team discount: what the wallet debited. */
+    public long netSpend() {
+      return spend - discount;
+    }
+  }
 
-  /** Totals of a window. */
-  public record Summary(long calls, long spend, long inputTokens, long outputTokens) {}
+  /** Totals of a window; {@code spend} at list price. */
+  public record Summary(long calls, long spend, long discount, long inputTokens, long outputTokens) {
+    public long netSpend() {
+      return spend - discount;
+    }
+  }
 
   /** The length of one bucket. */
   public static Duration step(BucketWidth width) {
@@ -73,6 +82,7 @@ public final class UsageQueries {
     select.add(DSL.sum(USAGE_ROLLUPS.CALLS).as("calls"));
     select.add(DSL.sum(USAGE_ROLLUPS.QUANTITY).as("quantity"));
     select.add(DSL.sum(USAGE_ROLLUPS.SPEND_NANOS).as("spend"));
+    select.add(DSL.sum(USAGE_ROLLUPS.DISCOUNT_NANOS).as("discount"));
     return tx.select(select).from(USAGE_ROLLUPS).where(where).groupBy(groupFields).orderBy(DSL.field("bucket"))
         .fetch(UsageQueries::row);
   }
@@ -92,16 +102,18 @@ public final class UsageQueries {
   public Summary summary(DSLContext tx, Condition subject, OffsetDateTime start, OffsetDateTime end) {
     var r = tx.select(DSL.sum(USAGE_ROLLUPS.CALLS), DSL.sum(USAGE_ROLLUPS.SPEND_NANOS),
             DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("input_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(0L)),
-            DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("output_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(0L)))
+            DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("output_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(0L)),
+            DSL.sum(USAGE_ROLLUPS.DISCOUNT_NANOS))
         .from(USAGE_ROLLUPS)
         .where(subject, USAGE_ROLLUPS.MINUTE.ge(start), USAGE_ROLLUPS.MINUTE.lt(end)).fetchOne();
-    return new Summary(n(r.value1()), n(r.value2()), n(r.value3()), n(r.value4()));
+    return new Summary(n(r.value1()), n(r.value2()), n(r.value5()), n(r.value3()), n(r.value4()));
   }
 
   private static Row row(Record r) {
     return new Row(r.get("bucket", OffsetDateTime.class), r.get("meter", String.class), r.get("model", String.class),
         r.get("api_key", String.class), r.get("member", String.class), n(r.get("calls", BigDecimal.class)),
-        n(r.get("quantity", BigDecimal.class)), n(r.get("spend", BigDecimal.class)));
+        n(r.get("quantity", BigDecimal.class)), n(r.get("spend", BigDecimal.class)),
+        n(r.get("discount", BigDecimal.class)));
   }
 
   /** A sum (PostgreSQL sums bigints as numeric, so it never overflows there) as the contract's int64. */
