@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.testing.Await;
+import dev.tally.common.kafka.Topics;
 import dev.tally.common.testing.TestInfra;
+import dev.tally.common.testing.TopicReader;
+import dev.tally.proto.events.v1.WalletEvent;
 import dev.tally.gateway.config.GatewayConfig;
 import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.proto.admission.v1.AdmitRequest;
@@ -21,6 +24,7 @@ import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -251,15 +255,10 @@ class GatewayEndToEndTest {
    */
   @Test
   void usageReportsListAndNetSpendAndNetIsWhatTheWalletDebited() {
-    User owner = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|net")
-        .setEmail("net@acme.test").build()).getUser();
-    Team team = identity(gw.asUser(owner.getName())).createTeam(CreateTeamRequest.newBuilder()
-        .setDisplayName("Net").build()).getTeam();
-    String key = identity(gw.asUser(owner.getName())).createApiKey(CreateApiKeyRequest.newBuilder()
-        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("net").build())
-        .getApiKey().getName();
-    wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(100 * DOLLAR)
-        .setCurrencyCode("USD").setExternalReference("net-pay").build());
+    OwnedTeam t = ownedTeam("net", 100 * DOLLAR);
+    User owner = t.owner();
+    Team team = t.team();
+    String key = t.key();
     wallet(gw.platform()).setDiscount(SetDiscountRequest.newBuilder().setWallet(team.getName())
         .setDiscountBasisPoints(2_500).build());
     long list = 0;
@@ -292,5 +291,73 @@ class GatewayEndToEndTest {
         .setBucketWidth(BucketWidth.BUCKET_WIDTH_DAY).build());
     assertEquals(net, buckets.getBucketsList().stream().flatMap(b -> b.getGroupsList().stream())
         .mapToLong(UsageGroup::getNetSpendNanos).sum());
+  }
+
+  /** An Owner's team with a team key (its name) and {@code deposit} on its wallet. */
+  private record OwnedTeam(User owner, Team team, String key) {}
+
+  private static OwnedTeam ownedTeam(String label, long deposit) {
+    User owner = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|" + label)
+        .setEmail(label + "@acme.test").build()).getUser();
+    Team team = identity(gw.asUser(owner.getName())).createTeam(CreateTeamRequest.newBuilder()
+        .setDisplayName(label).build()).getTeam();
+    String key = identity(gw.asUser(owner.getName())).createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName(label).build())
+        .getApiKey().getName();
+    wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(deposit)
+        .setCurrencyCode("USD").setExternalReference(label + "-pay").build());
+    return new OwnedTeam(owner, team, key);
+  }
+
+  /**
+   * What a platform's backend sees of limits and refills, driven through the gateway: an alert at the
+   * limit's own percentage and its resolution when the limit is raised, a refill up to the target, failed
+   * payments switching auto-refill off, and meters that say their unit.
+   */
+  @Test
+  void alertsResolveRefillsStopAfterFailedPaymentsAndMetersSayTheirUnit() {
+    OwnedTeam t = ownedTeam("signals", 6 * DOLLAR);
+    var asOwner = wallet(gw.asUser(t.owner().getName()));
+    asOwner.setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(t.team().getName())
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(10 * DOLLAR).addAlertPercents(50).build());
+    asOwner.setAutoRefill(SetAutoRefillRequest.newBuilder().setWallet(t.team().getName()).setEnabled(true)
+        .setThresholdNanos(5 * DOLLAR).setTargetBalanceNanos(10 * DOLLAR).setMaxFailedAttempts(2).build());
+    for (int i = 0; i < 5; i++) {
+      assertEquals(1_080_000_000L, record("signals-" + i, t.key(), "gpu_seconds", 3_600_000, "").getCostNanos(),
+          "an hour of GPU is 3,600,000 ms");
+    }
+    long balance = 6 * DOLLAR - 5 * 1_080_000_000L;
+    Await.until("debited", Duration.ofSeconds(30),
+        () -> walletOf(gw.platform(), t.team().getWallet()).getBalanceNanos() == balance);
+    asOwner.setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(t.team().getName())
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(20 * DOLLAR).addAlertPercents(50).build());
+    String wallet = t.team().getWallet();
+    WalletEvent refill = TopicReader.readUntil(Topics.WALLET, wallet, WalletEvent.parser(),
+        WalletEvent::hasRefillRequested).getLast();
+    assertEquals(10 * DOLLAR - refill.getRefillRequested().getBalanceNanos(),
+        refill.getRefillRequested().getAmountNanos(), "up to the target");
+    String refillId = refill.getRefillRequested().getRefillId();
+    for (int attempt = 1; attempt <= 2; attempt++) {
+      wallet(gw.platform()).reportRefillFailed(ReportRefillFailedRequest.newBuilder().setWallet(t.team().getName())
+          .setRefillId(refillId).setRequestId("declined-" + attempt).build());
+    }
+    List<WalletEvent> events = TopicReader.readUntil(Topics.WALLET, wallet, WalletEvent.parser(),
+        WalletEvent::hasAutoRefillDisabled);
+    WalletEvent crossed = events.stream().filter(WalletEvent::hasThresholdCrossed).findFirst().orElseThrow();
+    assertEquals(50, crossed.getThresholdCrossed().getPercent(), "the limit's own percentage");
+    WalletEvent resolved = events.stream().filter(WalletEvent::hasThresholdResolved).findFirst().orElseThrow();
+    assertEquals("LIMIT_RAISED", resolved.getThresholdResolved().getReason());
+    assertEquals(20 * DOLLAR, resolved.getThresholdResolved().getLimitNanos());
+    assertEquals(2, events.getLast().getAutoRefillDisabled().getFailedAttempts());
+    assertFalse(walletOf(gw.platform(), wallet).getAutoRefill().getEnabled());
+    assertDenied(Status.Code.FAILED_PRECONDITION, "AUTO_REFILL_OFF", () -> wallet(gw.platform()).reportRefillFailed(
+        ReportRefillFailedRequest.newBuilder().setWallet(t.team().getName()).setRefillId(refillId)
+            .setRequestId("declined-3").build()));
+
+    Meter gpu = metering(gw.asUser(t.owner().getName())).listMeters(ListMetersRequest.getDefaultInstance())
+        .getMetersList().stream().filter(m -> m.getName().equals("meters/gpu_seconds")).findFirst().orElseThrow();
+    assertEquals("millisecond", gpu.getBaseUnit());
+    assertEquals("second", gpu.getDisplayUnit());
+    assertEquals(1000, gpu.getBaseUnitsPerDisplayUnit());
   }
 }

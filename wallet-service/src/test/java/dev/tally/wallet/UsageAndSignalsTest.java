@@ -3,9 +3,7 @@ package dev.tally.wallet;
 import static dev.tally.wallet.WalletFixture.DOLLAR;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.Topics;
-import dev.tally.common.testing.TestInfra;
 import dev.tally.identity.config.IdentityPolicy;
 import dev.tally.proto.events.v1.RefillRequested;
 import dev.tally.proto.events.v1.WalletEvent;
@@ -14,10 +12,7 @@ import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.WalletFixture.TestUser;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -215,25 +210,7 @@ class UsageAndSignalsTest {
         .filter(WalletEvent::hasRefillRequested).map(WalletEvent::getRefillRequested).toList();
   }
 
-  private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last)
-      throws Exception {
-    List<WalletEvent> out = new ArrayList<>();
-    try (KafkaConsumer<String, byte[]> c = new KafkaClients(TestInfra.kafka(), null)
-        .consumer("signals-reader", TestInfra.unique("sig"))) {
-      c.subscribe(List.of(Topics.WALLET));
-      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (System.nanoTime() < until) {
-        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
-          if (wallet.equals(r.key())) {
-            WalletEvent e = WalletEvent.parseFrom(r.value());
-            out.add(e);
-            if (last.test(e)) {
-              return out;
-            }
-          }
-        }
-      }
-    }
-    throw new AssertionError("the last expected event never came; saw " + out.size());
+  private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last) {
+    return dev.tally.common.testing.TopicReader.readUntil(Topics.WALLET, wallet, WalletEvent.parser(), last);
   }
 }
