@@ -178,12 +178,13 @@ class MembersAndRolesTest {
             .addPermissions(Permission.PERMISSION_KEYS_USE).build()));
     List<String> roles = f.as(c.member()).listRoles(ListRolesRequest.newBuilder().setParent(c.team().getName()).build())
         .getRolesList().stream().map(Role::getName).toList();
-    assertEquals(List.of("roles/owner", "roles/admin", "roles/member", billingViewer.getName()), roles);
+    assertEquals(List.of("roles/owner", "roles/admin", "roles/member", "roles/billing", billingViewer.getName()),
+        roles);
     assertFails(Status.Code.FAILED_PRECONDITION, "ROLE_IN_USE", () -> f.as(c.owner()).deleteRole(
         DeleteRoleRequest.newBuilder().setName(billingViewer.getName()).build()));
     f.as(c.owner()).updateMemberRole(role(c.m(c.member()), "roles/member"));
     f.as(c.owner()).deleteRole(DeleteRoleRequest.newBuilder().setName(billingViewer.getName()).build());
-    assertEquals(3, f.as(c.member()).listRoles(ListRolesRequest.newBuilder().setParent(c.team().getName()).build())
+    assertEquals(4, f.as(c.member()).listRoles(ListRolesRequest.newBuilder().setParent(c.team().getName()).build())
         .getRolesCount());
   }
 

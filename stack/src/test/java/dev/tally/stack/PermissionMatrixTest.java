@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every permission of the enum against the RPC the contract says it opens, through the gateway: for the
- * built-in roles (Owner, Admin, Member) and for custom roles holding exactly that permission (allowed) or not
+ * built-in roles (Owner, Admin, Member, Billing) and for custom roles holding exactly that permission (allowed) or not
  * (PERMISSION_DENIED). A broader permission opens what the narrower one does (KEYS_MANAGE_ALL → own keys,
  * USAGE_VIEW_TEAM → own usage, BILLING_MANAGE → billing view).
  */
@@ -104,40 +104,40 @@ class PermissionMatrixTest {
     void run(Team_ t, User who, String role);
   }
 
-  private record Row(Permission permission, boolean owner, boolean admin, boolean member, Set<Permission> companions,
-      boolean destroysTeam, Action action) {}
+  private record Row(Permission permission, boolean owner, boolean admin, boolean member, boolean billing,
+      Set<Permission> companions, boolean destroysTeam, Action action) {}
 
   private static List<Row> rows() {
     List<Row> rows = new ArrayList<>();
-    rows.add(new Row(Permission.PERMISSION_TEAM_DELETE, true, false, false, Set.of(), true,
+    rows.add(new Row(Permission.PERMISSION_TEAM_DELETE, true, false, false, false, Set.of(), true,
         (t, who, role) -> identity(gw.asUser(who.getName())).deleteTeam(DeleteTeamRequest.newBuilder()
             .setName(t.team().getName()).build())));
-    rows.add(new Row(Permission.PERMISSION_TEAM_TRANSFER_OWNERSHIP, true, false, false, Set.of(), true,
+    rows.add(new Row(Permission.PERMISSION_TEAM_TRANSFER_OWNERSHIP, true, false, false, false, Set.of(), true,
         (t, who, role) -> identity(gw.asUser(who.getName())).transferOwnership(TransferOwnershipRequest.newBuilder()
             .setTeam(t.team().getName()).setNewOwner(t.join("roles/member").getName()).build())));
-    rows.add(new Row(Permission.PERMISSION_TEAM_UPDATE, true, true, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_TEAM_UPDATE, true, true, false, false, Set.of(), false,
         (t, who, role) -> identity(gw.asUser(who.getName())).updateTeam(UpdateTeamRequest.newBuilder()
             .setTeam(Team.newBuilder().setName(t.team().getName()).setDisplayName("Renamed"))
             .setUpdateMask(FieldMask.newBuilder().addPaths("display_name")).build())));
-    rows.add(new Row(Permission.PERMISSION_BILLING_MANAGE, true, false, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_BILLING_MANAGE, true, false, false, false, Set.of(), false,
         (t, who, role) -> wallet(gw.asUser(who.getName())).setSpendingLimit(SetSpendingLimitRequest.newBuilder()
             .setWallet(t.team().getName()).setPeriod(Period.PERIOD_MONTH).setLimitNanos(5_000_000_000L).build())));
-    rows.add(new Row(Permission.PERMISSION_BILLING_VIEW, true, true, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_BILLING_VIEW, true, true, false, true, Set.of(), false,
         (t, who, role) -> wallet(gw.asUser(who.getName())).getWallet(GetWalletRequest.newBuilder()
             .setName(t.team().getName()).build())));
-    rows.add(new Row(Permission.PERMISSION_MEMBERS_INVITE, true, true, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_MEMBERS_INVITE, true, true, false, false, Set.of(), false,
         (t, who, role) -> identity(gw.asUser(who.getName())).createInvitation(CreateInvitationRequest.newBuilder()
             .setParent(t.team().getName()).setEmail("invitee" + N.incrementAndGet() + "@perm.test")
             // nobody grants more than they hold: a custom-role inviter invites into their own role
             .setRole(role.startsWith("roles/") ? "" : role).build())));
-    rows.add(new Row(Permission.PERMISSION_MEMBERS_REMOVE, true, true, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_MEMBERS_REMOVE, true, true, false, false, Set.of(), false,
         (t, who, role) -> identity(gw.asUser(who.getName())).removeMember(RemoveMemberRequest.newBuilder()
             .setName(t.member(t.join("roles/member"))).build())));
-    rows.add(new Row(Permission.PERMISSION_MEMBERS_UPDATE_ROLE, true, true, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_MEMBERS_UPDATE_ROLE, true, true, false, false, Set.of(), false,
         (t, who, role) -> identity(gw.asUser(who.getName())).updateMemberRole(UpdateMemberRoleRequest.newBuilder()
             .setName(t.member(t.join("roles/member")))
             .setRole(role.startsWith("roles/") ? "roles/member" : role).build())));
-    rows.add(new Row(Permission.PERMISSION_KEYS_MANAGE_ALL, true, true, false, Set.of(), false, (t, who, role) -> {
+    rows.add(new Row(Permission.PERMISSION_KEYS_MANAGE_ALL, true, true, false, false, Set.of(), false, (t, who, role) -> {
       var as = identity(gw.asUser(who.getName()));
       as.createApiKey(CreateApiKeyRequest.newBuilder().setKind(ApiKeyKind.API_KEY_KIND_SERVICE)
           .setTeam(t.team().getName()).setDisplayName("svc").build());
@@ -148,10 +148,10 @@ class PermissionMatrixTest {
           .getApiKey().getName();
       as.revokeApiKey(RevokeApiKeyRequest.newBuilder().setName(others).build());
     }));
-    rows.add(new Row(Permission.PERMISSION_KEYS_MANAGE_OWN, true, true, true, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_KEYS_MANAGE_OWN, true, true, true, false, Set.of(), false,
         (t, who, role) -> identity(gw.asUser(who.getName())).createApiKey(CreateApiKeyRequest.newBuilder()
             .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(t.team().getName()).setDisplayName("own").build())));
-    rows.add(new Row(Permission.PERMISSION_KEYS_USE, true, true, true, Set.of(Permission.PERMISSION_KEYS_MANAGE_OWN),
+    rows.add(new Row(Permission.PERMISSION_KEYS_USE, true, true, true, false, Set.of(Permission.PERMISSION_KEYS_MANAGE_OWN),
         false, (t, who, role) -> {
           String secret = identity(gw.asUser(who.getName())).createApiKey(CreateApiKeyRequest.newBuilder()
               .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(t.team().getName()).setDisplayName("use").build())
@@ -160,14 +160,14 @@ class PermissionMatrixTest {
               .withDeadlineAfter(20, TimeUnit.SECONDS).admit(AdmitRequest.newBuilder().setApiKeySecret(secret)
                   .setMeter("requests").setEstimatedQuantity(1).build());
         }));
-    rows.add(new Row(Permission.PERMISSION_USAGE_VIEW_OWN, true, true, true, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_USAGE_VIEW_OWN, true, true, true, true, Set.of(), false,
         (t, who, role) -> usage(who, t.member(who))));
-    rows.add(new Row(Permission.PERMISSION_USAGE_VIEW_TEAM, true, true, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_USAGE_VIEW_TEAM, true, true, false, true, Set.of(), false,
         (t, who, role) -> usage(who, t.team().getName())));
-    rows.add(new Row(Permission.PERMISSION_AUDIT_VIEW, true, true, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_AUDIT_VIEW, true, true, false, false, Set.of(), false,
         (t, who, role) -> identity(gw.asUser(who.getName())).listAuditEvents(ListAuditEventsRequest.newBuilder()
             .setParent(t.team().getName()).build())));
-    rows.add(new Row(Permission.PERMISSION_ROLES_MANAGE, true, true, false, Set.of(), false,
+    rows.add(new Row(Permission.PERMISSION_ROLES_MANAGE, true, true, false, false, Set.of(), false,
         (t, who, role) -> identity(gw.asUser(who.getName())).createRole(CreateRoleRequest.newBuilder()
             .setParent(t.team().getName()).setRoleId("made" + N.incrementAndGet()).setDisplayName("made")
             .addPermissions(Permission.PERMISSION_ROLES_MANAGE).build())));
@@ -200,12 +200,13 @@ class PermissionMatrixTest {
         EnumSet.copyOf(rows.stream().map(Row::permission).toList()), "a row for every permission of the enum");
     for (Row row : rows) {
       Team_ t = newTeam();
-      for (String builtin : List.of("roles/member", "roles/admin", "roles/owner")) {
+      for (String builtin : List.of("roles/member", "roles/billing", "roles/admin", "roles/owner")) {
         Team_ scope = row.destroysTeam() ? newTeam() : t;
         User who = builtin.equals("roles/owner") ? scope.owner() : scope.join(builtin);
         boolean expected = switch (builtin) {
           case "roles/owner" -> row.owner();
           case "roles/admin" -> row.admin();
+          case "roles/billing" -> row.billing();
           default -> row.member();
         };
         if (allowed(row, scope, who, builtin) != expected) {
@@ -285,5 +286,40 @@ class PermissionMatrixTest {
     assertFalse(identity(gw.platform()).checkPermission(CheckPermissionRequest.newBuilder().setPrincipal(service)
         .setTeam(t.team().getName()).setPermission(Permission.PERMISSION_KEYS_USE).build()).getAllowed(),
         "a revoked key holds nothing");
+  }
+
+  /** Finance reads the money and everyone's usage, and touches neither keys nor members nor limits. */
+  @Test
+  void theBillingRoleSeesMoneyLimitsAndUsageButNoKeysOrMembers() {
+    Team_ t = newTeam();
+    User finance = t.join("roles/billing");
+    CallCredentials as = gw.asUser(finance.getName());
+    String team = t.team().getName();
+    assertEquals(10_000_000_000L, wallet(as).getWallet(GetWalletRequest.newBuilder().setName(team).build())
+        .getWallet().getBalanceNanos());
+    assertEquals(1, wallet(as).listTransfers(dev.tally.proto.wallet.v1.ListTransfersRequest.newBuilder()
+        .setWallet(team).build()).getTransfersCount(), "the statement: the deposit");
+    assertFalse(wallet(as).getEffectiveLimits(dev.tally.proto.wallet.v1.GetEffectiveLimitsRequest.newBuilder()
+        .setWallet(team).setSubject(t.member(t.owner())).build()).getLimitsList().isEmpty());
+    usage(finance, team);
+    List<Runnable> refused = List.of(
+        () -> identity(as).createApiKey(CreateApiKeyRequest.newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM)
+            .setTeam(team).setDisplayName("no").build()),
+        () -> identity(as).createInvitation(CreateInvitationRequest.newBuilder().setParent(team)
+            .setEmail("nobody@perm.test").build()),
+        () -> identity(as).removeMember(RemoveMemberRequest.newBuilder().setName(t.member(t.join("roles/member")))
+            .build()),
+        () -> wallet(as).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team)
+            .setPeriod(Period.PERIOD_DAY).setLimitNanos(1).build()),
+        () -> identity(as).listAuditEvents(ListAuditEventsRequest.newBuilder().setParent(team).build()));
+    for (Runnable call : refused) {
+      StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+          call::run);
+      assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), e.getStatus().toString());
+    }
+    Role billing = identity(as).listRoles(ListRolesRequest.newBuilder().setParent(team).build()).getRolesList()
+        .stream().filter(r -> r.getName().equals("roles/billing")).findFirst().orElseThrow();
+    assertEquals(Set.of(Permission.PERMISSION_BILLING_VIEW, Permission.PERMISSION_USAGE_VIEW_TEAM,
+        Permission.PERMISSION_USAGE_VIEW_OWN), Set.copyOf(billing.getPermissionsList()));
   }
 }

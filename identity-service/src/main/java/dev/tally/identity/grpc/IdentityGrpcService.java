@@ -269,7 +269,7 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
     Caller caller = Caller.current();
     reply(out, () -> db.transaction(tx -> {
       var b = ListRolesResponse.newBuilder();
-      for (String builtin : new String[] {Roles.OWNER, Roles.ADMIN, Roles.MEMBER}) {
+      for (String builtin : Roles.BUILTIN_ORDER) {
         b.addRoles(IdentityProtos.builtinRole(builtin, Roles.BUILTIN.get(builtin)));
       }
       teams.roles(tx.dsl(), caller, req.getParent()).forEach(r -> b.addRoles(IdentityProtos.customRole(r)));
