@@ -49,6 +49,24 @@ final class KeysCmd {
     root.c.print(r, () -> System.out.println("revoked " + key));
   }
 
+  @Command(name = "restrict", description = "Restrict a key (apiKeys/{k}) or every key of a team (teams/{t}, the "
+      + "default) to meters and models; no --meter/--model lifts the restriction.")
+  void restrict(@Parameters(paramLabel = "KEY_OR_TEAM") String parent,
+      @Option(names = "--meter", split = ",", description = "allowed meter ids (repeat or comma-separate)")
+      java.util.List<String> meters,
+      @Option(names = "--model", split = ",", description = "allowed models") java.util.List<String> models) {
+    var r = root.c.identity().setKeyRestrictions(SetKeyRestrictionsRequest.newBuilder().setParent(parent)
+        .addAllAllowedMeters(meters == null ? java.util.List.of() : meters)
+        .addAllAllowedModels(models == null ? java.util.List.of() : models).build());
+    root.c.print(r, () -> Out.fields("restricted", parent,
+        "meters", r.hasApiKey() ? any(r.getApiKey().getAllowedMetersList()) : any(r.getTeam().getKeyAllowedMetersList()),
+        "models", r.hasApiKey() ? any(r.getApiKey().getAllowedModelsList()) : any(r.getTeam().getKeyAllowedModelsList())));
+  }
+
+  private static String any(java.util.List<String> values) {
+    return values.isEmpty() ? "any" : String.join(", ", values);
+  }
+
   @Command(name = "rotate", description = "New secret, same key; the old one works for --grace seconds.")
   void rotate(@Parameters(paramLabel = "KEY") String key,
       @Option(names = "--grace", defaultValue = "0", description = "seconds") long grace) {

@@ -96,6 +96,7 @@ public final class IdentityServiceMain {
     InvitationManager invitations = new InvitationManager(invitationDao, teamDao, userDao, access, teams, secrets,
         audit, config.policy(), mailer);
     return new IdentityGrpcService(db, new UserManager(userDao, events), teams, invitations, keys,
+        new dev.tally.identity.keys.KeyRestrictions(apiKeyDao, teamDao, keys, access, audit, events),
         new AuditQueries(auditDao, access, teamDao));
   }
 }

@@ -354,6 +354,81 @@ class GatewayAdmissionTest {
     assertEquals(Status.Code.PERMISSION_DENIED, member.getStatus().getCode());
   }
 
+  private static AdmitResponse admitUse(String secret, String meter, String model) {
+    return admission().admit(AdmitRequest.newBuilder().setApiKeySecret(secret).setMeter(meter).setModel(model)
+        .setEstimatedQuantity(1).build());
+  }
+
+  /** The reason Admit refuses {@code meter}/{@code model} with, or "" when it admits. */
+  private static String refusal(String secret, String meter, String model) {
+    try {
+      admitUse(secret, meter, model);
+      return "";
+    } catch (StatusRuntimeException e) {
+      return reason(e);
+    }
+  }
+
+  /** Keys restricted to meters and models, by the team's default and on the key itself; both apply. */
+  @Test
+  void restrictedKeysAreRefusedOtherMetersAndModelsAtAdmitAndRecordUsage() {
+    Team t = team(10 * DOLLAR);
+    var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+    admitUse(t.key(), "requests", ""); // cached by the gateway before anything is restricted
+    identity.withCallCredentials(gw.asUser(t.owner())).setKeyRestrictions(SetKeyRestrictionsRequest.newBuilder()
+        .setParent(t.name()).addAllowedMeters("output_tokens").addAllowedMeters("meters/input_tokens").build());
+    Await.until("the team default reaches the gateway", Duration.ofSeconds(10),
+        () -> refusal(t.key(), "requests", "").equals("METER_NOT_ALLOWED"));
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> admitUse(t.key(), "requests", ""));
+    assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode());
+    assertEquals("input_tokens,output_tokens", errorInfo(e).getMetadataOrThrow("allowed"));
+    admitUse(t.key(), "output_tokens", "any-model");
+
+    // The key narrows further to one model; it can never widen past the team's meters.
+    var key = identity.withCallCredentials(gw.asUser(t.owner())).setKeyRestrictions(SetKeyRestrictionsRequest
+        .newBuilder().setParent(t.keyName()).addAllowedModels("llama-3-8b").addAllowedMeters("gpu_seconds")
+        .addAllowedMeters("output_tokens").build()).getApiKey();
+    assertEquals(List.of("gpu_seconds", "output_tokens"), key.getAllowedMetersList());
+    Await.until("the key's own list reaches the gateway", Duration.ofSeconds(10),
+        () -> refusal(t.key(), "output_tokens", "gpt-4o").equals("MODEL_NOT_ALLOWED"));
+    admitUse(t.key(), "output_tokens", "llama-3-8b");
+    assertEquals("METER_NOT_ALLOWED", refusal(t.key(), "gpu_seconds", "llama-3-8b"), "outside the team's default");
+    assertEquals("METER_NOT_ALLOWED", refusal(t.key(), "input_tokens", "llama-3-8b"), "outside the key's own");
+
+    // RecordUsage rejects what the key may not be used for, record by record.
+    var results = dev.tally.proto.metering.v1.MeteringServiceGrpc.newBlockingStub(gw.channel)
+        .withCallCredentials(gw.platform()).withDeadlineAfter(20, TimeUnit.SECONDS).recordUsage(
+            dev.tally.proto.metering.v1.RecordUsageRequest.newBuilder()
+                .addRecords(usage("restricted-1", t.keyName(), "output_tokens", "gpt-4o"))
+                .addRecords(usage("restricted-2", t.keyName(), "requests", "llama-3-8b"))
+                .addRecords(usage("restricted-3", t.keyName(), "output_tokens", "llama-3-8b")).build())
+        .getResultsList();
+    assertEquals(List.of("MODEL_NOT_ALLOWED", "METER_NOT_ALLOWED", ""),
+        results.stream().map(dev.tally.proto.metering.v1.RecordResult::getReason).toList());
+
+    // Only those who manage every key set the team's default.
+    User m = joinAsMember(t, "restrict-member");
+    StatusRuntimeException member = assertThrows(StatusRuntimeException.class, () -> identity
+        .withCallCredentials(gw.asUser(m.getName())).setKeyRestrictions(SetKeyRestrictionsRequest.newBuilder()
+            .setParent(t.name()).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, member.getStatus().getCode());
+    StatusRuntimeException bad = assertThrows(StatusRuntimeException.class, () -> identity
+        .withCallCredentials(gw.asUser(t.owner())).setKeyRestrictions(SetKeyRestrictionsRequest.newBuilder()
+            .setParent(t.name()).addAllowedMeters("Not A Meter").build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
+    // Lifting the default and the key's lists frees the key again.
+    identity.withCallCredentials(gw.asUser(t.owner())).setKeyRestrictions(SetKeyRestrictionsRequest.newBuilder()
+        .setParent(t.name()).build());
+    identity.withCallCredentials(gw.asUser(t.owner())).setKeyRestrictions(SetKeyRestrictionsRequest.newBuilder()
+        .setParent(t.keyName()).build());
+    Await.until("unrestricted again", Duration.ofSeconds(10), () -> refusal(t.key(), "requests", "").isEmpty());
+  }
+
+  private static dev.tally.proto.metering.v1.UsageRecord usage(String id, String key, String meter, String model) {
+    return dev.tally.proto.metering.v1.UsageRecord.newBuilder().setEventId(id).setApiKey(key).setMeter(meter)
+        .setModel(model).setQuantity(1).setOccurredAt(ProtoTime.ts(java.time.Instant.now())).build();
+  }
+
   /** A member asks for more; the Owner approves (the cap becomes the member's) or denies; all audited. */
   @Test
   void limitIncreaseRequestsAreAskedByMembersAndDecidedByOwners() {

@@ -1,6 +1,7 @@
 package dev.tally.gateway.admission;
 
 import dev.tally.common.admission.AdmissionRules;
+import dev.tally.common.admission.KeyScope;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.money.Pricing;
 import dev.tally.common.auth.CallerSigner;
@@ -54,6 +55,7 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     if (teamKey && !key.getPermissionsList().contains(Permission.PERMISSION_KEYS_USE)) {
       throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN, "the key's owner may not use team keys");
     }
+    scopeOf(key).check(req.getMeter(), req.getModel());
     long cost = req.hasEstimatedCostNanos() ? req.getEstimatedCostNanos()
         : prices.cost(req.getMeter(), req.getModel(), req.getEstimatedQuantity());
     String billing = key.getBillingAccount();
@@ -125,6 +127,12 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     }
     AdmissionRules.check(new AdmissionRules.State(s.wallet(), false, s.suspended(), s.available(), limits),
         new AdmissionRules.Request(cost, member, apiKey), now);
+  }
+
+  /** What the key may be used for, as identity resolved it (its own lists within its team's default). */
+  static KeyScope scopeOf(VerifyApiKeyResponse key) {
+    return new KeyScope(key.hasUsableMeters() ? java.util.Set.copyOf(key.getUsableMeters().getValuesList()) : null,
+        key.hasUsableModels() ? java.util.Set.copyOf(key.getUsableModels().getValuesList()) : null);
   }
 
   private static String memberSubject(VerifyApiKeyResponse key) {

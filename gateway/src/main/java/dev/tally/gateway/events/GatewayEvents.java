@@ -132,6 +132,13 @@ public final class GatewayEvents implements AutoCloseable {
       case MEMBER_LEFT -> keys.invalidateTeam(e.getMemberLeft().getTeam());
       case MEMBER_ROLE_CHANGED -> keys.invalidateTeam(e.getMemberRoleChanged().getTeam());
       case TEAM_DELETED -> keys.invalidateTeam(e.getTeamDeleted().getTeam());
+      case KEY_RESTRICTIONS_CHANGED -> {
+        if (e.getKeyRestrictionsChanged().getApiKey().isEmpty()) {
+          keys.invalidateTeam(e.getKeyRestrictionsChanged().getTeam());
+        } else {
+          keys.invalidateKey(e.getKeyRestrictionsChanged().getApiKey());
+        }
+      }
       default -> {}
     }
   }

@@ -61,6 +61,11 @@ public final class ApiKeyDao {
         .where(API_KEYS.ID.eq(keyId)).returning().fetchOne();
   }
 
+  public ApiKeysRecord setRestrictions(DSLContext tx, String keyId, String[] meters, String[] models) {
+    return tx.update(API_KEYS).set(API_KEYS.ALLOWED_METERS, meters).set(API_KEYS.ALLOWED_MODELS, models)
+        .where(API_KEYS.ID.eq(keyId)).returning().fetchOne();
+  }
+
   public ApiKeysRecord setState(DSLContext tx, String keyId, String state, boolean archivedByMembership) {
     var update = tx.update(API_KEYS).set(API_KEYS.STATE, state)
         .set(API_KEYS.ARCHIVED_BY_MEMBERSHIP, archivedByMembership);

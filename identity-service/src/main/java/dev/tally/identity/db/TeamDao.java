@@ -51,6 +51,11 @@ public final class TeamDao {
         .where(TEAMS.ID.eq(id)).returning().fetchOne();
   }
 
+  public TeamsRecord setKeyRestrictions(DSLContext tx, String id, String[] meters, String[] models) {
+    return tx.update(TEAMS).set(TEAMS.KEY_ALLOWED_METERS, meters).set(TEAMS.KEY_ALLOWED_MODELS, models)
+        .set(TEAMS.UPDATE_TIME, OffsetDateTime.now()).where(TEAMS.ID.eq(id)).returning().fetchOne();
+  }
+
   public void setOwner(DSLContext tx, String id, String ownerId) {
     tx.update(TEAMS).set(TEAMS.OWNER_ID, ownerId).set(TEAMS.UPDATE_TIME, OffsetDateTime.now())
         .where(TEAMS.ID.eq(id)).execute();

@@ -11,7 +11,9 @@ import dev.tally.identity.access.Names;
 import dev.tally.identity.access.Roles;
 import dev.tally.identity.audit.AuditQueries;
 import dev.tally.identity.invitations.InvitationManager;
+import dev.tally.common.admission.KeyScope;
 import dev.tally.identity.keys.ApiKeyManager;
+import dev.tally.identity.keys.KeyRestrictions;
 import dev.tally.identity.teams.TeamManager;
 import dev.tally.identity.users.UserManager;
 import dev.tally.proto.identity.v1.*;
@@ -25,6 +27,7 @@ import java.util.function.Supplier;
  */
 public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServiceImplBase {
   private final Database db;
+  private final KeyRestrictions restrictions;
   private final UserManager users;
   private final TeamManager teams;
   private final InvitationManager invitations;
@@ -32,8 +35,9 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
   private final AuditQueries audit;
 
   public IdentityGrpcService(Database db, UserManager users, TeamManager teams, InvitationManager invitations,
-      ApiKeyManager keys, AuditQueries audit) {
+      ApiKeyManager keys, KeyRestrictions restrictions, AuditQueries audit) {
     this.db = db;
+    this.restrictions = restrictions;
     this.users = users;
     this.teams = teams;
     this.invitations = invitations;
@@ -306,8 +310,35 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
   @Override
   public void getApiKey(GetApiKeyRequest req, StreamObserver<GetApiKeyResponse> out) {
     Caller caller = Caller.current();
-    reply(out, () -> db.transaction(tx -> GetApiKeyResponse.newBuilder()
-        .setApiKey(IdentityProtos.apiKey(keys.get(tx.dsl(), caller, req.getName()))).build()));
+    reply(out, () -> db.transaction(tx -> {
+      var key = keys.get(tx.dsl(), caller, req.getName());
+      var b = GetApiKeyResponse.newBuilder().setApiKey(IdentityProtos.apiKey(key));
+      KeyScope scope = restrictions.scopeOf(tx.dsl(), key);
+      if (scope.meters() != null) {
+        b.setUsableMeters(IdentityProtos.allowed(scope.meters()));
+      }
+      if (scope.models() != null) {
+        b.setUsableModels(IdentityProtos.allowed(scope.models()));
+      }
+      return b.build();
+    }));
+  }
+
+  @Override
+  public void setKeyRestrictions(SetKeyRestrictionsRequest req, StreamObserver<SetKeyRestrictionsResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, IdentityServiceGrpc.getSetKeyRestrictionsMethod().getFullMethodName(),
+        req.getRequestId(), req, SetKeyRestrictionsResponse.parser(), tx -> {
+          var changed = restrictions.set(tx, caller, req.getParent(), req.getAllowedMetersList(),
+              req.getAllowedModelsList());
+          var b = SetKeyRestrictionsResponse.newBuilder();
+          if (changed.key() != null) {
+            b.setApiKey(IdentityProtos.apiKey(changed.key()));
+          } else {
+            b.setTeam(IdentityProtos.team(changed.team()));
+          }
+          return b.build();
+        }));
   }
 
   @Override
@@ -356,6 +387,13 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
       var b = VerifyApiKeyResponse.newBuilder();
       if (v.validUntil() != null) {
         b.setValidUntil(dev.tally.common.grpc.ProtoTime.ts(v.validUntil()));
+      }
+      KeyScope scope = restrictions.scopeOf(tx.dsl(), v.key());
+      if (scope.meters() != null) {
+        b.setUsableMeters(IdentityProtos.allowed(scope.meters()));
+      }
+      if (scope.models() != null) {
+        b.setUsableModels(IdentityProtos.allowed(scope.models()));
       }
       return b.setApiKey(IdentityProtos.apiKey(v.key()))
           .setPrincipal(Principal.newBuilder().setUser(v.user()).setTeam(v.team())

@@ -15,6 +15,7 @@ import dev.tally.identity.db.jooq.tables.records.UsersRecord;
 import dev.tally.identity.invitations.InvitationManager;
 import dev.tally.identity.keys.ApiKeyManager;
 import dev.tally.common.ids.Wallets;
+import dev.tally.proto.identity.v1.AllowedValues;
 import dev.tally.proto.identity.v1.ApiKey;
 import dev.tally.proto.identity.v1.ApiKeyKind;
 import dev.tally.proto.identity.v1.ApiKeyState;
@@ -49,7 +50,13 @@ final class IdentityProtos {
     return Team.newBuilder().setName(Names.team(v.team().getId())).setDisplayName(v.team().getDisplayName())
         .setOwner(Names.user(v.team().getOwnerId())).setWallet(Wallets.ofTeam(v.team().getId()))
         .setMemberCount(v.memberCount()).setCreateTime(ts(v.team().getCreateTime()))
-        .setUpdateTime(ts(v.team().getUpdateTime())).build();
+        .setUpdateTime(ts(v.team().getUpdateTime()))
+        .addAllKeyAllowedMeters(java.util.List.of(v.team().getKeyAllowedMeters()))
+        .addAllKeyAllowedModels(java.util.List.of(v.team().getKeyAllowedModels())).build();
+  }
+
+  static AllowedValues allowed(java.util.Set<String> values) {
+    return AllowedValues.newBuilder().addAllValues(values.stream().sorted().toList()).build();
   }
 
   static Member membership(MembersRecord m) {
@@ -106,7 +113,9 @@ final class IdentityProtos {
         .setOwner(k.getOwnerId() == null ? "" : Names.user(k.getOwnerId()))
         .setTeam(k.getTeamId() == null ? "" : Names.team(k.getTeamId()))
         .setBillingAccount(ApiKeyManager.billingAccount(k)).setCreator(Names.user(k.getCreatorId()))
-        .setSecretPrefix(k.getSecretPrefix()).setCreateTime(ts(k.getCreateTime()));
+        .setSecretPrefix(k.getSecretPrefix()).setCreateTime(ts(k.getCreateTime()))
+        .addAllAllowedMeters(java.util.List.of(k.getAllowedMeters()))
+        .addAllAllowedModels(java.util.List.of(k.getAllowedModels()));
     ifSet(k.getLastUseTime(), b::setLastUseTime);
     ifSet(k.getExpireTime(), b::setExpireTime);
     ifSet(k.getRevokeTime(), b::setRevokeTime);

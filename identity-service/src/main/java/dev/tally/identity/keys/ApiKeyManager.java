@@ -310,7 +310,8 @@ public final class ApiKeyManager {
     return key.getTeamId() == null ? Wallets.ofUser(key.getOwnerId()) : Wallets.ofTeam(key.getTeamId());
   }
 
-  private ApiKeysRecord manageable(DSLContext tx, Caller caller, String name) {
+  /** The key named {@code name} if the caller may manage it (its owner, KEYS_MANAGE_ALL, the platform). */
+  ApiKeysRecord manageable(DSLContext tx, Caller caller, String name) {
     ApiKeysRecord key = keys.byId(tx, Names.apiKeyId("name", name), true).orElseThrow(() -> notFound(name));
     if (!canSee(tx, caller, key)) {
       throw notFound(name);
@@ -348,7 +349,7 @@ public final class ApiKeyManager {
             .setBillingAccount(billingAccount(key))));
   }
 
-  private static String scope(ApiKeysRecord key) {
+  static String scope(ApiKeysRecord key) {
     return key.getTeamId() == null ? Names.user(key.getOwnerId()) : Names.team(key.getTeamId());
   }
 

@@ -101,6 +101,8 @@ public final class UsageIngestor {
         reason = "UNKNOWN_METER";
       } else if (key.isEmpty()) {
         reason = "UNKNOWN_KEY";
+      } else if (key.get().scope().refusal(meterId, r.getModel()) != null) {
+        reason = key.get().scope().refusal(meterId, r.getModel()); // METER_NOT_ALLOWED, MODEL_NOT_ALLOWED
       } else if (occurred.isAfter(now.plus(maxFutureSkew))) {
         reason = "OCCURRED_IN_FUTURE";
       } else if (occurred.isBefore(now.minus(maxAge))) {
