@@ -78,6 +78,17 @@ final class Connection {
         .withDeadlineAfter(30, TimeUnit.SECONDS);
   }
 
+  /** For exports: a stream of any length gets an hour. */
+  MeteringServiceGrpc.MeteringServiceBlockingStub meteringStreaming() {
+    return MeteringServiceGrpc.newBlockingStub(channel()).withCallCredentials(credentials())
+        .withDeadlineAfter(1, TimeUnit.HOURS);
+  }
+
+  IdentityServiceGrpc.IdentityServiceBlockingStub identityStreaming() {
+    return IdentityServiceGrpc.newBlockingStub(channel()).withCallCredentials(credentials())
+        .withDeadlineAfter(1, TimeUnit.HOURS);
+  }
+
   MeteringServiceGrpc.MeteringServiceBlockingStub metering() {
     return MeteringServiceGrpc.newBlockingStub(channel()).withCallCredentials(credentials())
         .withDeadlineAfter(30, TimeUnit.SECONDS);

@@ -4,9 +4,10 @@ import com.google.protobuf.FieldMask;
 import dev.tally.proto.identity.v1.*;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "teams", description = "Teams: create, list, rename, delete.", mixinStandardHelpOptions = true)
+@Command(name = "teams", description = "Teams: create, list, rename, delete, export the audit log.", mixinStandardHelpOptions = true)
 final class TeamsCmd {
   @ParentCommand Tally root;
 
@@ -41,6 +42,18 @@ final class TeamsCmd {
         .setTeam(Team.newBuilder().setName(team).setDisplayName(name))
         .setUpdateMask(FieldMask.newBuilder().addPaths("display_name")).build());
     root.c.print(r, () -> show(r.getTeam()));
+  }
+
+  @Command(name = "audit-export", description = "The team's audit log as CSV into a file, oldest first, streamed.")
+  void auditExport(@Parameters(paramLabel = "TEAM") String team,
+      @Option(names = "--out", required = true, description = "file to write (- for standard output)") String out,
+      @Option(names = "--action", split = ",", description = "only these actions") java.util.List<String> actions) {
+    var chunks = root.c.identityStreaming().exportAuditEvents(ExportAuditEventsRequest.newBuilder().setParent(team)
+        .addAllActions(actions == null ? java.util.List.of() : actions).build());
+    long bytes = CsvFile.write(chunks, ExportAuditEventsResponse::getCsv, out);
+    if (!"-".equals(out)) {
+      System.err.println("wrote " + out + " (" + bytes + " bytes)");
+    }
   }
 
   @Command(name = "delete", description = "Delete a team (Owner): the remaining balance goes to the Owner.")

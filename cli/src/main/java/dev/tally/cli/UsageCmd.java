@@ -44,6 +44,24 @@ final class UsageCmd {
         "input tokens", r.getInputTokens(), "output tokens", r.getOutputTokens()));
   }
 
+  @Command(name = "export", description = "Spend as CSV (day × member × key × meter × model, list and net) into a"
+      + " file, streamed: any range, any team size.")
+  void export(@Parameters(paramLabel = "SUBJECT") String subject,
+      @Option(names = "--from", required = true, description = "RFC 3339 time") String from,
+      @Option(names = "--to", description = "RFC 3339 time (default now)") String to,
+      @Option(names = "--tz", defaultValue = "UTC", description = "IANA zone the days are cut in") String zone,
+      @Option(names = "--out", required = true, description = "file to write (- for standard output)") String out)
+      throws ParseException {
+    var chunks = root.c.meteringStreaming().exportUsage(ExportUsageRequest.newBuilder().setSubject(subject)
+        .setStartTime(Timestamps.parse(from))
+        .setEndTime(to == null ? Timestamps.fromMillis(Instant.now().toEpochMilli() + 60_000) : Timestamps.parse(to))
+        .setTimeZone(zone).build());
+    long bytes = CsvFile.write(chunks, ExportUsageResponse::getCsv, out);
+    if (!"-".equals(out)) {
+      System.err.println("wrote " + out + " (" + bytes + " bytes)");
+    }
+  }
+
   @Command(name = "get", description = "Usage in time buckets, grouped.")
   void get(@Parameters(paramLabel = "SUBJECT") String subject,
       @Option(names = "--from", required = true, description = "RFC 3339 time") String from,

@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -125,6 +126,13 @@ class QuickstartProcessTest {
     assertEquals(1_800_000L, summary.getListSpendNanos());
     assertEquals(1_800_000L, summary.getNetSpendNanos());
     run(true, "usage", "summary", "$KEY", "--as", "$MEMBER");
+    // The spend export writes a CSV file (not in the quickstart's transcript: its dates are the day's).
+    Path csv = Files.createTempDirectory("tally-export").resolve("spend.csv");
+    run(false, "usage", "export", "$TEAM", "--from", Instant.now().minus(Duration.ofDays(1)).toString(), "--out",
+        csv.toString(), "--as", "$OWNER");
+    List<String> rows = Files.readAllLines(csv);
+    assertEquals(2, rows.size(), rows.toString());
+    assertTrue(rows.get(1).contains(",output_tokens,,1,3000,0.0018,0.0018,1800000,1800000,USD"), rows.get(1));
     String wallet = run(true, "wallet", "get", "$TEAM", "--as", "$OWNER");
     assertTrue(wallet.contains("$19.9982"), wallet);
     vars.put("BALANCE", Long.toString(20_000_000_000L - 1_800_000L));

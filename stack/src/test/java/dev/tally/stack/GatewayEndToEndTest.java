@@ -360,4 +360,92 @@ class GatewayEndToEndTest {
     assertEquals("second", gpu.getDisplayUnit());
     assertEquals(1000, gpu.getBaseUnitsPerDisplayUnit());
   }
+
+  /** A streamed CSV export read to the end, as a client concatenates it. */
+  private static <T> List<String> csvLines(java.util.Iterator<T> chunks,
+      java.util.function.Function<T, com.google.protobuf.ByteString> csv, int[] chunkCount) {
+    StringBuilder all = new StringBuilder();
+    while (chunks.hasNext()) {
+      all.append(csv.apply(chunks.next()).toStringUtf8());
+      chunkCount[0]++;
+    }
+    return List.of(all.toString().split("\r\n"));
+  }
+
+  /** Finance exports a team's spend and the audit log as CSV through the gateway, streamed in chunks. */
+  @Test
+  void billingExportsSpendAndTheAuditLogAsStreamedCsv() {
+    OwnedTeam t = ownedTeam("exports", 100 * DOLLAR);
+    String token = identity(gw.asUser(t.owner().getName())).createInvitation(CreateInvitationRequest.newBuilder()
+        .setParent(t.team().getName()).setEmail("finance@acme.test").setRole("roles/billing").build()).getToken();
+    User finance = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|finance")
+        .setEmail("finance@acme.test").build()).getUser();
+    identity(gw.asUser(finance.getName())).acceptInvitation(AcceptInvitationRequest.newBuilder().setToken(token)
+        .build());
+    // 1,000 models make 1,000 rows: more than one chunk. Two odd names check the CSV's quoting.
+    List<String> models = new java.util.ArrayList<>();
+    for (int i = 0; i < 998; i++) {
+      models.add("model-" + i);
+    }
+    models.add("vendor, \"large\"");
+    models.add("=HYPERLINK(\"x\")");
+    Instant at = Instant.now();
+    for (int from = 0; from < models.size(); from += 500) {
+      RecordUsageRequest.Builder batch = RecordUsageRequest.newBuilder();
+      for (int i = from; i < from + 500; i++) {
+        batch.addRecords(UsageRecord.newBuilder().setEventId("export-" + i).setApiKey(t.key())
+            .setMeter("output_tokens").setModel(models.get(i)).setQuantity(1_000).setOccurredAt(ProtoTime.ts(at)));
+      }
+      assertTrue(metering(gw.platform()).recordUsage(batch.build()).getResultsList().stream()
+          .allMatch(r -> r.getStatus() == RecordStatus.RECORD_STATUS_ACCEPTED));
+    }
+    long spent = 1_000 * 600_000L;
+    Await.until("debited", Duration.ofSeconds(30),
+        () -> walletOf(gw.platform(), t.team().getWallet()).getBalanceNanos() == 100 * DOLLAR - spent);
+    Await.until("rolled up", Duration.ofSeconds(30), () -> metering(gw.platform()).getUsageSummary(
+        GetUsageSummaryRequest.newBuilder().setSubject(t.team().getName()).build()).getCalls() == 1_000);
+
+    int[] chunks = {0};
+    ExportUsageRequest export = ExportUsageRequest.newBuilder().setSubject(t.team().getName())
+        .setStartTime(ProtoTime.ts(at.minus(Duration.ofDays(1)))).setEndTime(ProtoTime.ts(at.plus(Duration.ofDays(1))))
+        .build();
+    List<String> lines = csvLines(metering(gw.asUser(finance.getName())).exportUsage(export),
+        ExportUsageResponse::getCsv, chunks);
+    assertEquals("day,member,api_key,meter,model,calls,quantity,list_spend,net_spend,list_spend_nanos,"
+        + "net_spend_nanos,currency_code", lines.get(0));
+    assertEquals(1_001, lines.size(), "a header and a row per model");
+    assertTrue(chunks[0] > 1, "streamed in chunks: " + chunks[0]);
+    long net = 0;
+    for (String line : lines.subList(1, lines.size())) {
+      String[] cells = line.split(",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)"); // commas outside quotes
+      assertEquals(12, cells.length, line);
+      net += Long.parseLong(cells[10]);
+    }
+    assertEquals(spent, net, "net spend adds up to what the wallet debited");
+    assertTrue(lines.stream().anyMatch(l -> l.contains(",\"vendor, \"\"large\"\"\",")), "quoted");
+    assertTrue(lines.stream().anyMatch(l -> l.contains(",\"'=HYPERLINK(\"\"x\"\")\",")), "defused");
+    assertTrue(lines.get(1).startsWith(java.time.LocalDate.ofInstant(at, java.time.ZoneOffset.UTC) + ","
+        + t.owner().getName() + "," + t.key() + ",output_tokens,"), lines.get(1));
+
+    // The audit log, oldest first.
+    List<String> audit = csvLines(identity(gw.asUser(t.owner().getName())).exportAuditEvents(
+        ExportAuditEventsRequest.newBuilder().setParent(t.team().getName()).build()), ExportAuditEventsResponse::getCsv,
+        new int[1]);
+    assertEquals("time,actor_user,actor_api_key,action,target,request_id,details", audit.get(0));
+    assertTrue(audit.stream().anyMatch(l -> l.contains(",api_key.create," + t.key() + ",")), audit.toString());
+
+    // A member sees neither; finance has no audit view either.
+    User member = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|exp-m")
+        .setEmail("exp-m@acme.test").build()).getUser();
+    String invite = identity(gw.asUser(t.owner().getName())).createInvitation(CreateInvitationRequest.newBuilder()
+        .setParent(t.team().getName()).setEmail("exp-m@acme.test").build()).getToken();
+    identity(gw.asUser(member.getName())).acceptInvitation(AcceptInvitationRequest.newBuilder().setToken(invite)
+        .build());
+    assertDenied(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
+        () -> metering(gw.asUser(member.getName())).exportUsage(export).hasNext());
+    assertDenied(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> identity(gw.asUser(finance.getName()))
+        .exportAuditEvents(ExportAuditEventsRequest.newBuilder().setParent(t.team().getName()).build()).hasNext());
+    assertDenied(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> metering(gw.asUser(finance.getName()))
+        .exportUsage(export.toBuilder().setTimeZone("Nowhere/Land").build()).hasNext());
+  }
 }

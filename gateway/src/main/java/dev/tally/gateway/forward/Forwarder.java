@@ -12,8 +12,11 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
+import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayInputStream;
@@ -67,19 +70,68 @@ public final class Forwarder {
     ServerServiceDefinition.Builder definition = ServerServiceDefinition.builder(descriptor.build());
     for (MethodDescriptor<byte[], byte[]> m : methods) {
       boolean internal = internalMethods.contains(m.getBareMethodName());
-      definition.addMethod(m, ServerCalls.asyncUnaryCall((request, responses) -> {
+      ServerCalls.UnaryMethod<byte[], byte[]> handler = (request, responses) -> {
         if (internal) {
           throw TallyException.permissionDenied("INTERNAL_METHOD",
               m.getFullMethodName() + " is internal to Tally and not served by the gateway");
         }
-        forward(upstream, m, request, responses);
-      }));
+        if (m.getType() == MethodDescriptor.MethodType.SERVER_STREAMING) {
+          forwardStream(upstream, m, request, responses);
+        } else {
+          ClientCalls.asyncUnaryCall(upstreamCall(upstream, m), request, responses);
+        }
+      };
+      definition.addMethod(m, m.getType() == MethodDescriptor.MethodType.SERVER_STREAMING
+          ? ServerCalls.asyncServerStreamingCall(handler::invoke) : ServerCalls.asyncUnaryCall(handler));
     }
     return definition.build();
   }
 
-  private void forward(Channel upstream, MethodDescriptor<byte[], byte[]> method, byte[] request,
+  /**
+   * A server stream relayed with flow control: the next message is asked of the upstream only when the client
+   * can take one, so a slow client slows the export instead of filling the gateway's memory; a client that
+   * goes away cancels the upstream call.
+   */
+  private void forwardStream(Channel upstream, MethodDescriptor<byte[], byte[]> method, byte[] request,
       StreamObserver<byte[]> responses) {
+    ServerCallStreamObserver<byte[]> client = (ServerCallStreamObserver<byte[]>) responses;
+    ClientCalls.asyncServerStreamingCall(upstreamCall(upstream, method), request,
+        new ClientResponseObserver<byte[], byte[]>() {
+          private ClientCallStreamObserver<byte[]> source;
+
+          @Override
+          public void beforeStart(ClientCallStreamObserver<byte[]> requestStream) {
+            source = requestStream;
+            requestStream.disableAutoRequestWithInitial(1);
+            client.setOnReadyHandler(() -> {
+              if (client.isReady()) {
+                source.request(1);
+              }
+            });
+            client.setOnCancelHandler(() -> source.cancel("the client cancelled", null));
+          }
+
+          @Override
+          public void onNext(byte[] message) {
+            client.onNext(message);
+            if (client.isReady()) {
+              source.request(1);
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            client.onError(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            client.onCompleted();
+          }
+        });
+  }
+
+  private ClientCall<byte[], byte[]> upstreamCall(Channel upstream, MethodDescriptor<byte[], byte[]> method) {
     Caller caller = Caller.current();
     Metadata headers = new Metadata();
     headers.put(CallerSigner.CALLER_HEADER, signer.sign(caller, method.getFullMethodName()));
@@ -88,7 +140,6 @@ public final class Forwarder {
       headers.put(RequestIds.HEADER, requestId);
     }
     Channel withHeaders = ClientInterceptors.intercept(upstream, MetadataUtils.newAttachHeadersInterceptor(headers));
-    ClientCall<byte[], byte[]> call = withHeaders.newCall(method, CallOptions.DEFAULT);
-    ClientCalls.asyncUnaryCall(call, request, responses);
+    return withHeaders.newCall(method, CallOptions.DEFAULT);
   }
 }

@@ -43,6 +43,25 @@ public final class AuditQueries {
 
   public Page list(DSLContext tx, Caller caller, String parent, Collection<String> actions, OffsetDateTime start,
       OffsetDateTime end, String pageToken, int pageSize) {
+    String scope = readableScope(tx, caller, parent);
+    int size = PageTokens.pageSize(pageSize);
+    String list = "audit:" + scope;
+    List<AuditEventsRecord> rows = dao.list(tx, scope, actions, start, end, PageTokens.decode(list, pageToken),
+        size + 1);
+    String next = rows.size() > size ? PageTokens.encode(list, rows.get(size - 1).getId()) : "";
+    return new Page(rows.size() > size ? rows.subList(0, size) : rows, next);
+  }
+
+  /** Every event {@link #list} would page through, oldest first, to {@code each} (an export of any size). */
+  public void export(DSLContext tx, Caller caller, String parent, Collection<String> actions, OffsetDateTime start,
+      OffsetDateTime end, java.util.function.Consumer<AuditEventsRecord> each) {
+    try (var cursor = dao.oldestFirst(tx, readableScope(tx, caller, parent), actions, start, end)) {
+      cursor.forEach(each);
+    }
+  }
+
+  /** The log {@code parent} names, if the caller may read it. */
+  private String readableScope(DSLContext tx, Caller caller, String parent) {
     String scope;
     if ("users/me".equals(parent) || (caller.isUser() && parent.equals(caller.user()))) {
       scope = caller.user();
@@ -57,11 +76,6 @@ public final class AuditQueries {
       requireReader(tx, caller, teamId);
       scope = Names.team(teamId);
     }
-    int size = PageTokens.pageSize(pageSize);
-    String list = "audit:" + scope;
-    List<AuditEventsRecord> rows = dao.list(tx, scope, actions, start, end, PageTokens.decode(list, pageToken),
-        size + 1);
-    String next = rows.size() > size ? PageTokens.encode(list, rows.get(size - 1).getId()) : "";
-    return new Page(rows.size() > size ? rows.subList(0, size) : rows, next);
+    return scope;
   }
 }

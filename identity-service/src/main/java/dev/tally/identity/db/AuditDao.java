@@ -29,8 +29,22 @@ public final class AuditDao {
     insert.onConflictDoNothing().execute();
   }
 
+  /** A scope's events, oldest first, read as they are consumed (for exports of any size). */
+  public org.jooq.Cursor<AuditEventsRecord> oldestFirst(DSLContext tx, String scope, Collection<String> actions,
+      OffsetDateTime start, OffsetDateTime end) {
+    return tx.selectFrom(AUDIT_EVENTS).where(filter(scope, actions, start, end)).orderBy(AUDIT_EVENTS.ID)
+        .fetchSize(500).fetchLazy();
+  }
+
   public List<AuditEventsRecord> list(DSLContext tx, String scope, Collection<String> actions,
       OffsetDateTime start, OffsetDateTime end, String beforeId, int limit) {
+    Condition c = filter(scope, actions, start, end);
+    Condition before = beforeId == null ? DSL.noCondition() : AUDIT_EVENTS.ID.lt(beforeId);
+    return tx.selectFrom(AUDIT_EVENTS).where(c, before).orderBy(AUDIT_EVENTS.ID.desc()).limit(limit).fetch();
+  }
+
+  private static Condition filter(String scope, Collection<String> actions, OffsetDateTime start,
+      OffsetDateTime end) {
     Condition c = AUDIT_EVENTS.SCOPE.eq(scope);
     if (!actions.isEmpty()) {
       c = c.and(AUDIT_EVENTS.ACTION.in(actions));
@@ -41,7 +55,6 @@ public final class AuditDao {
     if (end != null) {
       c = c.and(AUDIT_EVENTS.CREATE_TIME.lt(end));
     }
-    Condition before = beforeId == null ? DSL.noCondition() : AUDIT_EVENTS.ID.lt(beforeId);
-    return tx.selectFrom(AUDIT_EVENTS).where(c, before).orderBy(AUDIT_EVENTS.ID.desc()).limit(limit).fetch();
+    return c;
   }
 }

@@ -425,4 +425,24 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
     }));
   }
 
+  @Override
+  public void exportAuditEvents(ExportAuditEventsRequest req, StreamObserver<ExportAuditEventsResponse> out) {
+    Caller caller = Caller.current();
+    db.transaction(tx -> {
+      var csv = new dev.tally.common.export.CsvStream<>(out,
+          chunk -> ExportAuditEventsResponse.newBuilder().setCsv(chunk).build(),
+          "time", "actor_user", "actor_api_key", "action", "target", "request_id", "details");
+      audit.export(tx.dsl(), caller, req.getParent(), req.getActionsList(), odt(req.getStartTime(),
+          req.hasStartTime()), odt(req.getEndTime(), req.hasEndTime()), e -> {
+            AuditEvent a = IdentityProtos.auditEvent(e);
+            csv.row(e.getCreateTime().toInstant().toString(), a.getActor().getUser(), a.getActor().getApiKey(),
+                a.getAction(), a.getTarget(), a.getRequestId(), new java.util.TreeMap<>(a.getDetailsMap())
+                    .entrySet().stream().map(d -> d.getKey() + "=" + d.getValue())
+                    .collect(java.util.stream.Collectors.joining("; ")));
+          });
+      csv.finish();
+      return null;
+    });
+  }
+
 }

@@ -3,6 +3,8 @@ package dev.tally.metering.grpc;
 import static dev.tally.common.grpc.ProtoTime.ts;
 
 import dev.tally.common.auth.Caller;
+import dev.tally.common.error.TallyException;
+import dev.tally.common.export.CsvStream;
 import dev.tally.common.db.Database;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.kafka.ParkedEventsApi;
@@ -96,6 +98,29 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
       }
       return b.build();
     }));
+  }
+
+  @Override
+  public void exportUsage(ExportUsageRequest req, StreamObserver<ExportUsageResponse> out) {
+    Caller caller = Caller.current();
+    var subject = access.filter(caller, req.getSubject());
+    java.time.ZoneId zone;
+    try {
+      zone = java.time.ZoneId.of(req.getTimeZone().isEmpty() ? "UTC" : req.getTimeZone());
+    } catch (java.time.DateTimeException e) {
+      throw TallyException.invalidArgument("time_zone", "must be an IANA time zone such as Europe/Berlin or UTC");
+    }
+    db.transaction(tx -> {
+      var csv = new CsvStream<>(out, chunk -> ExportUsageResponse.newBuilder().setCsv(chunk).build(), "day",
+          "member", "api_key", "meter", "model", "calls", "quantity", "list_spend", "net_spend", "list_spend_nanos",
+          "net_spend_nanos", "currency_code");
+      queries.export(tx.dsl(), subject, odt(req.getStartTime()), odt(req.getEndTime()), zone, r -> csv.row(
+          r.bucket().atZoneSameInstant(zone).toLocalDate().toString(), r.member(), r.apiKey(), r.meter(), r.model(),
+          r.calls(), r.quantity(), CsvStream.amount(r.spend()), CsvStream.amount(r.netSpend()), r.spend(),
+          r.netSpend(), "USD"));
+      csv.finish();
+      return null;
+    });
   }
 
   @Override

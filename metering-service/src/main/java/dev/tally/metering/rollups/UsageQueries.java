@@ -87,6 +87,31 @@ public final class UsageQueries {
         .fetch(UsageQueries::row);
   }
 
+  /**
+   * Every day × member × key × meter × model of the range with usage, in that order, to {@code each}, read
+   * with a cursor (an export of a year of a large team never sits in memory); days cut in {@code zone}.
+   */
+  public void export(DSLContext tx, Condition subject, OffsetDateTime start, OffsetDateTime end,
+      java.time.ZoneId zone, java.util.function.Consumer<Row> each) {
+    if (!end.isAfter(start)) {
+      throw TallyException.invalidArgument("end_time", "must be after start_time");
+    }
+    Field<OffsetDateTime> day = DSL.field("date_trunc('day', {0}, {1})", SQLDataType.TIMESTAMPWITHTIMEZONE,
+        USAGE_ROLLUPS.MINUTE, DSL.val(zone.getId())).as("bucket");
+    try (var cursor = tx.select(day, USAGE_ROLLUPS.METER.as("meter"), USAGE_ROLLUPS.MODEL.as("model"),
+            USAGE_ROLLUPS.API_KEY.as("api_key"), USAGE_ROLLUPS.MEMBER.as("member"),
+            DSL.sum(USAGE_ROLLUPS.CALLS).as("calls"), DSL.sum(USAGE_ROLLUPS.QUANTITY).as("quantity"),
+            DSL.sum(USAGE_ROLLUPS.SPEND_NANOS).as("spend"), DSL.sum(USAGE_ROLLUPS.DISCOUNT_NANOS).as("discount"))
+        .from(USAGE_ROLLUPS).where(subject, USAGE_ROLLUPS.MINUTE.ge(start), USAGE_ROLLUPS.MINUTE.lt(end))
+        .groupBy(DSL.field(DSL.name("bucket")), USAGE_ROLLUPS.MEMBER, USAGE_ROLLUPS.API_KEY, USAGE_ROLLUPS.METER,
+            USAGE_ROLLUPS.MODEL)
+        .orderBy(DSL.field(DSL.name("bucket")), USAGE_ROLLUPS.MEMBER, USAGE_ROLLUPS.API_KEY, USAGE_ROLLUPS.METER,
+            USAGE_ROLLUPS.MODEL)
+        .fetchSize(1_000).fetchLazy()) {
+      cursor.forEach(r -> each.accept(row(r)));
+    }
+  }
+
   /** A grouped dimension is selected and grouped by its column; others are selected as '' (never grouped by
    * name: PostgreSQL would take the name for the input column). */
   private static void dimension(boolean grouped, Field<String> column, String alias, List<Field<?>> dims,
