@@ -75,6 +75,7 @@ public final class GatewayMain {
         .addService(forwarder.forward(MeteringServiceGrpc.getServiceDescriptor(), metering, INTERNAL))
         .addService(new AdmissionGrpcService(gate, states,
             new PriceCache(metering, signer, Clock.systemUTC()), wallet, signer))
+        .addService(new dev.tally.gateway.errors.ErrorReasonGrpcService())
         .start());
     return new Running(server, events, states);
   }

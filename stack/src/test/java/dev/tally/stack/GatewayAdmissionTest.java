@@ -581,7 +581,9 @@ class GatewayAdmissionTest {
     Team t = team(DOLLAR);
     StatusRuntimeException meter = assertThrows(StatusRuntimeException.class, () -> admission().admit(AdmitRequest
         .newBuilder().setApiKeySecret(t.key()).setMeter("warp_drive").setEstimatedQuantity(1).build()));
-    assertEquals(Status.Code.INVALID_ARGUMENT, meter.getStatus().getCode());
+    assertEquals(Status.Code.NOT_FOUND, meter.getStatus().getCode(), "as SetPrice answers an unknown meter");
+    assertEquals("UNKNOWN_METER", reason(meter));
+    assertEquals("meter", errorInfo(meter).getMetadataOrThrow("field"));
     StatusRuntimeException noEstimate = assertThrows(StatusRuntimeException.class, () -> admission().admit(
         AdmitRequest.newBuilder().setApiKeySecret(t.key()).setMeter("requests").build()));
     assertEquals(Status.Code.INVALID_ARGUMENT, noEstimate.getStatus().getCode());

@@ -448,4 +448,74 @@ class GatewayEndToEndTest {
     assertDenied(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> metering(gw.asUser(finance.getName()))
         .exportUsage(export.toBuilder().setTimeZone("Nowhere/Land").build()).hasNext());
   }
+
+  /**
+   * Errors any gRPC client can read: reflection serves the google.rpc detail types (so grpcurl and buf curl
+   * print ErrorInfo instead of base64), and the gateway lists every reason of the registry.
+   */
+  @Test
+  void aGenericReflectionClientDecodesTheErrorDetails() throws Exception {
+    var answer = new java.util.concurrent.CompletableFuture<io.grpc.reflection.v1.ServerReflectionResponse>();
+    var requests = io.grpc.reflection.v1.ServerReflectionGrpc.newStub(gw.channel).serverReflectionInfo(
+        new io.grpc.stub.StreamObserver<>() {
+          @Override
+          public void onNext(io.grpc.reflection.v1.ServerReflectionResponse r) {
+            answer.complete(r);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            answer.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    requests.onNext(io.grpc.reflection.v1.ServerReflectionRequest.newBuilder()
+        .setFileContainingSymbol("google.rpc.ErrorInfo").build());
+    var found = answer.get(20, TimeUnit.SECONDS);
+    requests.onCompleted();
+    assertTrue(found.hasFileDescriptorResponse(), found.toString());
+    // Decode a real error's ErrorInfo with nothing but what reflection served, as grpcurl does.
+    java.util.Map<String, com.google.protobuf.DescriptorProtos.FileDescriptorProto> files = new java.util.HashMap<>();
+    for (com.google.protobuf.ByteString b : found.getFileDescriptorResponse().getFileDescriptorProtoList()) {
+      var f = com.google.protobuf.DescriptorProtos.FileDescriptorProto.parseFrom(b);
+      files.put(f.getName(), f);
+    }
+    var errorDetails = build(files, "google/rpc/error_details.proto", new java.util.HashMap<>());
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> identity(gw.platform())
+        .getTeam(GetTeamRequest.newBuilder().setName("teams/nope").build()));
+    com.google.protobuf.Any detail = io.grpc.protobuf.StatusProto.fromThrowable(e).getDetails(0);
+    assertEquals("type.googleapis.com/google.rpc.ErrorInfo", detail.getTypeUrl());
+    var info = com.google.protobuf.DynamicMessage.parseFrom(errorDetails.findMessageTypeByName("ErrorInfo"),
+        detail.getValue());
+    assertEquals("NOT_FOUND", info.getField(info.getDescriptorForType().findFieldByName("reason")));
+    assertEquals("tally.dev", info.getField(info.getDescriptorForType().findFieldByName("domain")));
+
+    var reasons = dev.tally.proto.errors.v1.ErrorReasonServiceGrpc.newBlockingStub(gw.channel)
+        .withCallCredentials(gw.platform()).withDeadlineAfter(20, TimeUnit.SECONDS)
+        .listErrorReasons(dev.tally.proto.errors.v1.ListErrorReasonsRequest.getDefaultInstance()).getReasonsList();
+    assertEquals(Reasons.all().size(), reasons.size());
+    var quota = reasons.stream().filter(r -> r.getReason().equals("QUOTA_EXCEEDED")).findFirst().orElseThrow();
+    assertEquals(List.of("RESOURCE_EXHAUSTED"), quota.getCodesList());
+  }
+
+  /** A file descriptor from reflection's answer, its dependencies built first. */
+  private static com.google.protobuf.Descriptors.FileDescriptor build(
+      java.util.Map<String, com.google.protobuf.DescriptorProtos.FileDescriptorProto> files, String name,
+      java.util.Map<String, com.google.protobuf.Descriptors.FileDescriptor> built) throws Exception {
+    if (built.containsKey(name)) {
+      return built.get(name);
+    }
+    var proto = files.get(name);
+    assertTrue(proto != null, "reflection did not serve " + name);
+    List<com.google.protobuf.Descriptors.FileDescriptor> deps = new java.util.ArrayList<>();
+    for (String dep : proto.getDependencyList()) {
+      deps.add(build(files, dep, built));
+    }
+    var file = com.google.protobuf.Descriptors.FileDescriptor.buildFrom(proto,
+        deps.toArray(new com.google.protobuf.Descriptors.FileDescriptor[0]));
+    built.put(name, file);
+    return file;
+  }
 }

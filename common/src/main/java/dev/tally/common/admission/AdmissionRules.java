@@ -107,7 +107,7 @@ public final class AdmissionRules {
   /** Throws the refusal of {@code r} against {@code s}, or returns when it is admitted. */
   public static void check(State s, Request r, Instant now) {
     if (s.closed()) {
-      throw refusal(Status.Code.FAILED_PRECONDITION, Reasons.WALLET_SUSPENDED, "the wallet's team was deleted",
+      throw refusal(Status.Code.FAILED_PRECONDITION, Reasons.WALLET_CLOSED, "the wallet's team was deleted",
           balanceMetadata(s, r), null);
     }
     if (s.suspended()) {

@@ -1,5 +1,6 @@
 package dev.tally.common.admission;
 
+import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -16,8 +17,8 @@ import java.util.Set;
  */
 public record KeyScope(Set<String> meters, Set<String> models) {
   public static final KeyScope ANY = new KeyScope(null, null);
-  public static final String METER_NOT_ALLOWED = "METER_NOT_ALLOWED";
-  public static final String MODEL_NOT_ALLOWED = "MODEL_NOT_ALLOWED";
+  public static final String METER_NOT_ALLOWED = Reasons.METER_NOT_ALLOWED;
+  public static final String MODEL_NOT_ALLOWED = Reasons.MODEL_NOT_ALLOWED;
 
   /** The scope of a key with {@code own} lists in a team with {@code teamDefault} lists. */
   public static KeyScope of(List<String> ownMeters, List<String> ownModels, List<String> teamMeters,

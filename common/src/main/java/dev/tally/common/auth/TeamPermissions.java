@@ -33,7 +33,7 @@ public final class TeamPermissions {
       if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
         return CheckPermissionResponse.getDefaultInstance();
       }
-      throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE",
+      throw new TallyException(Status.Code.UNAVAILABLE, Reasons.IDENTITY_UNAVAILABLE,
           "permissions cannot be checked right now; retry");
     }
   }
@@ -47,7 +47,7 @@ public final class TeamPermissions {
       if (e.getStatus().getCode() == Status.Code.NOT_FOUND || e.getStatus().getCode() == Status.Code.INVALID_ARGUMENT) {
         return java.util.Optional.empty();
       }
-      throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE", "the key cannot be looked up "
+      throw new TallyException(Status.Code.UNAVAILABLE, Reasons.IDENTITY_UNAVAILABLE, "the key cannot be looked up "
           + "right now; retry");
     }
   }
@@ -66,7 +66,7 @@ public final class TeamPermissions {
       if (e.getStatus().getCode() == Status.Code.NOT_FOUND) {
         return false;
       }
-      throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE",
+      throw new TallyException(Status.Code.UNAVAILABLE, Reasons.IDENTITY_UNAVAILABLE,
           "the wallet's owner cannot be checked right now; retry");
     }
   }

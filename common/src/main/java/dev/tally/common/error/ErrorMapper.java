@@ -68,7 +68,7 @@ public final class ErrorMapper {
       return fromDomain(
           new TallyException(
               status.getCode(),
-              status.getCode() == Status.Code.DEADLINE_EXCEEDED ? Reasons.DEADLINE_EXCEEDED : "CANCELLED",
+              status.getCode() == Status.Code.DEADLINE_EXCEEDED ? Reasons.DEADLINE_EXCEEDED : Reasons.CANCELLED,
               "the call was cancelled or its deadline passed before it finished"));
     }
     Optional<Failures.Transient> outage = Failures.transientKind(cause);

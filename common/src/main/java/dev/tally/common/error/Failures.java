@@ -11,9 +11,9 @@ import java.util.Optional;
  * (the data itself is wrong). Used by the error mapping of calls and by the consumers' poison isolation.
  */
 public final class Failures {
-  public static final String DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE";
-  public static final String KAFKA_UNAVAILABLE = "KAFKA_UNAVAILABLE";
-  public static final String TRANSACTION_CONFLICT = "TRANSACTION_CONFLICT";
+  public static final String DATABASE_UNAVAILABLE = Reasons.DATABASE_UNAVAILABLE;
+  public static final String KAFKA_UNAVAILABLE = Reasons.KAFKA_UNAVAILABLE;
+  public static final String TRANSACTION_CONFLICT = Reasons.TRANSACTION_CONFLICT;
 
   /** What kind of transient failure a throwable is. */
   public enum Transient {

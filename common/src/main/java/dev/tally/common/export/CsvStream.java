@@ -1,5 +1,6 @@
 package dev.tally.common.export;
 
+import dev.tally.common.error.Reasons;
 import com.google.protobuf.ByteString;
 import dev.tally.common.error.TallyException;
 import io.grpc.Status;
@@ -63,7 +64,7 @@ public final class CsvStream<R> {
   private void flush() {
     while (!out.isReady()) {
       if (out.isCancelled()) {
-        throw new TallyException(Status.Code.CANCELLED, "CANCELLED", "the export was cancelled by its caller");
+        throw new TallyException(Status.Code.CANCELLED, Reasons.CANCELLED, "the export was cancelled by its caller");
       }
       LockSupport.parkNanos(1_000_000); // the transport frees space on its own thread; checked every ms
     }

@@ -81,6 +81,8 @@ class AdmissionRulesTest {
     assertEquals("9", poor.metadata().get("available_nanos"));
     TallyException suspended = refused(new State(WALLET, false, true, 1_000, List.of()), TEN);
     assertEquals("WALLET_SUSPENDED", suspended.reason());
+    TallyException closed = refused(new State(WALLET, true, false, 1_000, List.of()), TEN);
+    assertEquals("WALLET_CLOSED", closed.reason(), "a deleted team's wallet, as Deposit says it");
     AdmissionRules.check(state(10), TEN, NOW); // exactly enough is enough
   }
 }

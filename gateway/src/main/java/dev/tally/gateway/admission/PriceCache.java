@@ -2,6 +2,7 @@ package dev.tally.gateway.admission;
 
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
+import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.money.MoneyBounds;
 import dev.tally.common.money.Pricing;
@@ -35,7 +36,8 @@ public final class PriceCache {
     Map<String, Price> current = current();
     Price p = current.getOrDefault("meters/" + id + "|" + model, current.get("meters/" + id + "|"));
     if (p == null) {
-      throw TallyException.invalidArgument("meter", "unknown meter " + meter);
+      throw new TallyException(io.grpc.Status.Code.NOT_FOUND, Reasons.UNKNOWN_METER, "meter " + meter
+          + " does not exist (ListMeters)", java.util.Map.of("field", "meter"), java.util.List.of());
     }
     long cost = Pricing.costWithin(quantity, p.getPriceNanos(), p.getPerQuantity(), MoneyBounds.MAX_USAGE_COST_NANOS);
     if (cost < 0) {

@@ -1,5 +1,6 @@
 package dev.tally.gateway.auth;
 
+import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.proto.identity.v1.VerifyApiKeyResponse;
 import io.grpc.Status;
@@ -11,7 +12,7 @@ public final class KeyGate {
   private final AuthThrottle throttle;
 
   static TallyException throttled() {
-    return TallyException.resourceExhausted("AUTH_THROTTLED",
+    return TallyException.resourceExhausted(Reasons.AUTH_THROTTLED,
         "too many failed authentications from here; unknown keys are checked slowly for a minute")
         .withRetryAfter(AuthThrottle.SLOW_LANE);
   }
@@ -40,7 +41,7 @@ public final class KeyGate {
     } catch (StatusRuntimeException e) {
       Status.Code code = e.getStatus().getCode();
       if (code != Status.Code.UNAUTHENTICATED && code != Status.Code.PERMISSION_DENIED) {
-        throw new TallyException(Status.Code.UNAVAILABLE, "IDENTITY_UNAVAILABLE",
+        throw new TallyException(Status.Code.UNAVAILABLE, Reasons.IDENTITY_UNAVAILABLE,
             "keys cannot be verified right now; retry");
       }
       throttle.failed(source);

@@ -1,5 +1,6 @@
 package dev.tally.gateway.forward;
 
+import dev.tally.common.error.Reasons;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.error.TallyException;
@@ -72,7 +73,7 @@ public final class Forwarder {
       boolean internal = internalMethods.contains(m.getBareMethodName());
       ServerCalls.UnaryMethod<byte[], byte[]> handler = (request, responses) -> {
         if (internal) {
-          throw TallyException.permissionDenied("INTERNAL_METHOD",
+          throw TallyException.permissionDenied(Reasons.INTERNAL_METHOD,
               m.getFullMethodName() + " is internal to Tally and not served by the gateway");
         }
         if (m.getType() == MethodDescriptor.MethodType.SERVER_STREAMING) {

@@ -75,11 +75,11 @@ public final class InvitationManager {
     String emailLower = email.toLowerCase(Locale.ROOT);
     UsersRecord existing = users.byEmail(tx, emailLower).orElse(null);
     if (existing != null && teams.membership(tx, teamId, existing.getId()).isPresent()) {
-      throw TallyException.alreadyExists("ALREADY_A_MEMBER", email + " is already a member");
+      throw TallyException.alreadyExists(Reasons.ALREADY_A_MEMBER, email + " is already a member");
     }
     invitations.expireStale(tx, teamId, emailLower);
     if (invitations.pendingExists(tx, teamId, emailLower)) {
-      throw TallyException.alreadyExists("INVITATION_PENDING",
+      throw TallyException.alreadyExists(Reasons.INVITATION_PENDING,
           "a pending invitation for " + email + " exists; resend or revoke it");
     }
     String token = secrets.newInvitationToken();
@@ -128,7 +128,7 @@ public final class InvitationManager {
   public Accepted accept(DSLContext tx, Caller caller, String token) {
     InvitationsRecord inv = byToken(tx, caller, token);
     if (teams.membership(tx, inv.getTeamId(), caller.userId()).isPresent()) {
-      throw TallyException.alreadyExists("ALREADY_A_MEMBER", "you are already a member of this team");
+      throw TallyException.alreadyExists(Reasons.ALREADY_A_MEMBER, "you are already a member of this team");
     }
     InvitationsRecord closed = invitations.close(tx, inv.getId(), "accepted");
     var assigned = teamManager.join(tx, caller, inv.getTeamId(), caller.userId(), inv.getRole());
@@ -153,11 +153,11 @@ public final class InvitationManager {
     InvitationsRecord inv = invitations.byTokenHash(tx, secrets.hash(token)).orElse(null);
     if (inv == null || teams.activeTeam(tx, inv.getTeamId(), false).isEmpty()) {
       guesses.failed(caller.user());
-      throw TallyException.notFound("INVITATION_INVALID", "no invitation has this token");
+      throw TallyException.notFound(Reasons.INVITATION_INVALID, "no invitation has this token");
     }
     requirePending(inv, true);
     if (!inv.getEmailLower().equals(me.getEmailLower())) {
-      throw TallyException.permissionDenied("EMAIL_MISMATCH", "this invitation was sent to another address");
+      throw TallyException.permissionDenied(Reasons.EMAIL_MISMATCH, "this invitation was sent to another address");
     }
     return inv;
   }
@@ -173,12 +173,12 @@ public final class InvitationManager {
     if (!"pending".equals(inv.getState())) {
       if (forInvitee && !"expired".equals(inv.getState())) {
         // A used token is as good as unknown to whoever holds it.
-        throw TallyException.failedPrecondition("INVITATION_NOT_PENDING", "the invitation was already "
+        throw TallyException.failedPrecondition(Reasons.INVITATION_NOT_PENDING, "the invitation was already "
             + inv.getState());
       }
       throw "expired".equals(inv.getState())
           ? TallyException.failedPrecondition(Reasons.INVITATION_EXPIRED, "the invitation has expired")
-          : TallyException.failedPrecondition("INVITATION_NOT_PENDING", "the invitation was " + inv.getState());
+          : TallyException.failedPrecondition(Reasons.INVITATION_NOT_PENDING, "the invitation was " + inv.getState());
     }
     if (!inv.getExpireTime().isAfter(OffsetDateTime.now())) {
       throw TallyException.failedPrecondition(Reasons.INVITATION_EXPIRED, "the invitation has expired");

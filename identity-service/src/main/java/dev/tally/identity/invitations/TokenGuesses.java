@@ -1,5 +1,6 @@
 package dev.tally.identity.invitations;
 
+import dev.tally.common.error.Reasons;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.common.error.TallyException;
@@ -22,7 +23,7 @@ final class TokenGuesses {
   void check(String user) {
     AtomicInteger n = failures.getIfPresent(user);
     if (n != null && n.get() >= LIMIT) {
-      throw TallyException.resourceExhausted("INVITATION_THROTTLED",
+      throw TallyException.resourceExhausted(Reasons.INVITATION_THROTTLED,
           "too many unknown invitation tokens; try again later").withRetryAfter(WINDOW);
     }
   }

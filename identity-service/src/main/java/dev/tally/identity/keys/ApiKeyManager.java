@@ -78,7 +78,7 @@ public final class ApiKeyManager {
           throw TallyException.invalidArgument("team", "must be empty for a personal key");
         }
         if (policy.archivePersonalKeysOnJoin() && teams.membershipCount(tx, userId) > 0) {
-          throw TallyException.failedPrecondition("PERSONAL_KEYS_ARCHIVED",
+          throw TallyException.failedPrecondition(Reasons.PERSONAL_KEYS_ARCHIVED,
               "personal keys are archived while you belong to a team");
         }
         key.setKind("personal");
@@ -122,7 +122,7 @@ public final class ApiKeyManager {
 
   private Created issue(DSLContext tx, Caller caller, ApiKeysRecord key, Map<String, String> extraAudit) {
     if (keys.countLiveKeys(tx, key.getOwnerId(), key.getTeamId()) >= policy.maxKeysPerOwner()) {
-      throw TallyException.failedPrecondition("KEY_LIMIT_REACHED",
+      throw TallyException.failedPrecondition(Reasons.KEY_LIMIT_REACHED,
           "at most " + policy.maxKeysPerOwner() + " live keys per owner");
     }
     String secret = secrets.newApiKeySecret();
@@ -219,7 +219,7 @@ public final class ApiKeyManager {
     ApiKeysRecord key = match.key();
     switch (key.getState()) {
       case "revoked" -> throw TallyException.permissionDenied(Reasons.KEY_REVOKED, "the key was revoked");
-      case "archived" -> throw TallyException.permissionDenied("KEY_ARCHIVED",
+      case "archived" -> throw TallyException.permissionDenied(Reasons.KEY_ARCHIVED,
           "the key is archived while its owner belongs to a team");
       default -> {}
     }

@@ -151,7 +151,7 @@ public final class TeamManager {
       throw TallyException.invalidArgument("role", "use TransferOwnership to make someone the Owner");
     }
     if (Roles.OWNER.equals(target.getRole())) {
-      throw TallyException.failedPrecondition("OWNER_ROLE_FIXED", "the Owner's role cannot be changed");
+      throw TallyException.failedPrecondition(Reasons.OWNER_ROLE_FIXED, "the Owner's role cannot be changed");
     }
     if (userId.equals(me.userId())) {
       throw Access.forbidden("you cannot change your own role");
@@ -182,10 +182,10 @@ public final class TeamManager {
     Access.Membership me = access.require(tx, caller, teamId, Permission.PERMISSION_MEMBERS_REMOVE);
     var target = teams.membership(tx, teamId, userId).orElseThrow(() -> memberNotFound(memberName));
     if (Roles.OWNER.equals(target.getRole())) {
-      throw TallyException.failedPrecondition("OWNER_CANNOT_BE_REMOVED", "the Owner cannot be removed");
+      throw TallyException.failedPrecondition(Reasons.OWNER_CANNOT_BE_REMOVED, "the Owner cannot be removed");
     }
     if (userId.equals(me.userId())) {
-      throw TallyException.failedPrecondition("USE_LEAVE_TEAM", "use LeaveTeam to leave a team");
+      throw TallyException.failedPrecondition(Reasons.USE_LEAVE_TEAM, "use LeaveTeam to leave a team");
     }
     if (Roles.ADMIN.equals(target.getRole()) && !me.isOwner()) {
       throw Access.forbidden("only the Owner removes an Admin");
@@ -266,7 +266,7 @@ public final class TeamManager {
     CustomRolesRecord role = teams.insertRole(tx, teamId, roleId, displayName.strip(),
         set.stream().map(Enum::name).toArray(String[]::new));
     if (role == null) {
-      throw TallyException.alreadyExists("ROLE_EXISTS", "role " + Names.customRole(teamId, roleId) + " exists");
+      throw TallyException.alreadyExists(Reasons.ROLE_EXISTS, "role " + Names.customRole(teamId, roleId) + " exists");
     }
     audit.record(tx, teamName, caller, "role.create", Names.customRole(teamId, roleId),
         Map.of("permissions", String.join(",", role.getPermissions())));
@@ -287,7 +287,7 @@ public final class TeamManager {
     access.require(tx, caller, parts[0], Permission.PERMISSION_ROLES_MANAGE);
     teams.role(tx, parts[0], parts[1]).orElseThrow(() -> roleNotFound(roleName));
     if (teams.countMembersWithRole(tx, parts[0], roleName) > 0) {
-      throw TallyException.failedPrecondition("ROLE_IN_USE", "members still hold " + roleName);
+      throw TallyException.failedPrecondition(Reasons.ROLE_IN_USE, "members still hold " + roleName);
     }
     teams.deleteRole(tx, parts[0], parts[1]);
     audit.record(tx, Names.team(parts[0]), caller, "role.delete", roleName, Map.of());

@@ -33,7 +33,7 @@ public final class UserManager {
     var byEmail = users.byEmail(tx, email);
     var existing = users.byExternalId(tx, externalId);
     if (byEmail.isPresent() && (existing.isEmpty() || !byEmail.get().getId().equals(existing.get().getId()))) {
-      throw TallyException.alreadyExists("EMAIL_TAKEN", "another user already has this email");
+      throw TallyException.alreadyExists(Reasons.EMAIL_TAKEN, "another user already has this email");
     }
     if (existing.isPresent()) {
       UsersRecord u = existing.get();

@@ -88,7 +88,8 @@ public final class PriceCatalog {
     }
     String id = meter.startsWith("meters/") ? meter.substring("meters/".length()) : meter;
     if (tx.fetchCount(METERS, METERS.ID.eq(id)) == 0) {
-      throw TallyException.notFound("UNKNOWN_METER", "meter " + meter + " does not exist");
+      throw new TallyException(io.grpc.Status.Code.NOT_FOUND, Reasons.UNKNOWN_METER, "meter " + meter
+          + " does not exist (ListMeters)", java.util.Map.of("field", "meter"), java.util.List.of());
     }
     PricesRecord p = new PricesRecord();
     p.setId(Ids.newId());

@@ -94,25 +94,25 @@ public final class UsageIngestor {
       long cost = price.isEmpty() || r.getQuantity() < 0 || r.getQuantity() > MoneyBounds.MAX_USAGE_QUANTITY ? 0
           : PriceCatalog.costWithin(r.getQuantity(), price.get(), MoneyBounds.MAX_USAGE_COST_NANOS);
       if (r.getQuantity() < 0) {
-        reason = "NEGATIVE_QUANTITY";
+        reason = Reasons.NEGATIVE_QUANTITY;
       } else if (r.getQuantity() > MoneyBounds.MAX_USAGE_QUANTITY) {
-        reason = "QUANTITY_TOO_LARGE";
+        reason = Reasons.QUANTITY_TOO_LARGE;
       } else if (meter.isEmpty()) {
-        reason = "UNKNOWN_METER";
+        reason = Reasons.UNKNOWN_METER;
       } else if (key.isEmpty()) {
-        reason = "UNKNOWN_KEY";
+        reason = Reasons.UNKNOWN_KEY;
       } else if (key.get().scope().refusal(meterId, r.getModel()) != null) {
         reason = key.get().scope().refusal(meterId, r.getModel()); // METER_NOT_ALLOWED, MODEL_NOT_ALLOWED
       } else if (occurred.isAfter(now.plus(maxFutureSkew))) {
-        reason = "OCCURRED_IN_FUTURE";
+        reason = Reasons.OCCURRED_IN_FUTURE;
       } else if (occurred.isBefore(now.minus(maxAge))) {
-        reason = "OCCURRED_TOO_LONG_AGO";
+        reason = Reasons.OCCURRED_TOO_LONG_AGO;
       } else if (price.isEmpty()) {
-        reason = "NO_PRICE";
+        reason = Reasons.NO_PRICE;
       } else if (cost < 0) {
-        reason = "COST_TOO_LARGE";
+        reason = Reasons.COST_TOO_LARGE;
       } else if (!r.getHold().isEmpty() && !r.getHold().startsWith(key.get().billingAccount() + "/holds/")) {
-        reason = "UNKNOWN_HOLD";
+        reason = Reasons.UNKNOWN_HOLD;
       }
       if (reason != null) {
         results[i] = rejected(r.getEventId(), reason);

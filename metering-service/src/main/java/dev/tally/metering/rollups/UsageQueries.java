@@ -1,5 +1,6 @@
 package dev.tally.metering.rollups;
 
+import dev.tally.common.error.Reasons;
 import static dev.tally.metering.db.jooq.Tables.USAGE_ROLLUPS;
 
 import dev.tally.common.error.TallyException;
@@ -147,7 +148,7 @@ public final class UsageQueries {
       return 0;
     }
     if (v.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
-      throw new dev.tally.common.error.TallyException(io.grpc.Status.Code.OUT_OF_RANGE, "TOTAL_TOO_LARGE",
+      throw new dev.tally.common.error.TallyException(io.grpc.Status.Code.OUT_OF_RANGE, Reasons.TOTAL_TOO_LARGE,
           "a total of this query exceeds 2^63-1; ask for smaller buckets or a shorter range");
     }
     return v.longValueExact();

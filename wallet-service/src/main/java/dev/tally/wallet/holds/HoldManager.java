@@ -172,7 +172,7 @@ public final class HoldManager {
     WalletsRecord w = book.lockExisting(tx, walletName);
     HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
     if (!"pending".equals(hold.getState())) {
-      throw TallyException.failedPrecondition("HOLD_NOT_PENDING", "the hold is already " + hold.getState());
+      throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
     if (actual > 0) {
       ChargeBatch spend = new ChargeBatch();
@@ -203,7 +203,7 @@ public final class HoldManager {
     Locked locked = lockAll(tx, List.of(walletName)).get(walletName);
     HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
     if (!"pending".equals(hold.getState())) {
-      throw TallyException.failedPrecondition("HOLD_NOT_PENDING", "the hold is already " + hold.getState());
+      throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
     WalletsRecord w = locked.wallet;
     Request more = new Request(walletName, listAmount, hold.getApiKey(), hold.getMember(), book.policy().holdTtl());
@@ -226,7 +226,7 @@ public final class HoldManager {
     WalletsRecord w = book.lockExisting(tx, walletName);
     HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
     if (!"pending".equals(hold.getState())) {
-      throw TallyException.failedPrecondition("HOLD_NOT_PENDING", "the hold is already " + hold.getState());
+      throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
     wallets.closeHold(tx, holdId, "released", 0);
     w.setHeld(w.getHeld() - hold.getAmount());

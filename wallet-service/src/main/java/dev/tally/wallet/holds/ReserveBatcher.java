@@ -148,7 +148,7 @@ public final class ReserveBatcher implements AutoCloseable {
     TallyException e = late
         ? new TallyException(Status.Code.DEADLINE_EXCEEDED, Reasons.DEADLINE_EXCEEDED,
             "the call's deadline passed before its turn; nothing was reserved")
-        : new TallyException(Status.Code.CANCELLED, "CANCELLED", "the call was cancelled; nothing was reserved");
+        : new TallyException(Status.Code.CANCELLED, Reasons.CANCELLED, "the call was cancelled; nothing was reserved");
     return () -> p.call().result().completeExceptionally(ErrorMapper.fromDomain(e));
   }
 

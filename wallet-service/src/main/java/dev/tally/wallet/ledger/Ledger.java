@@ -1,5 +1,6 @@
 package dev.tally.wallet.ledger;
 
+import dev.tally.common.error.Reasons;
 import static dev.tally.wallet.db.jooq.Tables.ACCOUNTS;
 import static dev.tally.wallet.db.jooq.Tables.TRANSFERS;
 
@@ -160,7 +161,7 @@ public final class Ledger {
   /** A wallet's balance stays within ±{@link MoneyBounds#MAX_WALLET_BALANCE_NANOS}, far inside int64. */
   private static void requireWithinBounds(String account, BigInteger balance) {
     if (balance.abs().compareTo(BigInteger.valueOf(MoneyBounds.MAX_WALLET_BALANCE_NANOS)) > 0) {
-      throw TallyException.failedPrecondition("BALANCE_LIMIT_EXCEEDED", "this would take the balance of " + account
+      throw TallyException.failedPrecondition(Reasons.BALANCE_LIMIT_EXCEEDED, "this would take the balance of " + account
           + " beyond " + MoneyBounds.MAX_WALLET_BALANCE_NANOS + " nanos, the most a wallet may hold or owe");
     }
   }

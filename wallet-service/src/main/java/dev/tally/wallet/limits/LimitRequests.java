@@ -108,7 +108,7 @@ public final class LimitRequests {
         LIMIT_REQUESTS.ID.eq(id)).forUpdate().fetchOptional().orElseThrow(() -> TallyException.notFound(
             Reasons.NOT_FOUND, "limit request " + requestName + " not found"));
     if (!"pending".equals(r.getState())) {
-      throw TallyException.failedPrecondition("REQUEST_NOT_PENDING", "the request is already " + r.getState());
+      throw TallyException.failedPrecondition(Reasons.REQUEST_NOT_PENDING, "the request is already " + r.getState());
     }
     if (approve) {
       if (r.getSubject().equals(wallet)) {

@@ -78,7 +78,7 @@ public final class WalletManager {
       throw TallyException.invalidArgument("currency_code", "the wallet holds " + w.getCurrencyCode());
     }
     if (Boolean.TRUE.equals(w.getClosed())) {
-      throw TallyException.failedPrecondition("WALLET_CLOSED", "the wallet's team was deleted");
+      throw TallyException.failedPrecondition(Reasons.WALLET_CLOSED, "the wallet's team was deleted");
     }
     // The unique index on (currency, reference) is the real guard; this lookup gives the friendly answer.
     var existing = transfers.depositByReference(tx, currency, reference);
@@ -281,7 +281,7 @@ public final class WalletManager {
     requirePlatform(caller, "refill payments are reported by the platform's billing backend");
     WalletsRecord w = book.lockFresh(tx, wallet);
     if (!w.getAutoRefillEnabled()) {
-      throw TallyException.failedPrecondition("AUTO_REFILL_OFF", "auto-refill is off for " + wallet);
+      throw TallyException.failedPrecondition(Reasons.AUTO_REFILL_OFF, "auto-refill is off for " + wallet);
     }
     w.setAutoRefillFailures(w.getAutoRefillFailures() + 1);
     w.setAutoRefillMonthRequested(Math.max(0, w.getAutoRefillMonthRequested() - w.getAutoRefillPending()));
