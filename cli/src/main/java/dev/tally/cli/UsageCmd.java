@@ -44,6 +44,26 @@ final class UsageCmd {
         "input tokens", r.getInputTokens(), "output tokens", r.getOutputTokens()));
   }
 
+  @Command(name = "correct", description = "Void (--void) or amend (--quantity) recorded usage: a reversal and a"
+      + " replacement on the statement, never an edit (platform token).")
+  void correct(@Option(names = "--key", required = true, description = "apiKeys/{k} the usage was recorded with")
+      String key, @Option(names = "--event-id", required = true) String eventId,
+      @Option(names = "--void") boolean voidIt, @Option(names = "--quantity", defaultValue = "-1") long quantity,
+      @Option(names = "--reason", required = true) String reason,
+      @Option(names = "--request-id", description = "idempotency key (default: a new one)") String requestId) {
+    var req = CorrectUsageRequest.newBuilder().setApiKey(key).setEventId(eventId).setReason(reason)
+        .setRequestId(requestId == null ? UUID.randomUUID().toString() : requestId);
+    if (voidIt) {
+      req.setVoid(true);
+    } else if (quantity >= 0) {
+      req.setQuantity(quantity);
+    }
+    var r = root.c.metering().correctUsage(req.build());
+    root.c.print(r, () -> Out.fields("correction", r.getCorrectionEventId(), "was", Out.money(r.getPreviousCostNanos())
+        + " (net " + Out.money(r.getPreviousNetCostNanos()) + ")", "now", Out.money(r.getCostNanos()) + " (net "
+        + Out.money(r.getNetCostNanos()) + ")"));
+  }
+
   @Command(name = "export", description = "Spend as CSV (day × member × key × meter × model, list and net) into a"
       + " file, streamed: any range, any team size.")
   void export(@Parameters(paramLabel = "SUBJECT") String subject,

@@ -72,7 +72,8 @@ public final class MeteringServiceMain {
     GrpcServer server = runner.manage(GrpcServer.builder("metering", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
         .consumersHealthy(rollups, walletStates)
-        .addService(new MeteringGrpcService(db, ingestor, catalog, new UsageQueries(),
+        .addService(new MeteringGrpcService(db, ingestor, new dev.tally.metering.ingest.UsageCorrections(catalog,
+            discounts, keys, runner.manage(kafka.producer("metering-corrections")), clock), catalog, new UsageQueries(),
             new UsageAccess(new TeamPermissions(identity, signer), keys), clock,
             new dev.tally.common.kafka.ParkedEventsApi(db, java.util.List.of(rollups, walletStates))))
         .start());

@@ -500,6 +500,65 @@ class GatewayEndToEndTest {
     assertEquals(List.of("RESOURCE_EXHAUSTED"), quota.getCodesList());
   }
 
+  /**
+   * Usage corrections through the gateway: a void and an amendment become reversal and replacement lines,
+   * never edits; the balance, the granted credit, the spending window, GetUsage and the audit log follow, and
+   * the same correction twice changes nothing more.
+   */
+  @Test
+  void usageIsVoidedAndAmendedByReversalsAndReplacements() {
+    OwnedTeam t = ownedTeam("corrections", 100 * DOLLAR);
+    String team = t.team().getName();
+    wallet(gw.platform()).grantCredits(GrantCreditsRequest.newBuilder().setWallet(team).setAmountNanos(DOLLAR)
+        .setRequestId("corrections-grant").build());
+    wallet(gw.asUser(t.owner().getName())).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team)
+        .setPeriod(Period.PERIOD_MONTH).setLimitNanos(50 * DOLLAR).build());
+    record("fix-1", t.key(), "gpu_seconds", 3_600_000, ""); // $1.08: $1 granted, $0.08 paid
+    record("fix-2", t.key(), "gpu_seconds", 3_600_000, "");
+    Await.until("debited", Duration.ofSeconds(30),
+        () -> walletOf(gw.platform(), t.team().getWallet()).getBalanceNanos() == 101 * DOLLAR - 2_160_000_000L);
+
+    CorrectUsageResponse voided = metering(gw.platform()).correctUsage(CorrectUsageRequest.newBuilder()
+        .setApiKey(t.key()).setEventId("fix-1").setVoid(true).setReason("duplicate request").setRequestId("void-1")
+        .build());
+    assertEquals("fix-1~void-1", voided.getCorrectionEventId());
+    assertEquals(1_080_000_000L, voided.getPreviousCostNanos());
+    assertEquals(0, voided.getCostNanos());
+    CorrectUsageRequest amend = CorrectUsageRequest.newBuilder().setApiKey(t.key()).setEventId("fix-2")
+        .setQuantity(1_800_000).setReason("half the time was ours").setRequestId("amend-1").build();
+    assertEquals(540_000_000L, metering(gw.platform()).correctUsage(amend).getCostNanos());
+    assertEquals(540_000_000L, metering(gw.platform()).correctUsage(amend).getCostNanos(), "a replay answers alike");
+
+    long balance = 101 * DOLLAR - 540_000_000L;
+    Wallet w = Await.value("corrected", Duration.ofSeconds(30), () -> walletOf(gw.platform(), t.team().getWallet()),
+        x -> x.getBalanceNanos() == balance);
+    assertEquals(540_000_000L, w.getSpendingLimits(0).getSpentNanos(), "the month's window follows");
+    assertTrue(wallet(gw.platform()).reconcile(ReconcileRequest.getDefaultInstance()).getBalanced());
+    List<Transfer> items = wallet(gw.platform()).listTransfers(ListTransfersRequest.newBuilder().setWallet(team)
+        .setPageSize(100).build()).getTransfersList();
+    assertTrue(items.stream().anyMatch(i -> i.getUsageEventId().equals("fix-1~void-1")
+        && i.getCreditAccount().equals(t.team().getWallet() + "/granted") && i.getAmountNanos() == DOLLAR
+        && i.getDescription().contains("duplicate request")), "the reversal gives the granted credit back: " + items);
+    assertTrue(items.stream().anyMatch(i -> i.getUsageEventId().equals("fix-2~amend-1:replacement")
+        && i.getAmountNanos() > 0), "the replacement is itemized");
+    Await.until("rollups follow", Duration.ofSeconds(30), () -> {
+      GetUsageSummaryResponse u = metering(gw.platform()).getUsageSummary(GetUsageSummaryRequest.newBuilder()
+          .setSubject(team).build());
+      return u.getCalls() == 1 && u.getListSpendNanos() == 540_000_000L && u.getNetSpendNanos() == 540_000_000L;
+    });
+    assertTrue(identity(gw.asUser(t.owner().getName())).listAuditEvents(ListAuditEventsRequest.newBuilder()
+        .setParent(team).addActions("usage.correct").build()).getAuditEventsCount() >= 2);
+
+    assertDenied(Status.Code.NOT_FOUND, "NOT_FOUND", () -> metering(gw.platform()).correctUsage(amend.toBuilder()
+        .setEventId("never-recorded").setRequestId("amend-unknown").build()));
+    assertDenied(Status.Code.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED", () -> metering(gw.platform()).correctUsage(
+        amend.toBuilder().setQuantity(1).build()));
+    assertDenied(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> metering(gw.platform()).correctUsage(
+        amend.toBuilder().clearRequestId().build()));
+    assertDenied(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> metering(gw.asUser(t.owner().getName()))
+        .correctUsage(amend.toBuilder().setRequestId("by-owner").build()));
+  }
+
   /** A file descriptor from reflection's answer, its dependencies built first. */
   private static com.google.protobuf.Descriptors.FileDescriptor build(
       java.util.Map<String, com.google.protobuf.DescriptorProtos.FileDescriptorProto> files, String name,

@@ -210,6 +210,44 @@ class UsageAndSignalsTest {
         .filter(WalletEvent::hasRefillRequested).map(WalletEvent::getRefillRequested).toList();
   }
 
+  private static void publish(dev.tally.proto.events.v1.UsageEvent e) throws Exception {
+    f.producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(Topics.USAGE, e.getBillingAccount(),
+        e.toByteArray())).get(30, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  /**
+   * A correction reverses what its event costs now (its earlier corrections included) and charges the new cost
+   * in its place, also when it arrives in the same batch as the event; a correction of an event the wallet
+   * never charged is parked, not applied.
+   */
+  @Test
+  void correctionsReverseAndReplaceAndOneOfNothingIsParked() throws Exception {
+    TestUser owner = f.newUser("corr-owner");
+    Team team = f.newTeam(owner, "Corrections");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_corr");
+    var original = dev.tally.proto.events.v1.UsageEvent.newBuilder().setEventId("corr-1")
+        .setBillingAccount(team.getWallet()).setUser(owner.name()).setMeter("output_tokens").setQuantity(1)
+        .setCostNanos(2 * DOLLAR).setCurrencyCode("USD").setOccurredAt(dev.tally.common.grpc.ProtoTime.ts(
+            f.clock.instant())).build();
+    var amend = original.toBuilder().setEventId("corr-1~a").setCorrects("corr-1").setCostNanos(DOLLAR / 2)
+        .setReversedCostNanos(2 * DOLLAR).setCorrectionReason("measured again").build();
+    var amendAgain = original.toBuilder().setEventId("corr-1~b").setCorrects("corr-1").setCostNanos(DOLLAR)
+        .setReversedCostNanos(DOLLAR / 2).setCorrectionReason("and again").build();
+    publish(original);
+    publish(amend);
+    publish(amendAgain);
+    publish(amend); // delivered twice: claimed once
+    f.awaitBalance(team.getWallet(), 9 * DOLLAR);
+    publish(original.toBuilder().setEventId("corr-void").setCorrects("corr-1").setCostNanos(0)
+        .setCorrectionReason("not ours").build());
+    f.awaitBalance(team.getWallet(), 10 * DOLLAR);
+    publish(original.toBuilder().setEventId("corr-orphan").setCorrects("never-charged").setCostNanos(DOLLAR)
+        .setCorrectionReason("?").build());
+    dev.tally.common.testing.Await.until("the orphan correction is parked", Duration.ofSeconds(30),
+        () -> f.get(team.getWallet()).getParkedUsageEvents() == 1);
+    assertEquals(10 * DOLLAR, f.get(team.getWallet()).getBalanceNanos());
+  }
+
   private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last) {
     return dev.tally.common.testing.TopicReader.readUntil(Topics.WALLET, wallet, WalletEvent.parser(), last);
   }

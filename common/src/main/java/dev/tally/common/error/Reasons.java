@@ -147,11 +147,17 @@ public final class Reasons {
   public static final String COST_TOO_LARGE = define("COST_TOO_LARGE",
       "RecordUsage: one record would cost more than $1,000,000");
   public static final String NO_PRICE = define("NO_PRICE",
-      "RecordUsage: the meter (and model) has no price at occurred_at");
+      "the meter (and model) has no price at occurred_at (RecordUsage rejects the record)", Code.FAILED_PRECONDITION);
   public static final String OCCURRED_IN_FUTURE = define("OCCURRED_IN_FUTURE",
       "RecordUsage: occurred_at is later than the allowed clock skew");
   public static final String OCCURRED_TOO_LONG_AGO = define("OCCURRED_TOO_LONG_AGO",
       "RecordUsage: occurred_at is older than the accepted age");
+
+  public static final String CORRECTION_WINDOW_CLOSED = define("CORRECTION_WINDOW_CLOSED",
+      "usage can be corrected within 30 days of its recording", Code.FAILED_PRECONDITION);
+  public static final String NOT_CORRECTABLE = define("NOT_CORRECTABLE",
+      "correct the original event (with its own key); events recorded before corrections existed cannot be",
+      Code.FAILED_PRECONDITION);
 
   private Reasons() {}
 

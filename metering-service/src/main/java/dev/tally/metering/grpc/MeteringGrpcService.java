@@ -11,6 +11,7 @@ import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.metering.access.UsageAccess;
 import dev.tally.metering.catalog.PriceCatalog;
 import dev.tally.metering.db.jooq.tables.records.PricesRecord;
+import dev.tally.metering.ingest.UsageCorrections;
 import dev.tally.metering.ingest.UsageIngestor;
 import dev.tally.metering.rollups.UsageQueries;
 import dev.tally.proto.metering.v1.*;
@@ -25,6 +26,7 @@ import java.util.function.Supplier;
 /** The MeteringService edge: caller in, managers do the work, protobuf out. */
 public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServiceImplBase {
   private final Database db;
+  private final UsageCorrections corrections;
   private final UsageIngestor ingestor;
   private final PriceCatalog catalog;
   private final UsageQueries queries;
@@ -32,8 +34,9 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
   private final Clock clock;
   private final ParkedEventsApi parked;
 
-  public MeteringGrpcService(Database db, UsageIngestor ingestor, PriceCatalog catalog, UsageQueries queries,
-      UsageAccess access, Clock clock, ParkedEventsApi parked) {
+  public MeteringGrpcService(Database db, UsageIngestor ingestor, UsageCorrections corrections, PriceCatalog catalog,
+      UsageQueries queries, UsageAccess access, Clock clock, ParkedEventsApi parked) {
+    this.corrections = corrections;
     this.parked = parked;
     this.db = db;
     this.ingestor = ingestor;
@@ -98,6 +101,13 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
       }
       return b.build();
     }));
+  }
+
+  @Override
+  public void correctUsage(CorrectUsageRequest req, StreamObserver<CorrectUsageResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, MeteringServiceGrpc.getCorrectUsageMethod().getFullMethodName(),
+        req.getRequestId(), req, CorrectUsageResponse.parser(), tx -> corrections.correct(tx, caller, req)));
   }
 
   @Override

@@ -153,13 +153,14 @@ public final class UsageIngestor {
     List<Candidate> candidates = discounted(tx, undiscounted);
     // One statement from arrays whatever the batch size (a rendered multi-row insert cost more than the rest).
     java.util.Set<String> claimed = new java.util.HashSet<>();
-    String[] types = {"text", "text", "bytea", "bigint", "bigint"};
+    String[] types = {"text", "text", "bytea", "bigint", "bigint", "bytea", "bigint"};
     tx.connection(c -> {
       try (var ps = c.prepareStatement("insert into ingested (billing_account, event_id, payload_hash, cost_nanos, "
-          + "discount_nanos) select * from " + ColumnArrays.unnest(types)
+          + "discount_nanos, event, current_quantity) select * from " + ColumnArrays.unnest(types)
           + " on conflict do nothing returning billing_account, event_id")) {
         ColumnArrays.bind(c, ps, types, candidates, k -> new Object[] {k.event().getBillingAccount(),
-            k.event().getEventId(), k.hash(), k.event().getCostNanos(), k.event().getDiscountNanos()});
+            k.event().getEventId(), k.hash(), k.event().getCostNanos(), k.event().getDiscountNanos(),
+            k.event().toByteArray(), k.event().getQuantity()});
         try (var rs = ps.executeQuery()) {
           while (rs.next()) {
             claimed.add(rs.getString(1) + "|" + rs.getString(2));

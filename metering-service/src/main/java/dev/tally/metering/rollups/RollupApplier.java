@@ -57,10 +57,13 @@ public final class RollupApplier {
       long[] s = sums.computeIfAbsent(new Key(minute, e.getBillingAccount(), e.getTeam(), e.getUser(), e.getApiKey(),
           e.getMeter(), e.getModel()), k -> new long[4]);
       // Exact: an overflowing minute fails the batch and its event is isolated and parked, never wrapped.
-      s[0] = Math.addExact(s[0], 1);
-      s[1] = Math.addExact(s[1], e.getQuantity());
-      s[2] = Math.addExact(s[2], e.getCostNanos());
-      s[3] = Math.addExact(s[3], e.getDiscountNanos()); // 0 when unset (recorded before discounts were priced)
+      // A correction counts the difference from what its event counted until then.
+      boolean correction = !e.getCorrects().isEmpty();
+      s[0] = Math.addExact(s[0], correction ? (e.getQuantity() > 0 ? 1 : 0) - e.getReversedCalls() : 1);
+      s[1] = Math.addExact(s[1], e.getQuantity() - e.getReversedQuantity());
+      s[2] = Math.addExact(s[2], e.getCostNanos() - e.getReversedCostNanos());
+      // 0 when unset (recorded before discounts were priced)
+      s[3] = Math.addExact(s[3], e.getDiscountNanos() - e.getReversedDiscountNanos());
     }
     for (Map.Entry<Key, long[]> e : sums.entrySet()) {
       Key k = e.getKey();

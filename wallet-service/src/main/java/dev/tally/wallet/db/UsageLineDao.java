@@ -18,7 +18,7 @@ import org.jooq.DSLContext;
  */
 public final class UsageLineDao {
   private static final String COLUMNS = "wallet, usage_event_id, payload_hash, id, granted_amount, paid_amount, "
-      + "list_amount, discount, currency_code, member, api_key, description, occur_time, posting";
+      + "list_amount, discount, currency_code, member, api_key, description, occur_time, posting, corrects";
 
   /** The payload hashes of the lines that already exist among {@code keys} (wallet, event id pairs). */
   public Map<String, byte[]> existing(DSLContext tx, List<String> wallets, List<String> eventIds) {
@@ -47,13 +47,13 @@ public final class UsageLineDao {
       return;
     }
     String[] types = {"text", "text", "bytea", "text", "bigint", "bigint", "bigint", "bigint", "text", "text", "text",
-        "text", "timestamptz", "text"};
+        "text", "timestamptz", "text", "text"};
     tx.connection(c -> {
       try (PreparedStatement ps = c.prepareStatement("insert into usage_lines (" + COLUMNS + ") select * from "
           + ColumnArrays.unnest(types))) {
         ColumnArrays.bind(c, ps, types, lines, l -> new Object[] {l.wallet(), l.eventId(), l.payloadHash(), l.id(),
             l.granted(), l.paid(), l.listAmount(), l.discount(), l.currency(), l.member(), l.apiKey(), l.description(),
-            l.occurTime().toString(), l.posting()});
+            l.occurTime().toString(), l.posting(), l.corrects()});
         ps.executeUpdate();
       }
     });
@@ -120,7 +120,7 @@ public final class UsageLineDao {
   public List<UsageLine> statement(DSLContext tx, String wallet, OffsetDateTime start, OffsetDateTime end,
       String member, String apiKey, String beforeId, int limit) {
     StringBuilder sql = new StringBuilder("select " + COLUMNS + " from usage_lines where wallet = ? "
-        + "and (granted_amount > 0 or paid_amount > 0)");
+        + "and (granted_amount <> 0 or paid_amount <> 0)");
     List<Object> args = new ArrayList<>(List.of(wallet));
     if (start != null) {
       sql.append(" and occur_time >= ?");
@@ -163,6 +163,42 @@ public final class UsageLineDao {
   private static UsageLine line(ResultSet rs) throws SQLException {
     return new UsageLine(rs.getString(1), rs.getString(2), rs.getBytes(3), rs.getString(4), rs.getLong(5),
         rs.getLong(6), rs.getLong(7), rs.getLong(8), rs.getString(9), rs.getString(10), rs.getString(11),
-        rs.getString(12), rs.getObject(13, OffsetDateTime.class), rs.getString(14));
+        rs.getString(12), rs.getObject(13, OffsetDateTime.class), rs.getString(14), rs.getString(15));
+  }
+
+  /**
+   * What {@code event} costs {@code wallet} now: its line plus every correction's lines, summed, with the
+   * original line's member, key, time and currency; empty when the wallet never charged it.
+   */
+  public java.util.Optional<UsageLine> chain(DSLContext tx, String wallet, String event) {
+    UsageLine[] out = new UsageLine[1];
+    tx.connection(c -> {
+      try (PreparedStatement ps = c.prepareStatement("select " + COLUMNS + " from usage_lines where wallet = ? "
+          + "and (usage_event_id = ? or corrects = ?)")) {
+        ps.setString(1, wallet);
+        ps.setString(2, event);
+        ps.setString(3, event);
+        try (ResultSet rs = ps.executeQuery()) {
+          UsageLine original = null;
+          long[] sums = new long[4];
+          while (rs.next()) {
+            UsageLine l = line(rs);
+            if (l.eventId().equals(event)) {
+              original = l;
+            }
+            sums[0] = Math.addExact(sums[0], l.granted());
+            sums[1] = Math.addExact(sums[1], l.paid());
+            sums[2] = Math.addExact(sums[2], l.listAmount());
+            sums[3] = Math.addExact(sums[3], l.discount());
+          }
+          if (original != null) {
+            out[0] = new UsageLine(wallet, event, original.payloadHash(), original.id(), sums[0], sums[1], sums[2],
+                sums[3], original.currency(), original.member(), original.apiKey(), original.description(),
+                original.occurTime(), original.posting(), original.corrects());
+          }
+        }
+      }
+    });
+    return java.util.Optional.ofNullable(out[0]);
   }
 }

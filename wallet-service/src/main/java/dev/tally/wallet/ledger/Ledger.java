@@ -221,11 +221,17 @@ public final class Ledger {
     }
     // Usage is posted per batch: each wallet's usage postings must equal the sum of its itemized lines.
     tx.fetch("""
-        with postings as (
-          select regexp_replace(debit_account, '/granted$', '') as wallet,
-              coalesce(sum(amount) filter (where debit_account like '%/granted'), 0) as granted,
-              coalesce(sum(amount) filter (where debit_account not like '%/granted'), 0) as paid
-          from transfers where code = 'usage' group by 1),
+        with signed as (
+          select debit_account as account, amount from transfers
+            where code = 'usage' and debit_account like 'wallets/%'
+          union all
+          select credit_account, -amount from transfers
+            where code = 'usage' and credit_account like 'wallets/%'),
+        postings as (
+          select regexp_replace(regexp_replace(account, '/granted$', ''), '/paid$', '') as wallet,
+              coalesce(sum(amount) filter (where account like '%/granted'), 0) as granted,
+              coalesce(sum(amount) filter (where account not like '%/granted'), 0) as paid
+          from signed group by 1),
         lines as (
           select wallet, sum(granted_amount) as granted, sum(paid_amount) as paid from usage_lines group by wallet)
         select coalesce(p.wallet, l.wallet) from postings p full join lines l on l.wallet = p.wallet

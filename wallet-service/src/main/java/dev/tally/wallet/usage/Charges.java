@@ -59,7 +59,7 @@ public final class Charges {
     return new UsageLine(w.getName(), u.eventId(), u.payloadHash(),
         Ids.derived(u.occurredAt(), w.getName() + "|" + u.eventId()), fromGrants, charge - fromGrants, u.listCost(),
         discount, w.getCurrencyCode(), blankToNull(u.member()), blankToNull(u.apiKey()), u.description(),
-        u.occurredAt().atOffset(ZoneOffset.UTC), null);
+        u.occurredAt().atOffset(ZoneOffset.UTC), null, null);
   }
 
   /**
@@ -86,18 +86,24 @@ public final class Charges {
       String posting = Ids.derived(now, wallet + "|usage-posting|" + head.eventId());
       postingOf.put(wallet, posting);
       String what = s[2] == 1 ? "usage: " + head.description() : "usage: " + s[2] + " events";
-      if (s[0] > 0) {
-        transfers.add(NewTransfer.simple(posting + "-granted", Accounts.granted(wallet),
-            Accounts.revenue(head.currency()), s[0], head.currency(), "usage", "granted credit, " + what, at));
-      }
-      if (s[1] > 0) {
-        transfers.add(NewTransfer.simple(posting + "-paid", Accounts.paid(wallet), Accounts.revenue(head.currency()),
-            s[1], head.currency(), "usage", what, at));
-      }
+      // A batch with corrections may owe the wallet: a negative sum goes back from revenue to its account.
+      posting(transfers, posting + "-granted", Accounts.granted(wallet), s[0], head.currency(),
+          "granted credit, " + what, at);
+      posting(transfers, posting + "-paid", Accounts.paid(wallet), s[1], head.currency(), what, at);
     });
     List<UsageLine> stamped = new ArrayList<>(lines.size());
     lines.forEach(l -> stamped.add(l.withPosting(postingOf.get(l.wallet()))));
     return new Posted(stamped, transfers);
+  }
+
+  private static void posting(List<NewTransfer> out, String id, String account, long sum, String currency,
+      String what, OffsetDateTime at) {
+    if (sum > 0) {
+      out.add(NewTransfer.simple(id, account, Accounts.revenue(currency), sum, currency, "usage", what, at));
+    } else if (sum < 0) {
+      out.add(NewTransfer.simple(id, Accounts.revenue(currency), account, -sum, currency, "usage",
+          "correction, " + what, at));
+    }
   }
 
   /** Lines stamped with their posting, and the postings. */

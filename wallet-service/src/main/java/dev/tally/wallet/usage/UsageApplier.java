@@ -41,6 +41,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
   private final Charges charges;
   private final UsageLineDao lines;
   private final WalletEvents events;
+  private final Corrections corrections;
   private final AtomicLong appliedEvents = new AtomicLong();
   private final AtomicLong duplicates = new AtomicLong();
 
@@ -52,6 +53,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     this.charges = charges;
     this.lines = lines;
     this.events = events;
+    this.corrections = new Corrections(charges, lines, wallets);
   }
 
   public long appliedEvents() {
@@ -121,6 +123,10 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     Map<String, Long> holds = new LinkedHashMap<>();
     batch.forEach((key, e) -> {
       WalletsRecord w = locked.get(e.getBillingAccount());
+      if (!e.getCorrects().isEmpty()) {
+        charged.addAll(corrections.apply(tx, w, e, hashes.get(key), charged, spend, book.now()));
+        return;
+      }
       String member = Charges.memberSubject(w.getName(), e.getUser());
       UsageLine line = charges.charge(tx, w, new Charges.Usage(e.getEventId(), hashes.get(key), e.getCostNanos(),
           member.isEmpty() ? e.getUser() : member, e.getApiKey(), ProtoTime.instant(e.getOccurredAt()),
@@ -139,7 +145,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     spend.flush(tx, wallets, events);
     book.afterChangeAll(tx, List.copyOf(locked.values()));
     revenue.finish(tx); // last: every batch of every wallet updates the revenue row, locked until commit
-    appliedEvents.addAndGet(charged.size());
+    appliedEvents.addAndGet(batch.size());
   }
 
   private void settleHold(DSLContext tx, Map<String, WalletsRecord> locked, String holdName, long charged) {

@@ -13,10 +13,11 @@ import java.util.List;
  * @param id time-ordered id (from the event's occurred_at) that places the line in the statement
  * @param granted the part paid from granted credit
  * @param paid the part paid from paid money (may take the balance below zero)
+ * @param corrects for a correction's lines, the event corrected (amounts of a reversal are negative)
  */
 public record UsageLine(String wallet, String eventId, byte[] payloadHash, String id, long granted, long paid,
     long listAmount, long discount, String currency, String member, String apiKey, String description,
-    OffsetDateTime occurTime, String posting) {
+    OffsetDateTime occurTime, String posting, String corrects) {
 
   /** The net amount charged (after discount). */
   public long charged() {
@@ -37,22 +38,23 @@ public record UsageLine(String wallet, String eventId, byte[] payloadHash, Strin
    */
   public List<TransfersRecord> statementItems() {
     List<TransfersRecord> out = new ArrayList<>(2);
-    if (granted > 0) {
+    if (granted != 0) {
       out.add(item(id + "-granted", Accounts.granted(wallet), granted, "granted credit: " + description,
           paid == 0 ? listAmount : null, paid == 0 ? discount : null));
     }
-    if (paid > 0) {
+    if (paid != 0) {
       out.add(item(id, Accounts.paid(wallet), paid, description, listAmount, discount));
     }
     return out;
   }
 
-  private TransfersRecord item(String itemId, String debit, long amount, String text, Long list, Long off) {
+  /** A part as a statement item; a reversal's (negative) part is money going back to the wallet's account. */
+  private TransfersRecord item(String itemId, String account, long amount, String text, Long list, Long off) {
     TransfersRecord r = new TransfersRecord();
     r.setId(itemId);
-    r.setDebitAccount(debit);
-    r.setCreditAccount(Accounts.revenue(currency));
-    r.setAmount(amount);
+    r.setDebitAccount(amount > 0 ? account : Accounts.revenue(currency));
+    r.setCreditAccount(amount > 0 ? Accounts.revenue(currency) : account);
+    r.setAmount(Math.abs(amount));
     r.setCurrencyCode(currency);
     r.setCode("usage");
     r.setMember(member);
@@ -67,6 +69,12 @@ public record UsageLine(String wallet, String eventId, byte[] payloadHash, Strin
 
   UsageLine withPosting(String posting) {
     return new UsageLine(wallet, eventId, payloadHash, id, granted, paid, listAmount, discount, currency, member,
-        apiKey, description, occurTime, posting);
+        apiKey, description, occurTime, posting, corrects);
+  }
+
+  /** The same line as part of a correction of {@code event}. */
+  public UsageLine correcting(String event) {
+    return new UsageLine(wallet, eventId, payloadHash, id, granted, paid, listAmount, discount, currency, member,
+        apiKey, description, occurTime, posting, event);
   }
 }
