@@ -9,7 +9,8 @@ import picocli.CommandLine.Mixin;
 @Command(name = "tally", mixinStandardHelpOptions = true, version = "tally 0.1.0",
     description = "Teams, API keys, wallets and usage, through the Tally gateway.",
     subcommands = {UsersCmd.class, TeamsCmd.class, MembersCmd.class, InvitationsCmd.class, RolesCmd.class,
-        KeysCmd.class, WalletCmd.class, UsageCmd.class, AdmitCmd.class, ReleaseCmd.class, PricesCmd.class})
+        KeysCmd.class, WalletCmd.class, UsageCmd.class, AdmitCmd.class, ReleaseCmd.class, PricesCmd.class,
+        WebhooksCmd.class})
 public final class Tally {
   /** Where and as whom to call; inherited by every subcommand. */
   @Mixin Connection c;

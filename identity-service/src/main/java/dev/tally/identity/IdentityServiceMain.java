@@ -11,6 +11,10 @@ import dev.tally.common.kafka.OutboxRelay;
 import dev.tally.common.kafka.TransactionalConsumer;
 import dev.tally.identity.audit.AuditIntake;
 import dev.tally.common.kafka.Topics;
+import dev.tally.identity.crypto.SecretBox;
+import dev.tally.identity.webhooks.WebhookEndpoints;
+import dev.tally.identity.webhooks.WebhookFanout;
+import dev.tally.identity.webhooks.WebhookSender;
 import dev.tally.common.metrics.Metrics;
 import dev.tally.identity.access.Access;
 import dev.tally.identity.audit.AuditLog;
@@ -73,15 +77,26 @@ public final class IdentityServiceMain {
     }
     TransactionalConsumer auditIntake = runner.manage(new TransactionalConsumer(db, kafka, "identity-audit",
         Topics.AUDIT, "identity-audit", new AuditIntake(new AuditDao()))).start();
+    // Webhooks: wallet and identity events queued per endpoint in the consumers' transactions, then posted.
+    SecretBox webhookSecrets = new SecretBox("tally-webhook-secrets", config.secretPepper());
+    WebhookSender sender = runner.manage(new WebhookSender(db, webhookSecrets, Clock.systemUTC(),
+        Duration.ofSeconds(1), 8)).start();
+    WebhookFanout fanout = new WebhookFanout(sender::wake);
+    TransactionalConsumer walletHooks = runner.manage(new TransactionalConsumer(db, kafka, "identity-webhooks-wallet",
+        Topics.WALLET, "identity-webhooks-wallet", fanout::apply)).start();
+    TransactionalConsumer identityHooks = runner.manage(new TransactionalConsumer(db, kafka,
+        "identity-webhooks-identity", Topics.IDENTITY, "identity-webhooks-identity", fanout::apply)).start();
     return GrpcServer.builder("identity", config.server(), registry)
         .addInterceptor(new CallerInterceptor(new CallerSigner(config.internalAuthKey(), Clock.systemUTC())))
-        .consumersHealthy(auditIntake)
-        .addService(service(config, db, mailer))
+        .consumersHealthy(auditIntake, walletHooks, identityHooks)
+        .addService(service(config, db, mailer, new WebhookEndpoints(webhookSecrets, new TeamDao(),
+            new AuditLog(new AuditDao()))))
         .start();
   }
 
   /** Wires the managers over their DAOs. */
-  static IdentityGrpcService service(IdentityConfig config, Database db, InvitationMailer mailer) {
+  static IdentityGrpcService service(IdentityConfig config, Database db, InvitationMailer mailer,
+      WebhookEndpoints webhooks) {
     UserDao userDao = new UserDao();
     TeamDao teamDao = new TeamDao();
     InvitationDao invitationDao = new InvitationDao();
@@ -97,6 +112,6 @@ public final class IdentityServiceMain {
         audit, config.policy(), mailer);
     return new IdentityGrpcService(db, new UserManager(userDao, events), teams, invitations, keys,
         new dev.tally.identity.keys.KeyRestrictions(apiKeyDao, teamDao, keys, access, audit, events),
-        new AuditQueries(auditDao, access, teamDao));
+        new AuditQueries(auditDao, access, teamDao), webhooks);
   }
 }

@@ -559,6 +559,125 @@ class GatewayEndToEndTest {
         .correctUsage(amend.toBuilder().setRequestId("by-owner").build()));
   }
 
+  /** A real HTTP receiver in the JVM: records each POST, answers 500 while {@code failing} says so. */
+  private static final class Receiver implements AutoCloseable {
+    record Post(java.util.Map<String, String> headers, String body) {}
+
+    final java.util.concurrent.LinkedBlockingQueue<Post> posts = new java.util.concurrent.LinkedBlockingQueue<>();
+    final java.util.concurrent.atomic.AtomicInteger failing = new java.util.concurrent.atomic.AtomicInteger();
+    final com.sun.net.httpserver.HttpServer server;
+
+    Receiver() throws java.io.IOException {
+      server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+      server.createContext("/hooks", exchange -> {
+        String body = new String(exchange.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        java.util.Map<String, String> headers = new java.util.HashMap<>();
+        exchange.getRequestHeaders().forEach((k, v) -> headers.put(k.toLowerCase(java.util.Locale.ROOT), v.get(0)));
+        boolean fail = failing.get() != 0;
+        if (failing.get() > 0) {
+          failing.decrementAndGet();
+        }
+        posts.add(new Post(headers, body));
+        exchange.sendResponseHeaders(fail ? 500 : 204, -1);
+        exchange.close();
+      });
+      server.start();
+    }
+
+    String url() {
+      return "http://127.0.0.1:" + server.getAddress().getPort() + "/hooks";
+    }
+
+    /** The next POST whose body has {@code text}, skipping others. */
+    Post next(String text) throws InterruptedException {
+      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (System.nanoTime() < until) {
+        Post p = posts.poll(200, TimeUnit.MILLISECONDS);
+        if (p != null && p.body().contains(text)) {
+          return p;
+        }
+      }
+      throw new AssertionError("no webhook with " + text);
+    }
+
+    @Override
+    public void close() {
+      server.stop(0);
+    }
+  }
+
+  /** Whether {@code signature} (t=…,v1=…[,v1=…]) signs {@code body} with {@code secret}. */
+  private static boolean signedWith(String signature, String secret, String body) {
+    String[] parts = signature.split(",");
+    long t = Long.parseLong(parts[0].substring(2));
+    String expected = dev.tally.identity.webhooks.WebhookSender.hmac(secret, t, body);
+    return java.util.Arrays.stream(parts).skip(1).anyMatch(p -> p.equals("v1=" + expected));
+  }
+
+  /**
+   * Webhooks through the gateway: a team's events reach a registered endpoint signed, at least once, retried
+   * after a failure; failures stay visible and replayable; a rotated secret signs alongside the new one.
+   */
+  @Test
+  void webhooksDeliverSignedEventsRetryAndReplay() throws Exception {
+    try (Receiver hook = new Receiver()) {
+      OwnedTeam t = ownedTeam("hooks", 10 * DOLLAR);
+      CreateWebhookEndpointRequest create = CreateWebhookEndpointRequest.newBuilder().setUrl(hook.url())
+          .setTeam(t.team().getName()).addEventTypes("member_joined").addEventTypes("threshold_crossed")
+          .setRequestId("hook-1").build();
+      CreateWebhookEndpointResponse created = identity(gw.platform()).createWebhookEndpoint(create);
+      String secret = created.getSecret();
+      assertTrue(secret.startsWith("whsec_"), secret);
+      assertEquals("", identity(gw.platform()).createWebhookEndpoint(create).getSecret(), "shown once");
+      String endpoint = created.getEndpoint().getName();
+
+      hook.failing.set(1); // the first attempt fails: retried
+      User m = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|hook-m")
+          .setEmail("hook-m@acme.test").build()).getUser();
+      String invite = identity(gw.asUser(t.owner().getName())).createInvitation(CreateInvitationRequest.newBuilder()
+          .setParent(t.team().getName()).setEmail("hook-m@acme.test").build()).getToken();
+      identity(gw.asUser(m.getName())).acceptInvitation(AcceptInvitationRequest.newBuilder().setToken(invite).build());
+      Receiver.Post failed = hook.next("\"type\":\"member_joined\"");
+      Receiver.Post joined = hook.next("\"type\":\"member_joined\"");
+      assertEquals(failed.headers().get("tally-event-id"), joined.headers().get("tally-event-id"), "the same event");
+      assertTrue(signedWith(joined.headers().get("tally-signature"), secret, joined.body()));
+      assertTrue(joined.body().contains("\"team\":\"" + t.team().getName() + "\""), joined.body());
+      WebhookDelivery delivered = Await.value("delivered", Duration.ofSeconds(10), () -> identity(gw.platform())
+          .listWebhookDeliveries(ListWebhookDeliveriesRequest.newBuilder().setEndpoint(endpoint).build())
+          .getDeliveries(0), d -> d.getState() == WebhookDeliveryState.WEBHOOK_DELIVERY_STATE_DELIVERED);
+      assertEquals(2, delivered.getAttempts());
+      assertEquals(204, delivered.getLastStatus());
+
+      // Failures are visible and replayable; a rotated secret signs alongside the new one.
+      String rotated = identity(gw.platform()).rotateWebhookSecret(RotateWebhookSecretRequest.newBuilder()
+          .setName(endpoint).build()).getSecret();
+      hook.failing.set(-1); // fails until told otherwise
+      wallet(gw.asUser(t.owner().getName())).setSpendingLimit(SetSpendingLimitRequest.newBuilder()
+          .setWallet(t.team().getName()).setPeriod(Period.PERIOD_DAY).setLimitNanos(DOLLAR).build());
+      record("hook-usage", t.key(), "gpu_seconds", 3_600_000, "");
+      hook.next("\"type\":\"threshold_crossed\"");
+      WebhookDelivery pending = Await.value("the failure shows", Duration.ofSeconds(10), () -> identity(gw.platform())
+          .listWebhookDeliveries(ListWebhookDeliveriesRequest.newBuilder().setEndpoint(endpoint).build())
+          .getDeliveriesList().stream().filter(d -> d.getEventType().equals("threshold_crossed")).findFirst()
+          .orElse(WebhookDelivery.getDefaultInstance()), d -> d.getLastStatus() == 500);
+      assertEquals(WebhookDeliveryState.WEBHOOK_DELIVERY_STATE_PENDING, pending.getState());
+      assertEquals("HTTP 500", pending.getLastError());
+      hook.failing.set(0);
+      identity(gw.platform()).replayWebhookDelivery(ReplayWebhookDeliveryRequest.newBuilder()
+          .setName(pending.getName()).build());
+      Receiver.Post crossed = hook.next("\"type\":\"threshold_crossed\"");
+      assertTrue(signedWith(crossed.headers().get("tally-signature"), rotated, crossed.body()), "the new secret");
+      assertTrue(signedWith(crossed.headers().get("tally-signature"), secret, crossed.body()), "the old, in grace");
+
+      assertDenied(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> identity(gw.asUser(t.owner().getName()))
+          .listWebhookEndpoints(ListWebhookEndpointsRequest.getDefaultInstance()));
+      assertDenied(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> identity(gw.platform())
+          .createWebhookEndpoint(CreateWebhookEndpointRequest.newBuilder().setUrl("http://example.com/hooks").build()));
+      identity(gw.platform()).deleteWebhookEndpoint(DeleteWebhookEndpointRequest.newBuilder().setName(endpoint)
+          .build());
+    }
+  }
+
   /** A file descriptor from reflection's answer, its dependencies built first. */
   private static com.google.protobuf.Descriptors.FileDescriptor build(
       java.util.Map<String, com.google.protobuf.DescriptorProtos.FileDescriptorProto> files, String name,

@@ -14,6 +14,7 @@ import dev.tally.identity.invitations.InvitationManager;
 import dev.tally.common.admission.KeyScope;
 import dev.tally.identity.keys.ApiKeyManager;
 import dev.tally.identity.keys.KeyRestrictions;
+import dev.tally.identity.webhooks.WebhookEndpoints;
 import dev.tally.identity.teams.TeamManager;
 import dev.tally.identity.users.UserManager;
 import dev.tally.proto.identity.v1.*;
@@ -28,6 +29,7 @@ import java.util.function.Supplier;
 public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServiceImplBase {
   private final Database db;
   private final KeyRestrictions restrictions;
+  private final WebhookEndpoints webhooks;
   private final UserManager users;
   private final TeamManager teams;
   private final InvitationManager invitations;
@@ -35,8 +37,9 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
   private final AuditQueries audit;
 
   public IdentityGrpcService(Database db, UserManager users, TeamManager teams, InvitationManager invitations,
-      ApiKeyManager keys, KeyRestrictions restrictions, AuditQueries audit) {
+      ApiKeyManager keys, KeyRestrictions restrictions, AuditQueries audit, WebhookEndpoints webhooks) {
     this.db = db;
+    this.webhooks = webhooks;
     this.restrictions = restrictions;
     this.users = users;
     this.teams = teams;
@@ -445,4 +448,77 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
     });
   }
 
+
+  @Override
+  public void createWebhookEndpoint(CreateWebhookEndpointRequest req, StreamObserver<CreateWebhookEndpointResponse> out) {
+    Caller caller = Caller.current();
+    // As for keys: the secret is never stored, so a replay answers without it.
+    String[] secret = new String[1];
+    CreateWebhookEndpointResponse stored = db.mutate(caller,
+        IdentityServiceGrpc.getCreateWebhookEndpointMethod().getFullMethodName(), req.getRequestId(), req,
+        CreateWebhookEndpointResponse.parser(), tx -> {
+          var c = webhooks.create(tx, caller, req.getUrl(), req.getTeam(), req.getEventTypesList());
+          secret[0] = c.secret();
+          return CreateWebhookEndpointResponse.newBuilder().setEndpoint(IdentityProtos.webhookEndpoint(c.endpoint()))
+              .build();
+        });
+    reply(out, () -> secret[0] == null ? stored : stored.toBuilder().setSecret(secret[0]).build());
+  }
+
+  @Override
+  public void listWebhookEndpoints(ListWebhookEndpointsRequest req, StreamObserver<ListWebhookEndpointsResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> {
+      var b = ListWebhookEndpointsResponse.newBuilder();
+      webhooks.list(tx.dsl(), caller).forEach(e -> b.addEndpoints(IdentityProtos.webhookEndpoint(e)));
+      return b.build();
+    }));
+  }
+
+  @Override
+  public void deleteWebhookEndpoint(DeleteWebhookEndpointRequest req, StreamObserver<DeleteWebhookEndpointResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> {
+      webhooks.delete(tx.dsl(), caller, req.getName());
+      return DeleteWebhookEndpointResponse.getDefaultInstance();
+    }));
+  }
+
+  @Override
+  public void rotateWebhookSecret(RotateWebhookSecretRequest req, StreamObserver<RotateWebhookSecretResponse> out) {
+    Caller caller = Caller.current();
+    String[] secret = new String[1];
+    RotateWebhookSecretResponse stored = db.mutate(caller,
+        IdentityServiceGrpc.getRotateWebhookSecretMethod().getFullMethodName(), req.getRequestId(), req,
+        RotateWebhookSecretResponse.parser(), tx -> {
+          var c = webhooks.rotate(tx, caller, req.getName(), java.time.Duration.ofSeconds(
+              req.getGracePeriod().getSeconds()));
+          secret[0] = c.secret();
+          return RotateWebhookSecretResponse.newBuilder().setEndpoint(IdentityProtos.webhookEndpoint(c.endpoint()))
+              .build();
+        });
+    reply(out, () -> secret[0] == null ? stored : stored.toBuilder().setSecret(secret[0]).build());
+  }
+
+  @Override
+  public void listWebhookDeliveries(ListWebhookDeliveriesRequest req,
+      StreamObserver<ListWebhookDeliveriesResponse> out) {
+    Caller caller = Caller.current();
+    String state = req.getState() == WebhookDeliveryState.WEBHOOK_DELIVERY_STATE_UNSPECIFIED ? null
+        : req.getState().name().substring("WEBHOOK_DELIVERY_STATE_".length()).toLowerCase(java.util.Locale.ROOT);
+    reply(out, () -> db.transaction(tx -> {
+      var page = webhooks.deliveries(tx.dsl(), caller, req.getEndpoint(), state, req.getPageToken(),
+          req.getPageSize());
+      var b = ListWebhookDeliveriesResponse.newBuilder().setNextPageToken(page.nextPageToken());
+      page.deliveries().forEach(d -> b.addDeliveries(IdentityProtos.webhookDelivery(d)));
+      return b.build();
+    }));
+  }
+
+  @Override
+  public void replayWebhookDelivery(ReplayWebhookDeliveryRequest req, StreamObserver<ReplayWebhookDeliveryResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> ReplayWebhookDeliveryResponse.newBuilder()
+        .setDelivery(IdentityProtos.webhookDelivery(webhooks.replay(tx.dsl(), caller, req.getName()))).build()));
+  }
 }

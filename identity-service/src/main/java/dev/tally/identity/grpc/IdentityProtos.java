@@ -55,6 +55,30 @@ final class IdentityProtos {
         .addAllKeyAllowedModels(java.util.List.of(v.team().getKeyAllowedModels())).build();
   }
 
+  static dev.tally.proto.identity.v1.WebhookEndpoint webhookEndpoint(
+      dev.tally.identity.db.jooq.tables.records.WebhookEndpointsRecord e) {
+    var b = dev.tally.proto.identity.v1.WebhookEndpoint.newBuilder()
+        .setName(dev.tally.identity.webhooks.WebhookEndpoints.name(e)).setUrl(e.getUrl())
+        .setTeam(e.getTeamId() == null ? "" : Names.team(e.getTeamId()))
+        .addAllEventTypes(java.util.List.of(e.getEventTypes())).setCreateTime(ts(e.getCreateTime()));
+    ifSet(e.getPreviousSecretExpireTime(), b::setPreviousSecretExpireTime);
+    return b.build();
+  }
+
+  static dev.tally.proto.identity.v1.WebhookDelivery webhookDelivery(
+      dev.tally.identity.db.jooq.tables.records.WebhookDeliveriesRecord d) {
+    var b = dev.tally.proto.identity.v1.WebhookDelivery.newBuilder()
+        .setName("webhookEndpoints/" + d.getEndpointId() + "/deliveries/" + d.getId()).setEventId(d.getEventId())
+        .setEventType(d.getEventType()).setState(dev.tally.proto.identity.v1.WebhookDeliveryState.valueOf(
+            "WEBHOOK_DELIVERY_STATE_" + d.getState().toUpperCase(Locale.ROOT))).setAttempts(d.getAttempts())
+        .setNextAttemptTime(ts(d.getNextAttemptTime()))
+        .setLastStatus(d.getLastStatus() == null ? 0 : d.getLastStatus())
+        .setLastError(d.getLastError() == null ? "" : d.getLastError());
+    ifSet(d.getCreateTime(), b::setCreateTime);
+    ifSet(d.getDeliverTime(), b::setDeliverTime);
+    return b.build();
+  }
+
   static AllowedValues allowed(java.util.Set<String> values) {
     return AllowedValues.newBuilder().addAllValues(values.stream().sorted().toList()).build();
   }

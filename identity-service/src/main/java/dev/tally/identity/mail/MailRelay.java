@@ -1,5 +1,6 @@
 package dev.tally.identity.mail;
 
+import dev.tally.identity.crypto.SecretBox;
 import static dev.tally.identity.db.jooq.Tables.MAIL_OUTBOX;
 
 import dev.tally.common.app.WakeableWorker;
@@ -29,7 +30,7 @@ public final class MailRelay implements AutoCloseable {
 
   private final Database db;
   private final SmtpConfig smtp;
-  private final MailCrypto crypto;
+  private final SecretBox crypto;
   private final Session session;
   private final WakeableWorker worker;
 

@@ -1,5 +1,6 @@
 package dev.tally.identity.mail;
 
+import dev.tally.identity.crypto.SecretBox;
 import static dev.tally.identity.db.jooq.Tables.MAIL_OUTBOX;
 
 import dev.tally.identity.db.jooq.tables.records.InvitationsRecord;
@@ -9,10 +10,10 @@ import org.jooq.DSLContext;
 
 /** Queues the invitation mail, encrypted, in the invitation's transaction; {@link MailRelay} sends it. */
 public final class OutboxInvitationMailer implements InvitationMailer {
-  private final MailCrypto crypto;
+  private final SecretBox crypto;
 
   public OutboxInvitationMailer(String pepper) {
-    this.crypto = new MailCrypto(pepper);
+    this.crypto = new SecretBox("tally-mail-outbox", pepper);
   }
 
   @Override
@@ -22,7 +23,7 @@ public final class OutboxInvitationMailer implements InvitationMailer {
         + "The link works once and expires on "
         + invitation.getExpireTime().format(DateTimeFormatter.RFC_1123_DATE_TIME) + ".\n"
         + "If you did not expect this invitation, ignore this mail.\n";
-    MailCrypto.Sealed sealed = crypto.seal(body);
+    SecretBox.Sealed sealed = crypto.seal(body);
     tx.insertInto(MAIL_OUTBOX)
         .set(MAIL_OUTBOX.RECIPIENT, invitation.getEmailLower())
         .set(MAIL_OUTBOX.SUBJECT, "Invitation to join " + teamName)
@@ -31,7 +32,7 @@ public final class OutboxInvitationMailer implements InvitationMailer {
         .execute();
   }
 
-  MailCrypto crypto() {
+  SecretBox crypto() {
     return crypto;
   }
 }
