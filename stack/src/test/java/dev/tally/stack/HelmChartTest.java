@@ -152,6 +152,49 @@ class HelmChartTest {
     assertTrue(kinds.containsAll(Set.of("Deployment", "Service", "Job", "Secret", "Pod")), kinds.toString());
   }
 
+  /**
+   * Hooks run before a release's ordinary resources: every Secret the pre-install migrations Job reads must be
+   * an earlier hook itself (or provided from outside the chart), else a fresh install cannot start the Job.
+   */
+  @Test
+  @SuppressWarnings("unchecked")
+  void whatTheMigrationsHookReadsExistsBeforeItRuns() throws Exception {
+    Rendered r = template(TRIAL);
+    assertEquals(0, r.exit(), r.err());
+    Map<String, Map<String, Object>> secrets = new java.util.HashMap<>();
+    Map<String, Object> job = null;
+    for (Object doc : new Yaml().loadAll(r.out())) {
+      if (doc instanceof Map<?, ?> m) {
+        Map<String, Object> meta = (Map<String, Object>) m.get("metadata");
+        if ("Secret".equals(m.get("kind"))) {
+          secrets.put((String) meta.get("name"), meta);
+        } else if ("Job".equals(m.get("kind"))) {
+          job = (Map<String, Object>) m;
+        }
+      }
+    }
+    assertTrue(job != null, "no migrations Job");
+    Map<String, Object> jobMeta = (Map<String, Object>) job.get("metadata");
+    int jobWeight = Integer.parseInt(String.valueOf(((Map<String, Object>) jobMeta.get("annotations"))
+        .get("helm.sh/hook-weight")));
+    Set<String> read = new TreeSet<>();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("secretKeyRef=\\{name=([^,}]+)")
+        .matcher(String.valueOf(job.get("spec")));
+    while (m.find()) {
+      read.add(m.group(1));
+    }
+    assertTrue(!read.isEmpty(), "the Job reads its credentials from Secrets");
+    for (String name : read) {
+      Map<String, Object> meta = secrets.get(name);
+      assertTrue(meta != null, name + " is read by the Job but not rendered (and not an existingSecret)");
+      Map<String, Object> annotations = (Map<String, Object>) meta.getOrDefault("annotations", Map.of());
+      assertTrue(String.valueOf(annotations.get("helm.sh/hook")).contains("pre-install"),
+          name + " must be a pre-install hook: the Job runs before ordinary resources exist");
+      assertTrue(Integer.parseInt(String.valueOf(annotations.get("helm.sh/hook-weight"))) < jobWeight,
+          name + " must come before the Job");
+    }
+  }
+
   private static List<String> concat(List<String> a, String... b) {
     List<String> out = new ArrayList<>(a);
     out.addAll(List.of(b));
