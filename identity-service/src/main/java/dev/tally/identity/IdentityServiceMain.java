@@ -66,7 +66,7 @@ public final class IdentityServiceMain {
     OutboxRelay relay = runner.manage(
         new OutboxRelay(db, runner.manage(kafka.producer("identity-outbox")), Duration.ofSeconds(1), "identity"));
     db.afterCommit(relay::wake);
-    relay.start();
+    relay.metrics(registry).start();
     InvitationMailer mailer = InvitationMailer.NONE;
     if (config.smtp().enabled()) {
       OutboxInvitationMailer outboxMailer = new OutboxInvitationMailer(config.secretPepper());

@@ -55,7 +55,7 @@ public final class MeteringServiceMain {
     dev.tally.common.kafka.OutboxRelay relay = runner.manage(new dev.tally.common.kafka.OutboxRelay(db,
         runner.manage(kafka.producer("metering-outbox")), java.time.Duration.ofSeconds(1), "metering"));
     db.afterCommit(relay::wake);
-    relay.start();
+    relay.metrics(registry).start();
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
     ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext().build();
     runner.manage(identity::shutdownNow);
@@ -63,7 +63,8 @@ public final class MeteringServiceMain {
     PriceCatalog catalog = new PriceCatalog();
     Discounts discounts = new Discounts();
     UsageIngestor ingestor = new UsageIngestor(db, catalog, discounts, keys,
-        runner.manage(kafka.producer("metering-ingest")), clock, config.maxAge(), config.maxFutureSkew());
+        runner.manage(kafka.producer("metering-ingest")), clock, config.maxAge(), config.maxFutureSkew())
+        .metrics(registry);
     TransactionalConsumer rollups = runner.manage(new TransactionalConsumer(db, kafka, "metering-rollups",
         Topics.USAGE, "metering-rollups", new RollupApplier()::apply)).start();
     // Team discounts, from the wallet's state events: usage is priced net when recorded.

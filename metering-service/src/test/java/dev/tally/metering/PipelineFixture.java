@@ -55,10 +55,12 @@ final class PipelineFixture implements AutoCloseable {
     var identity = runner.manage(IdentityServiceMain.start(new IdentityConfig(ServerConfig.ephemeral(),
         TestInfra.newDatabase(owner, "identity"), kafka, IdentityPolicy.defaults(),
         IdentityConfig.DEV_INTERNAL_AUTH_KEY, IdentityConfig.DEV_SECRET_PEPPER, SmtpConfig.DISABLED), runner));
-    wallet = WalletServiceMain.start(new WalletConfig(ServerConfig.ephemeral(), TestInfra.newDatabase(owner, "wallet"),
+    // Metrics served on free ports, so tests scrape what an operator's Prometheus would.
+    ServerConfig withMetrics = new ServerConfig(0, 0, java.time.Duration.ofSeconds(2), 4 * 1024 * 1024, true);
+    wallet = WalletServiceMain.start(new WalletConfig(withMetrics, TestInfra.newDatabase(owner, "wallet"),
         kafka, WalletPolicy.defaults(), "localhost:" + identity.port(), WalletConfig.DEV_INTERNAL_AUTH_KEY),
         runner, Clock.systemUTC());
-    metering = MeteringServiceMain.start(MeteringConfig.local(ServerConfig.ephemeral(),
+    metering = MeteringServiceMain.start(MeteringConfig.local(withMetrics,
         TestInfra.newDatabase(owner, "metering"), kafka, "localhost:" + identity.port()), runner,
         Clock.systemUTC());
     identityChannel = NettyChannelBuilder.forAddress("localhost", identity.port()).usePlaintext().build();
@@ -152,6 +154,14 @@ final class PipelineFixture implements AutoCloseable {
     dev.tally.common.testing.Await.until("metering knows the discount of " + wallet, java.time.Duration.ofSeconds(20),
         () -> Integer.valueOf(bps).equals(metering.db().dsl().select(d.BASIS_POINTS).from(d)
             .where(d.BILLING_ACCOUNT.eq(wallet)).fetchOne(d.BASIS_POINTS)));
+  }
+
+  /** What the service's Prometheus endpoint answers now. */
+  static String scrape(int metricsPort) throws Exception {
+    var r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+        "http://localhost:" + metricsPort + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode());
+    return r.body();
   }
 
   void assertReconciled() {

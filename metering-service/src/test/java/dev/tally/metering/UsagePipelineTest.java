@@ -166,4 +166,29 @@ class UsagePipelineTest {
     assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode());
     f.awaitBalance(s.team().getWallet(), 100 * DOLLAR - 2_600_000_000L);
   }
+
+  /** After a usage flow the business series are on both services' Prometheus endpoints. */
+  @Test
+  void theMetricsEndpointsShowTheUsageFlow() throws Exception {
+    Setup s = f.setup("metrics", 10 * DOLLAR);
+    Instant now = Instant.now();
+    f.recordUsage(record("metrics-1", s.key(), "output_tokens", 1_000, now),
+        record("metrics-2", s.key(), "warp_drive", 1, now));
+    f.recordUsage(record("metrics-1", s.key(), "output_tokens", 1_000, now));
+    f.awaitBalance(s.team().getWallet(), 10 * DOLLAR - 600_000L);
+    String metering = PipelineFixture.scrape(f.metering.server().metricsPort());
+    assertTrue(metering.contains("tally_usage_records_total{reason=\"\",result=\"accepted\",service=\"metering\"}"),
+        metering);
+    assertTrue(metering.contains("reason=\"UNKNOWN_METER\",result=\"rejected\""));
+    assertTrue(metering.contains("result=\"duplicate\""));
+    assertTrue(metering.contains("tally_consumer_backlog"));
+    String wallet = PipelineFixture.scrape(f.wallet.server().metricsPort());
+    for (String series : List.of("tally_usage_debited_total", "tally_usage_duplicates_total", "tally_holds_pending",
+        "tally_holds_held_nanos", "tally_outbox_backlog", "tally_consumer_parked_total", "grpc_server")) {
+      assertTrue(wallet.contains(series), series + " missing from the wallet's metrics");
+    }
+    double debited = wallet.lines().filter(l -> l.startsWith("tally_usage_debited_total"))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    assertTrue(debited >= 1, "debited " + debited);
+  }
 }

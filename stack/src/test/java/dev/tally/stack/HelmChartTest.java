@@ -195,6 +195,41 @@ class HelmChartTest {
     }
   }
 
+  /** Alert rules and a dashboard ship with the chart when asked for, on the series the services export. */
+  @Test
+  @SuppressWarnings("unchecked")
+  void alertRulesAndTheDashboardRenderWhenEnabled() throws Exception {
+    Rendered r = template(concat(TRIAL, "--set", "prometheusRule.enabled=true", "--set",
+        "grafanaDashboard.enabled=true"));
+    assertEquals(0, r.exit(), r.err());
+    Set<String> alerts = new TreeSet<>();
+    String dashboard = null;
+    for (Object doc : new Yaml().loadAll(r.out())) {
+      if (doc instanceof Map<?, ?> m && "PrometheusRule".equals(m.get("kind"))) {
+        for (Object g : (List<Object>) ((Map<String, Object>) m.get("spec")).get("groups")) {
+          for (Object rule : (List<Object>) ((Map<String, Object>) g).get("rules")) {
+            alerts.add((String) ((Map<String, Object>) rule).get("alert"));
+          }
+        }
+      }
+      if (doc instanceof Map<?, ?> m && "ConfigMap".equals(m.get("kind"))
+          && ((Map<String, Object>) m.get("data")).containsKey("tally.json")) {
+        dashboard = (String) ((Map<String, Object>) m.get("data")).get("tally.json");
+      }
+    }
+    assertEquals(Set.of("TallyConsumerStalled", "TallyErrorRate", "TallyOutboxBacklogGrowing", "TallyParkedEvents"),
+        alerts);
+    assertTrue(dashboard != null, "no dashboard ConfigMap");
+    Map<String, Object> json = new Yaml().load(dashboard); // JSON is YAML
+    assertEquals(10, ((List<Object>) json.get("panels")).size());
+    for (String series : List.of("tally_usage_records_total", "tally_usage_debited_total", "tally_consumer_backlog",
+        "tally_outbox_backlog", "tally_holds_pending")) {
+      assertTrue(dashboard.contains(series), series);
+    }
+    Rendered off = template(TRIAL);
+    assertTrue(!off.out().contains("kind: PrometheusRule"), "off by default");
+  }
+
   private static List<String> concat(List<String> a, String... b) {
     List<String> out = new ArrayList<>(a);
     out.addAll(List.of(b));

@@ -72,7 +72,7 @@ public final class WalletServiceMain {
     OutboxRelay relay = runner.manage(
         new OutboxRelay(db, runner.manage(kafka.producer("wallet-outbox")), Duration.ofSeconds(1), "wallet"));
     db.afterCommit(relay::wake);
-    relay.start();
+    relay.metrics(registry).start();
 
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
     ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext().build();
@@ -80,7 +80,7 @@ public final class WalletServiceMain {
 
     WalletDao walletDao = new WalletDao();
     Ledger ledger = new Ledger();
-    WalletEvents events = new WalletEvents();
+    WalletEvents events = new WalletEvents().metrics(registry);
     WalletBook book = new WalletBook(walletDao, ledger, events, config.policy(), clock);
     Charges charges = new Charges(walletDao);
     AppliedEventDao applied = new AppliedEventDao();
@@ -88,7 +88,14 @@ public final class WalletServiceMain {
     if (config.policy().chargeExpiredHolds()) {
       book.onExpiredHolds(new ChargeExpiredHolds(charges, usageLines, ledger, walletDao, events, clock));
     }
-    UsageApplier usage = new UsageApplier(book, walletDao, ledger, charges, usageLines, events);
+    UsageApplier usage = new UsageApplier(book, walletDao, ledger, charges, usageLines, events).metrics(registry);
+    dev.tally.common.metrics.SampledGauges.register(registry, "tally.holds.pending", "pending holds",
+        () -> db.dsl().fetchCount(dev.tally.wallet.db.jooq.Tables.HOLDS,
+            dev.tally.wallet.db.jooq.Tables.HOLDS.STATE.eq("pending")));
+    dev.tally.common.metrics.SampledGauges.register(registry, "tally.holds.held.nanos",
+        "the amount pending holds reserve, all wallets", () -> db.dsl().select(org.jooq.impl.DSL.coalesce(
+            org.jooq.impl.DSL.sum(dev.tally.wallet.db.jooq.Tables.WALLETS.HELD), java.math.BigDecimal.ZERO))
+            .from(dev.tally.wallet.db.jooq.Tables.WALLETS).fetchOne().value1());
     MembershipApplier membership = new MembershipApplier(book, walletDao, ledger, applied);
     HoldManager holds = new HoldManager(book, walletDao, usageLines, ledger, charges, events);
     IdentityBillingAccess access = new IdentityBillingAccess(new TeamPermissions(identity, signer));

@@ -32,6 +32,14 @@ public final class OutboxRelay implements AutoCloseable {
     this.worker = new WakeableWorker("outbox-relay-" + name, idleWait, () -> relayBatch() > 0);
   }
 
+  /** Exposes the rows waiting to be relayed ({@code tally.outbox.backlog}): growing means Kafka is not taking them. */
+  public OutboxRelay metrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    dev.tally.common.metrics.SampledGauges.register(registry, "tally.outbox.backlog",
+        "events written in transactions and not yet on Kafka", () -> db.dsl().fetchCount(
+            org.jooq.impl.DSL.table(org.jooq.impl.DSL.name("outbox"))));
+    return this;
+  }
+
   public OutboxRelay start() {
     worker.start();
     return this;

@@ -53,7 +53,13 @@ public final class KeyVerifier {
         .maximumSize(MAX_ENTRIES)
         .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
         .expireAfter(Expiry.<String, Entry>creating((hash, e) -> Duration.ofNanos(e.lifeNanos())))
-        .build();
+        .recordStats().build();
+  }
+
+  /** Key-cache hits, misses and evictions as {@code cache.*{cache="gateway.keys"}}. */
+  public KeyVerifier metrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics.monitor(registry, bySecretHash, "gateway.keys");
+    return this;
   }
 
   /** The cached answer for a secret known to be valid right now, else empty (nothing is asked upstream). */

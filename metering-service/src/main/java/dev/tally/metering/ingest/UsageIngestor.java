@@ -72,7 +72,27 @@ public final class UsageIngestor {
   /** A record that passed validation and is about to be claimed. */
   private record Candidate(int index, UsageEvent event, byte[] hash) {}
 
+  private io.micrometer.core.instrument.MeterRegistry registry;
+
+  /** Counts records by result ({@code tally.usage.records}: accepted, duplicate, rejected with its reason). */
+  public UsageIngestor metrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    this.registry = registry;
+    return this;
+  }
+
   public List<RecordResult> record(Caller caller, List<UsageRecord> records) {
+    List<RecordResult> results = recordAll(caller, records);
+    if (registry != null) {
+      for (RecordResult r : results) {
+        registry.counter("tally.usage.records", "result",
+            r.getStatus().name().substring("RECORD_STATUS_".length()).toLowerCase(java.util.Locale.ROOT),
+            "reason", r.getReason()).increment();
+      }
+    }
+    return results;
+  }
+
+  private List<RecordResult> recordAll(Caller caller, List<UsageRecord> records) {
     if (!caller.platform()) {
       throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN, "usage is recorded by the platform's backend");
     }

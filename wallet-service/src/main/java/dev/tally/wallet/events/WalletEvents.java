@@ -88,8 +88,21 @@ public final class WalletEvents {
     publish(tx, wallet, WalletEvent.newBuilder().setUsageParked(parked));
   }
 
+  private io.micrometer.core.instrument.MeterRegistry registry;
+
+  /** Counts the signals written (thresholds, refills, low balance, parked usage…) by type. */
+  public WalletEvents metrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    this.registry = registry;
+    return this;
+  }
+
   private void publish(DSLContext tx, String wallet, WalletEvent.Builder event) {
-    Outbox.append(tx, Topics.WALLET, wallet, stamp(wallet, event).build());
+    WalletEvent e = stamp(wallet, event).build();
+    Outbox.append(tx, Topics.WALLET, wallet, e);
+    if (registry != null) {
+      registry.counter("tally.wallet.signals", "type", e.getChangeCase().name().toLowerCase(java.util.Locale.ROOT))
+          .increment();
+    }
   }
 
   private static WalletEvent.Builder stamp(String wallet, WalletEvent.Builder event) {

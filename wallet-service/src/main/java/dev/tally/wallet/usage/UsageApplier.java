@@ -56,6 +56,15 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     this.corrections = new Corrections(charges, lines, wallets);
   }
 
+  /** Usage events debited and duplicates absorbed, as counters. */
+  public UsageApplier metrics(io.micrometer.core.instrument.MeterRegistry registry) {
+    io.micrometer.core.instrument.FunctionCounter.builder("tally.usage.debited", appliedEvents, AtomicLong::get)
+        .description("usage events debited exactly once").register(registry);
+    io.micrometer.core.instrument.FunctionCounter.builder("tally.usage.duplicates", duplicates, AtomicLong::get)
+        .description("redelivered usage events recognised and not charged again").register(registry);
+    return this;
+  }
+
   public long appliedEvents() {
     return appliedEvents.get();
   }
