@@ -106,6 +106,19 @@ final class WalletCmd {
     });
   }
 
+  @Command(name = "sessions", description = "Metered sessions (GPU pods, streams) with what each accrued and the"
+      + " wallet's runway.")
+  void sessions(@Parameters(paramLabel = "WALLET") String wallet) {
+    var r = root.c.wallet().listSessions(ListSessionsRequest.newBuilder().setWallet(wallet).build());
+    root.c.print(r, () -> {
+      Out.Table t = new Out.Table("SESSION", "METER", "RATE/S", "STATE", "ACCRUED", "RUNWAY");
+      r.getSessionsList().forEach(x -> t.row(x.getName(), x.getMeter(), x.getRatePerSecond(),
+          x.getState().toLowerCase(Locale.ROOT), Out.money(x.getAccruedCostNanos()),
+          x.getState().equals("ENDED") ? "-" : x.getRunwaySeconds() + " s"));
+      t.print();
+    });
+  }
+
   @Command(name = "billing-period", description = "Anchor the wallet's months to a billing day (1-28) and all"
       + " its windows to a time zone (IANA id, e.g. Europe/Berlin).")
   void billingPeriod(@Parameters(paramLabel = "WALLET") String wallet, @Parameters(paramLabel = "DAY") int day,

@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
 public final class GatewayMain {
   /** Methods of the services that only Tally itself calls. */
   static final Set<String> INTERNAL = Set.of("VerifyApiKey", "Reserve", "Settle", "Release", "Extend",
-      "ListWalletStates");
+      "ListWalletStates", "OpenSession", "CloseSession");
 
   private GatewayMain() {}
 

@@ -16,6 +16,8 @@ import dev.tally.gateway.config.GatewayConfig;
 import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.proto.admission.v1.AdmitRequest;
 import dev.tally.proto.admission.v1.AdmitResponse;
+import dev.tally.proto.admission.v1.EndSessionRequest;
+import dev.tally.proto.admission.v1.StartSessionRequest;
 import dev.tally.proto.identity.v1.*;
 import dev.tally.proto.metering.v1.*;
 import dev.tally.proto.wallet.v1.*;
@@ -304,8 +306,10 @@ class GatewayEndToEndTest {
     String key = identity(gw.asUser(owner.getName())).createApiKey(CreateApiKeyRequest.newBuilder()
         .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName(label).build())
         .getApiKey().getName();
-    wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(deposit)
-        .setCurrencyCode("USD").setExternalReference(label + "-pay").build());
+    if (deposit > 0) {
+      wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(deposit)
+          .setCurrencyCode("USD").setExternalReference(label + "-pay").build());
+    }
     return new OwnedTeam(owner, team, key);
   }
 
@@ -676,6 +680,66 @@ class GatewayEndToEndTest {
       identity(gw.platform()).deleteWebhookEndpoint(DeleteWebhookEndpointRequest.newBuilder().setName(endpoint)
           .build());
     }
+  }
+
+  /**
+   * A metered GPU session through the gateway: admitted for its minimum runway, accrued by Tally every second,
+   * SessionStop when the runway projected from the balance falls under the threshold, SessionResumable after a
+   * top-up, and an end that settles the last interval and gives the hold back; GetUsage counts what it cost.
+   */
+  @Test
+  void aMeteredSessionStopsWhenItsRunwayRunsOutAndEndsExactly() throws Exception {
+    OwnedTeam t = ownedTeam("gpu-session", 0);
+    String secret = identity(gw.asUser(t.owner().getName())).createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(t.team().getName()).setDisplayName("pod").build()).getSecret();
+    // gpu_seconds lists $1.08 an hour (300 nanos a millisecond): 1,000,000 units a second burn $0.30 a second.
+    // $2.70 is 9 seconds of it.
+    long burn = 300_000_000L;
+    wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(t.team().getName()).setAmountNanos(9 * burn)
+        .setCurrencyCode("USD").setExternalReference("gpu-session-pay").build());
+    var admission = AdmissionServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(gw.platform())
+        .withDeadlineAfter(20, TimeUnit.SECONDS);
+    assertDenied(Status.Code.FAILED_PRECONDITION, "INSUFFICIENT_BALANCE", () -> admission.startSession(
+        StartSessionRequest.newBuilder().setApiKeySecret(secret).setMeter("gpu_seconds").setRatePerSecond(1_000_000)
+            .setMinRunwaySeconds(60).build()));
+    long started = System.nanoTime();
+    Session session = admission.startSession(StartSessionRequest.newBuilder().setApiKeySecret(secret)
+        .setMeter("gpu_seconds").setRatePerSecond(1_000_000).setMinRunwaySeconds(3).setStopThresholdSeconds(5)
+        .setRequestId("pod-1").build()).getSession();
+    assertEquals("RUNNING", session.getState());
+    String wallet = t.team().getWallet();
+    WalletEvent stop = TopicReader.readUntil(Topics.WALLET, wallet, WalletEvent.parser(), WalletEvent::hasSessionStop)
+        .getLast();
+    double after = (System.nanoTime() - started) / 1e9;
+    assertEquals(session.getName(), stop.getSessionStop().getSession());
+    assertEquals("RUNWAY_LOW", stop.getSessionStop().getReason());
+    // Fired as the projection crossed the threshold: 4 s left (a second later would say 3).
+    assertTrue(stop.getSessionStop().getRunwaySeconds() < 5 && stop.getSessionStop().getRunwaySeconds() >= 3,
+        stop.toString());
+    // Runway starts at 8 s (9 s of money less a second not yet debited) and falls a second a second.
+    assertTrue(after > 2 && after < 7, "stopped after " + after + " s; projected about 3-4 s");
+
+    wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(t.team().getName())
+        .setAmountNanos(5 * DOLLAR).setCurrencyCode("USD").setExternalReference("gpu-session-topup").build());
+    TopicReader.readUntil(Topics.WALLET, wallet, WalletEvent.parser(), WalletEvent::hasSessionResumable);
+    Session ended = admission.endSession(EndSessionRequest.newBuilder().setSession(session.getName()).build())
+        .getSession();
+    assertEquals("ENDED", ended.getState());
+    assertTrue(ended.getAccruedQuantity() >= 3_000_000, ended.toString());
+    assertEquals(ended.getAccruedQuantity() * 300, ended.getAccruedCostNanos(), "priced from the start, no drift");
+    long balance = 9 * burn + 5 * DOLLAR - ended.getAccruedCostNanos();
+    Wallet w = Await.value("settled", Duration.ofSeconds(30), () -> walletOf(gw.platform(), wallet),
+        x -> x.getBalanceNanos() == balance);
+    assertEquals(0, w.getHeldNanos());
+    Await.until("GetUsage counts the session", Duration.ofSeconds(30), () -> metering(gw.platform()).getUsageSummary(
+        GetUsageSummaryRequest.newBuilder().setSubject(t.team().getName()).build()).getNetSpendNanos()
+        == ended.getAccruedCostNanos());
+    Session listed = wallet(gw.asUser(t.owner().getName())).listSessions(ListSessionsRequest.newBuilder()
+        .setWallet(t.team().getName()).build()).getSessions(0);
+    assertEquals(ended.getAccruedCostNanos(), listed.getAccruedCostNanos());
+    assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> wallet(gw.platform()).openSession(
+        OpenSessionRequest.newBuilder().setWallet(wallet).setMeter("gpu_seconds").setRatePerSecond(1)
+            .setPerQuantity(1).setMinRunwaySeconds(1).build()));
   }
 
   /** A file descriptor from reflection's answer, its dependencies built first. */

@@ -26,6 +26,8 @@ import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
 import dev.tally.wallet.grpc.WalletGrpcService;
 import dev.tally.wallet.holds.HoldManager;
+import dev.tally.wallet.sessions.SessionMeter;
+import dev.tally.wallet.sessions.Sessions;
 import dev.tally.wallet.holds.ReserveBatcher;
 import dev.tally.wallet.ledger.Ledger;
 import dev.tally.wallet.membership.MembershipApplier;
@@ -113,12 +115,14 @@ public final class WalletServiceMain {
         Duration.ofSeconds(30))).start();
 
     ReserveBatcher reserves = runner.manage(new ReserveBatcher(db, holds));
+    Sessions sessions = new Sessions(book, holds);
+    SessionMeter sessionMeter = runner.manage(new SessionMeter(db, book, sessions, events)).start();
     GrpcServer server = runner.manage(GrpcServer.builder("wallet", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
         .consumersHealthy(identityConsumer, usageConsumer)
         .addService(new WalletGrpcService(db, wallets, holds, reserves, book,
             ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer)),
-            effectiveLimits, new LimitRequests(effectiveLimits, wallets, access, clock)))
+            effectiveLimits, new LimitRequests(effectiveLimits, wallets, access, clock), sessions, sessionMeter, access))
         .start());
     return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger, reserves);
   }

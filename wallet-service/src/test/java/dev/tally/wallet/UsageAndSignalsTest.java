@@ -248,6 +248,42 @@ class UsageAndSignalsTest {
     assertEquals(10 * DOLLAR, f.get(team.getWallet()).getBalanceNanos());
   }
 
+  /**
+   * A metered session accrues every second it runs exactly once, across a restart of the wallet service:
+   * what it charged is the rate times the time it ran, priced from its start, and the wallet paid just that.
+   */
+  @Test
+  void aSessionAccruesExactlyOnceAcrossARestart() throws Exception {
+    TestUser owner = f.newUser("session-owner");
+    Team team = f.newTeam(owner, "Sessions");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_session");
+    // $0.01 per 1,000 units, 1,000 units a second: a cent a second; 60 s of runway held.
+    Session open = f.platform().openSession(OpenSessionRequest.newBuilder().setWallet(team.getWallet())
+        .setUser(owner.name()).setMeter("gpu_seconds").setRatePerSecond(1_000).setPriceNanos(DOLLAR / 100)
+        .setPerQuantity(1_000).setMinRunwaySeconds(60).setStopThresholdSeconds(5).setRequestId("session-1")
+        .build()).getSession();
+    assertEquals(60 * DOLLAR / 100, f.get(team.getWallet()).getHeldNanos(), "the minimum runway is held");
+    f.clock.advance(Duration.ofSeconds(5));
+    try {
+      dev.tally.common.testing.Await.until("five seconds accrued", Duration.ofSeconds(10), () -> f.platform()
+          .listSessions(ListSessionsRequest.newBuilder().setWallet(team.getWallet()).build()).getSessions(0)
+          .getAccruedQuantity() == 5_000);
+      f.restartWallet();
+      f.clock.advance(Duration.ofSeconds(3));
+      Session closed = f.platform().closeSession(CloseSessionRequest.newBuilder().setSession(open.getName()).build())
+          .getSession();
+      assertEquals(8_000, closed.getAccruedQuantity(), "eight seconds, none lost or doubled by the restart");
+      assertEquals(8 * DOLLAR / 100, closed.getAccruedCostNanos());
+      assertEquals("ENDED", closed.getState());
+      Wallet w = f.awaitBalance(team.getWallet(), 10 * DOLLAR - 8 * DOLLAR / 100);
+      assertEquals(0, w.getHeldNanos(), "the hold is given back");
+      assertEquals(closed, f.platform().closeSession(CloseSessionRequest.newBuilder().setSession(open.getName())
+          .build()).getSession(), "ending twice changes nothing");
+    } finally {
+      f.clock.advance(Duration.ofSeconds(-8));
+    }
+  }
+
   private static List<WalletEvent> walletEvents(String wallet, java.util.function.Predicate<WalletEvent> last) {
     return dev.tally.common.testing.TopicReader.readUntil(Topics.WALLET, wallet, WalletEvent.parser(), last);
   }

@@ -15,6 +15,12 @@ import dev.tally.proto.admission.v1.ExtendHoldRequest;
 import dev.tally.proto.admission.v1.ExtendHoldResponse;
 import dev.tally.proto.admission.v1.ReleaseHoldRequest;
 import dev.tally.proto.admission.v1.ReleaseHoldResponse;
+import dev.tally.proto.admission.v1.EndSessionRequest;
+import dev.tally.proto.admission.v1.EndSessionResponse;
+import dev.tally.proto.admission.v1.StartSessionRequest;
+import dev.tally.proto.admission.v1.StartSessionResponse;
+import dev.tally.proto.wallet.v1.CloseSessionRequest;
+import dev.tally.proto.wallet.v1.OpenSessionRequest;
 import dev.tally.proto.identity.v1.Permission;
 import dev.tally.proto.identity.v1.VerifyApiKeyResponse;
 import dev.tally.proto.wallet.v1.ExtendRequest;
@@ -85,6 +91,36 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     out.onNext(allow.setHold(held.getHold().getName()).setHoldExpireTime(held.getHold().getExpireTime())
         .setEstimatedCostNanos(held.getHold().getAmountNanos()) // net of the team's discount
         .setAvailableNanos(held.getAvailableNanos()).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void startSession(StartSessionRequest req, StreamObserver<StartSessionResponse> out) {
+    requirePlatform();
+    VerifyApiKeyResponse key = gate.verify(req.getApiKeySecret(), "admit");
+    if (!key.getPrincipal().getTeam().isEmpty() && !key.getPermissionsList().contains(Permission.PERMISSION_KEYS_USE)) {
+      throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN, "the key's owner may not use team keys");
+    }
+    scopeOf(key).check(req.getMeter(), req.getModel());
+    var price = prices.price(req.getMeter(), req.getModel());
+    String meter = req.getMeter().startsWith("meters/") ? req.getMeter().substring("meters/".length()) : req.getMeter();
+    OpenSessionRequest.Builder open = OpenSessionRequest.newBuilder().setWallet(key.getBillingAccount())
+        .setApiKey(key.getApiKey().getName()).setUser(key.getPrincipal().getUser()).setMember(memberSubject(key))
+        .setMeter(meter).setModel(req.getModel()).setRatePerSecond(req.getRatePerSecond())
+        .setPriceNanos(price.getPriceNanos()).setPerQuantity(price.getPerQuantity()).setMinRunwaySeconds(req.getMinRunwaySeconds())
+        .setStopThresholdSeconds(req.getStopThresholdSeconds()).setCurrencyCode(price.getCurrencyCode());
+    if (!req.getRequestId().isEmpty()) {
+      open.setRequestId(req.getRequestId());
+    }
+    out.onNext(StartSessionResponse.newBuilder().setSession(wallet.openSession(open.build()).getSession()).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void endSession(EndSessionRequest req, StreamObserver<EndSessionResponse> out) {
+    requirePlatform();
+    out.onNext(EndSessionResponse.newBuilder().setSession(wallet.closeSession(CloseSessionRequest.newBuilder()
+        .setSession(req.getSession()).build()).getSession()).build());
     out.onCompleted();
   }
 

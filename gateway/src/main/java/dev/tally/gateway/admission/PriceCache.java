@@ -30,8 +30,8 @@ public final class PriceCache {
     this.clock = clock;
   }
 
-  /** The list price of {@code quantity} units, rounded half-even as metering does. */
-  public long cost(String meter, String model, long quantity) {
+  /** The current list price of a meter (and model, else the meter's default), or NOT_FOUND UNKNOWN_METER. */
+  public Price price(String meter, String model) {
     String id = meter.startsWith("meters/") ? meter.substring("meters/".length()) : meter;
     Map<String, Price> current = current();
     Price p = current.getOrDefault("meters/" + id + "|" + model, current.get("meters/" + id + "|"));
@@ -39,6 +39,12 @@ public final class PriceCache {
       throw new TallyException(io.grpc.Status.Code.NOT_FOUND, Reasons.UNKNOWN_METER, "meter " + meter
           + " does not exist (ListMeters)", java.util.Map.of("field", "meter"), java.util.List.of());
     }
+    return p;
+  }
+
+  /** The list price of {@code quantity} units, rounded half-even as metering does. */
+  public long cost(String meter, String model, long quantity) {
+    Price p = price(meter, model);
     long cost = Pricing.costWithin(quantity, p.getPriceNanos(), p.getPerQuantity(), MoneyBounds.MAX_USAGE_COST_NANOS);
     if (cost < 0) {
       throw TallyException.invalidArgument("estimated_quantity", "costs more than one usage record may ($1,000,000)");

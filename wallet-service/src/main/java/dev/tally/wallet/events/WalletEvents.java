@@ -88,6 +88,18 @@ public final class WalletEvents {
     publish(tx, wallet, WalletEvent.newBuilder().setUsageParked(parked));
   }
 
+  /** A session's resource must stop: its wallet's runway is low or the wallet is suspended. */
+  public void sessionStop(DSLContext tx, String wallet, String session, String reason, long runway) {
+    publish(tx, wallet, WalletEvent.newBuilder().setSessionStop(dev.tally.proto.events.v1.SessionStop.newBuilder()
+        .setSession(session).setReason(reason).setRunwaySeconds(runway)));
+  }
+
+  /** A session asked to stop may run again. */
+  public void sessionResumable(DSLContext tx, String wallet, String session, long runway) {
+    publish(tx, wallet, WalletEvent.newBuilder().setSessionResumable(dev.tally.proto.events.v1.SessionResumable
+        .newBuilder().setSession(session).setRunwaySeconds(runway)));
+  }
+
   private io.micrometer.core.instrument.MeterRegistry registry;
 
   /** Counts the signals written (thresholds, refills, low balance, parked usage…) by type. */

@@ -9,6 +9,8 @@ import dev.tally.common.ids.PageTokens;
 import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.holds.HoldManager;
+import dev.tally.wallet.sessions.SessionMeter;
+import dev.tally.wallet.sessions.Sessions;
 import dev.tally.wallet.limits.EffectiveLimits;
 import dev.tally.wallet.limits.LimitRequests;
 import dev.tally.wallet.holds.ReserveBatcher;
@@ -28,6 +30,9 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   /** The consumer group whose parked records are usage owed to wallets. */
   public static final String USAGE_CONSUMER = "wallet-usage";
   private final Database db;
+  private final Sessions sessions;
+  private final SessionMeter sessionMeter;
+  private final dev.tally.wallet.access.BillingAccess access;
   private final WalletManager wallets;
   private final HoldManager holds;
   private final ReserveBatcher batcher;
@@ -39,7 +44,11 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   private final LimitRequests limitRequests;
 
   public WalletGrpcService(Database db, WalletManager wallets, HoldManager holds, ReserveBatcher batcher,
-      WalletBook book, Ledger ledger, ParkedEventsApi parked, EffectiveLimits limits, LimitRequests limitRequests) {
+      WalletBook book, Ledger ledger, ParkedEventsApi parked, EffectiveLimits limits, LimitRequests limitRequests,
+      Sessions sessions, SessionMeter sessionMeter, dev.tally.wallet.access.BillingAccess access) {
+    this.sessions = sessions;
+    this.sessionMeter = sessionMeter;
+    this.access = access;
     this.parked = parked;
     this.limits = limits;
     this.limitRequests = limitRequests;
@@ -327,5 +336,34 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   public void replayParkedEvents(ReplayParkedEventsRequest req, StreamObserver<ReplayParkedEventsResponse> out) {
     reply(out, () -> ReplayParkedEventsResponse.newBuilder()
         .addAllResults(parked.replay(Caller.current(), req.getIdsList())).build());
+  }
+
+  @Override
+  public void openSession(OpenSessionRequest req, StreamObserver<OpenSessionResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getOpenSessionMethod().getFullMethodName(),
+        req.getRequestId(), req, OpenSessionResponse.parser(), tx -> OpenSessionResponse.newBuilder()
+            .setSession(WalletProtos.session(sessions.open(tx, caller, req), -1)).build()));
+  }
+
+  @Override
+  public void closeSession(CloseSessionRequest req, StreamObserver<CloseSessionResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> CloseSessionResponse.newBuilder()
+        .setSession(WalletProtos.session(sessions.close(tx.dsl(), caller, req.getSession()), -1)).build()));
+  }
+
+  @Override
+  public void listSessions(ListSessionsRequest req, StreamObserver<ListSessionsResponse> out) {
+    Caller caller = Caller.current();
+    reply(out, () -> db.transaction(tx -> {
+      String wallet = access.resolve(caller, req.getWallet());
+      access.requireView(caller, wallet);
+      var b = ListSessionsResponse.newBuilder();
+      var w = book.lockExisting(tx.dsl(), wallet);
+      long runway = sessionMeter.runwayOf(tx.dsl(), w);
+      sessions.list(tx.dsl(), wallet).forEach(s -> b.addSessions(WalletProtos.session(s, runway)));
+      return b.build();
+    }));
   }
 }

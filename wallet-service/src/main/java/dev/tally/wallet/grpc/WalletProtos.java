@@ -53,6 +53,23 @@ final class WalletProtos {
         .addAllAlertPercents(l.alertPercents()).build();
   }
 
+  /** A session; {@code runway} of its wallet when known (-1: not computed). */
+  static Session session(dev.tally.wallet.db.jooq.tables.records.SessionsRecord s, long runway) {
+    Session.Builder b = Session.newBuilder().setName(dev.tally.wallet.sessions.Sessions.name(s))
+        .setApiKey(s.getApiKey()).setMember(s.getMember()).setMeter(s.getMeter()).setModel(s.getModel())
+        .setRatePerSecond(s.getRate()).setState(s.getState().toUpperCase(Locale.ROOT))
+        .setStartTime(ts(s.getStartTime())).setAccruedQuantity(s.getAccruedQuantity())
+        .setAccruedCostNanos(s.getAccruedCost()).setHold(s.getWallet() + "/holds/" + s.getHoldId())
+        .setStopThresholdSeconds(s.getStopThresholdSeconds());
+    if (s.getEndTime() != null) {
+      b.setEndTime(ts(s.getEndTime()));
+    }
+    if (runway >= 0 && !"ended".equals(s.getState())) {
+      b.setRunwaySeconds(runway == Long.MAX_VALUE ? Integer.MAX_VALUE : runway);
+    }
+    return b.build();
+  }
+
   static WalletState state(Snapshot s) {
     Wallet w = wallet(s);
     return WalletState.newBuilder().setWallet(w.getName()).setStatus(w.getStatus())
