@@ -170,6 +170,11 @@ class GatewayEndToEndTest {
     wallet(gw.platform()).deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(5 * DOLLAR)
         .setCurrencyCode("USD").setExternalReference("stripe_pi_2").build());
     admit(key.getSecret(), 10);
+    // Both changes are signalled once, for backends and webhooks.
+    List<WalletEvent> changes = TopicReader.readUntil(Topics.WALLET, team.getWallet(), WalletEvent.parser(),
+        WalletEvent::hasWalletResumed);
+    assertEquals(1, changes.stream().filter(WalletEvent::hasWalletSuspended).count());
+    assertEquals(1, changes.stream().filter(WalletEvent::hasWalletResumed).count());
 
     // The key revoked → denied on the gateway within a second.
     identity(asMember).revokeApiKey(RevokeApiKeyRequest.newBuilder().setName(keyName).build());

@@ -221,10 +221,11 @@ public final class WalletDao {
       try (var ps = c.prepareStatement("update wallets w set status = u.status, held = u.held, "
           + "low_balance_notified = u.low, auto_refill_requested = u.refill, plan_period_start = u.pps, "
           + "version = u.version, update_time = u.ut, auto_refill_month_start = u.rms, "
-          + "auto_refill_month_requested = u.rmr, auto_refill_pending = u.rp, plan_period_end = u.ppe "
-          + "from unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[], ?::boolean[], ?::timestamptz[], "
-          + "?::bigint[], ?::timestamptz[], ?::timestamptz[], ?::bigint[], ?::bigint[], ?::timestamptz[]) "
-          + "as u(name, status, held, low, refill, pps, version, ut, rms, rmr, rp, ppe) where w.name = u.name")) {
+          + "auto_refill_month_requested = u.rmr, auto_refill_pending = u.rp, plan_period_end = u.ppe, "
+          + "status_notified = u.sn from unnest(?::text[], ?::text[], ?::bigint[], ?::boolean[], ?::boolean[], "
+          + "?::timestamptz[], ?::bigint[], ?::timestamptz[], ?::timestamptz[], ?::bigint[], ?::bigint[], "
+          + "?::timestamptz[], ?::text[]) "
+          + "as u(name, status, held, low, refill, pps, version, ut, rms, rmr, rp, ppe, sn) where w.name = u.name")) {
         ps.setArray(1, c.createArrayOf("text", changed.stream().map(WalletsRecord::getName).toArray()));
         ps.setArray(2, c.createArrayOf("text", changed.stream().map(WalletsRecord::getStatus).toArray()));
         ps.setArray(3, c.createArrayOf("bigint", changed.stream().map(WalletsRecord::getHeld).toArray()));
@@ -244,6 +245,7 @@ public final class WalletDao {
             .toArray()));
         ps.setArray(12, c.createArrayOf("timestamptz", changed.stream()
             .map(w -> w.getPlanPeriodEnd() == null ? null : w.getPlanPeriodEnd().toString()).toArray()));
+        ps.setArray(13, c.createArrayOf("text", changed.stream().map(WalletsRecord::getStatusNotified).toArray()));
         ps.executeUpdate();
       }
     });

@@ -88,6 +88,15 @@ public final class WalletEvents {
     publish(tx, wallet, WalletEvent.newBuilder().setUsageParked(parked));
   }
 
+  /** The wallet was suspended, or is active again: once per change. */
+  public void statusChanged(DSLContext tx, String wallet, boolean suspended, long available, long threshold) {
+    publish(tx, wallet, suspended
+        ? WalletEvent.newBuilder().setWalletSuspended(dev.tally.proto.events.v1.WalletSuspended.newBuilder()
+            .setAvailableNanos(available).setThresholdNanos(threshold))
+        : WalletEvent.newBuilder().setWalletResumed(dev.tally.proto.events.v1.WalletResumed.newBuilder()
+            .setAvailableNanos(available)));
+  }
+
   /** A session's resource must stop: its wallet's runway is low or the wallet is suspended. */
   public void sessionStop(DSLContext tx, String wallet, String session, String reason, long runway) {
     publish(tx, wallet, WalletEvent.newBuilder().setSessionStop(dev.tally.proto.events.v1.SessionStop.newBuilder()

@@ -342,6 +342,10 @@ public final class WalletBook {
     if (Boolean.TRUE.equals(w.getClosed())) {
       w.setStatus("suspended");
     }
+    if (!w.getStatus().equals(w.getStatusNotified())) {
+      events.statusChanged(tx, w.getName(), "suspended".equals(w.getStatus()), available, w.getSuspendThreshold());
+      w.setStatusNotified(w.getStatus());
+    }
     if (s.balance() <= policy.lowBalanceThreshold()) {
       if (!w.getLowBalanceNotified()) {
         events.lowBalance(tx, w.getName(), s.balance(), policy.lowBalanceThreshold());
