@@ -26,13 +26,18 @@ public final class TallyStack implements AutoCloseable {
   private final ServiceRunner runner;
   private final GrpcServer gateway;
   private final GrpcServer identity;
-  private final GrpcServer wallet;
+  private volatile GrpcServer wallet;
   private final GrpcServer metering;
+  private final WalletConfig walletConfig;
+  private final java.util.concurrent.atomic.AtomicReference<ServiceRunner> walletRunner;
   private final String kafkaBootstrap;
   private final String databaseUrl;
 
   private TallyStack(ServiceRunner runner, GrpcServer gateway, GrpcServer identity, GrpcServer wallet,
-      GrpcServer metering, String kafkaBootstrap, String databaseUrl) {
+      GrpcServer metering, String kafkaBootstrap, String databaseUrl, WalletConfig walletConfig,
+      java.util.concurrent.atomic.AtomicReference<ServiceRunner> walletRunner) {
+    this.walletConfig = walletConfig;
+    this.walletRunner = walletRunner;
     this.kafkaBootstrap = kafkaBootstrap;
     this.databaseUrl = databaseUrl;
     this.runner = runner;
@@ -120,16 +125,35 @@ public final class TallyStack implements AutoCloseable {
     GrpcServer identity = runner.manage(IdentityServiceMain.start(IdentityConfig.fromEnv(base.with(service(
         config.identityPort(), metrics < 0 ? -1 : metrics + 1, "identity", Map.of()))), runner));
     String identityTarget = "localhost:" + identity.port();
+    // The wallet has a runner of its own, so it can be restarted alone (on the same port) while the rest runs.
+    var walletRunner = new java.util.concurrent.atomic.AtomicReference<>(new ServiceRunner());
+    runner.manage(() -> walletRunner.get().closeAll()); // the current wallet, after any restart
     GrpcServer wallet = WalletServiceMain.start(WalletConfig.fromEnv(base.with(service(config.walletPort(),
-        metrics < 0 ? -1 : metrics + 2, "wallet", Map.of("TALLY_IDENTITY_TARGET", identityTarget)))), runner,
+        metrics < 0 ? -1 : metrics + 2, "wallet", Map.of("TALLY_IDENTITY_TARGET", identityTarget)))), walletRunner.get(),
         java.time.Clock.systemUTC()).server();
+    WalletConfig walletConfig = WalletConfig.fromEnv(base.with(service(wallet.port(),
+        metrics < 0 ? -1 : metrics + 2, "wallet", Map.of("TALLY_IDENTITY_TARGET", identityTarget))));
     GrpcServer metering = MeteringServiceMain.start(MeteringConfig.fromEnv(base.with(service(config.meteringPort(),
         metrics < 0 ? -1 : metrics + 3, "metering", Map.of("TALLY_IDENTITY_TARGET", identityTarget)))), runner,
         java.time.Clock.systemUTC()).server();
     GrpcServer gateway = GatewayMain.start(GatewayConfig.fromEnv(base.with(service(config.gatewayPort(), metrics,
         "", Map.of("TALLY_IDENTITY_TARGET", identityTarget, "TALLY_WALLET_TARGET", "localhost:" + wallet.port(),
             "TALLY_METERING_TARGET", "localhost:" + metering.port())))), runner).server();
-    return new TallyStack(runner, gateway, identity, wallet, metering, kafka.bootstrapServers(), db.url());
+    TallyStack stack = new TallyStack(runner, gateway, identity, wallet, metering, kafka.bootstrapServers(), db.url(),
+        walletConfig, walletRunner);
+    return stack;
+  }
+
+  /**
+   * Stops the wallet service as a crash would end it (its consumers, meters and server closed, nothing
+   * finished for it) and starts it again on the same port, with the same database and broker; for tests of
+   * what survives a restart.
+   */
+  public synchronized void restartWallet() throws Exception {
+    walletRunner.get().closeAll();
+    ServiceRunner fresh = new ServiceRunner();
+    walletRunner.set(fresh);
+    wallet = WalletServiceMain.start(walletConfig, fresh, java.time.Clock.systemUTC()).server();
   }
 
   /** The settings the stack decides for one service. */

@@ -747,6 +747,38 @@ class GatewayEndToEndTest {
             .setPerQuantity(1).setMinRunwaySeconds(1).build()));
   }
 
+  /** A wallet-service restart in the middle of a session loses and doubles no second of it. */
+  @Test
+  void aSessionSurvivesAWalletRestartWithNothingLostOrDoubled() throws Exception {
+    OwnedTeam t = ownedTeam("restart-session", 10 * DOLLAR);
+    String secret = identity(gw.asUser(t.owner().getName())).createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(t.team().getName()).setDisplayName("pod").build()).getSecret();
+    var admission = AdmissionServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(gw.platform());
+    Session session = admission.withDeadlineAfter(20, TimeUnit.SECONDS).startSession(StartSessionRequest.newBuilder()
+        .setApiKeySecret(secret).setMeter("gpu_seconds").setRatePerSecond(100_000).setMinRunwaySeconds(10)
+        .setRequestId("restart-pod").build()).getSession();
+    Thread.sleep(2_500);
+    stack.restartWallet();
+    Thread.sleep(1_500);
+    Session ended = Await.value("the wallet is back", Duration.ofSeconds(30), () -> {
+      try {
+        return admission.withDeadlineAfter(5, TimeUnit.SECONDS).endSession(EndSessionRequest.newBuilder()
+            .setSession(session.getName()).build()).getSession();
+      } catch (StatusRuntimeException e) {
+        return null; // UNAVAILABLE while it starts: retried, as a platform would
+      }
+    }, s -> s != null);
+    long ranMs = Duration.between(ProtoTime.instant(ended.getStartTime()), ProtoTime.instant(ended.getEndTime()))
+        .toMillis();
+    assertEquals(100_000 * ranMs / 1000, ended.getAccruedQuantity(), "every millisecond it ran, once");
+    assertEquals(ended.getAccruedQuantity() * 300, ended.getAccruedCostNanos());
+    Await.until("debited exactly once", Duration.ofSeconds(30), () -> walletOf(gw.platform(), t.team().getWallet())
+        .getBalanceNanos() == 10 * DOLLAR - ended.getAccruedCostNanos());
+    Await.until("and counted once", Duration.ofSeconds(30), () -> metering(gw.platform()).getUsageSummary(
+        GetUsageSummaryRequest.newBuilder().setSubject(t.team().getName()).build()).getNetSpendNanos()
+        == ended.getAccruedCostNanos());
+  }
+
   /** A file descriptor from reflection's answer, its dependencies built first. */
   private static com.google.protobuf.Descriptors.FileDescriptor build(
       java.util.Map<String, com.google.protobuf.DescriptorProtos.FileDescriptorProto> files, String name,

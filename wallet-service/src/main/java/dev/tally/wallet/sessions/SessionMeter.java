@@ -90,7 +90,8 @@ public final class SessionMeter implements AutoCloseable {
     boolean suspended = "suspended".equals(w.getStatus());
     for (SessionsRecord s : open) {
       if ("running".equals(s.getState()) && (suspended || runway < s.getStopThresholdSeconds())) {
-        events.sessionStop(tx, wallet, Sessions.name(s), suspended ? "WALLET_SUSPENDED" : "RUNWAY_LOW", runway);
+        events.sessionStop(tx, wallet, Sessions.name(s),
+            suspended ? dev.tally.common.error.Reasons.WALLET_SUSPENDED : "RUNWAY_LOW", runway);
         s.setState("stop_requested");
         s.store();
       } else if ("stop_requested".equals(s.getState()) && !suspended

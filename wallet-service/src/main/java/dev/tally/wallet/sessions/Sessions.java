@@ -65,7 +65,7 @@ public final class Sessions {
     s.setHoldId(reserved.hold().getId());
     s.setStopThresholdSeconds(r.getStopThresholdSeconds() == 0 ? 10 : r.getStopThresholdSeconds());
     s.setState("running");
-    s.setStartTime(book.nowOdt());
+    s.setStartTime(book.nowOdt().truncatedTo(java.time.temporal.ChronoUnit.MICROS)); // as stored
     s.setAccruedQuantity(0L);
     s.setAccruedCost(0L);
     s.store();
@@ -77,9 +77,11 @@ public final class Sessions {
     SessionsRecord s = locked(tx, name);
     if (!"ended".equals(s.getState())) {
       WalletsRecord w = book.lockExisting(tx, s.getWallet());
-      accrue(tx, w, s, book.now());
+      // One instant, as stored (microseconds): what is charged is exactly the time it ran.
+      Instant end = book.now().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
+      accrue(tx, w, s, end);
       s.setState("ended");
-      s.setEndTime(book.nowOdt());
+      s.setEndTime(utc(end));
       s.store();
       try {
         holds.release(tx, s.getWallet(), s.getHoldId());
