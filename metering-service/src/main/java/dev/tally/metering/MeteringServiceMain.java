@@ -57,7 +57,8 @@ public final class MeteringServiceMain {
     db.afterCommit(relay::wake);
     relay.metrics(registry).start();
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
-    ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext().build();
+    ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext()
+        .intercept(dev.tally.common.grpc.RequestIds.propagating()).build();
     runner.manage(identity::shutdownNow);
     ApiKeyDirectory keys = new ApiKeyDirectory(identity, signer);
     PriceCatalog catalog = new PriceCatalog();

@@ -77,7 +77,8 @@ public final class WalletServiceMain {
     relay.metrics(registry).start();
 
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
-    ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext().build();
+    ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext()
+        .intercept(dev.tally.common.grpc.RequestIds.propagating()).build();
     runner.manage(identity::shutdownNow);
 
     WalletDao walletDao = new WalletDao();

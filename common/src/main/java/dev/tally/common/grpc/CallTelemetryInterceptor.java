@@ -24,9 +24,12 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger("tally.access");
 
   private final MeterRegistry registry;
+  private final String service;
 
-  public CallTelemetryInterceptor(MeterRegistry registry) {
+  /** {@code service} names the process's service in every log line of its calls (several share the stack's JVM). */
+  public CallTelemetryInterceptor(MeterRegistry registry, String service) {
     this.registry = registry;
+    this.service = service;
   }
 
   @Override
@@ -88,40 +91,33 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
     };
   }
 
-  private static void withMdc(String requestId, Runnable r) {
+  private void withMdc(String requestId, Runnable r) {
     String previous = MDC.get("request_id");
+    String previousService = MDC.get("service");
     MDC.put("request_id", requestId);
+    MDC.put("service", service);
     try {
       r.run();
     } finally {
-      if (previous == null) {
-        MDC.remove("request_id");
-      } else {
-        MDC.put("request_id", previous);
-      }
+      restore("request_id", previous);
+      restore("service", previousService);
     }
   }
 
-  private static void logCompletion(String requestId, String method, Status status, long elapsedNanos) {
+  private static void restore(String key, String value) {
+    if (value == null) {
+      MDC.remove(key);
+    } else {
+      MDC.put(key, value);
+    }
+  }
+
+  private void logCompletion(String requestId, String method, Status status, long elapsedNanos) {
     if (!log.isInfoEnabled()) {
       return;
     }
-    String previous = MDC.get("request_id");
-    MDC.put("request_id", requestId);
-    try {
-      // The description is ours (never a secret or a stack trace), so it is safe to log.
-      log.info(
-          "{} {} {}ms{}",
-          method,
-          status.getCode(),
-          elapsedNanos / 1_000_000,
-          status.isOk() || status.getDescription() == null ? "" : " " + status.getDescription());
-    } finally {
-      if (previous == null) {
-        MDC.remove("request_id");
-      } else {
-        MDC.put("request_id", previous);
-      }
-    }
+    // The description is ours (never a secret or a stack trace), so it is safe to log.
+    withMdc(requestId, () -> log.info("{} {} {}ms{}", method, status.getCode(), elapsedNanos / 1_000_000,
+        status.isOk() || status.getDescription() == null ? "" : " " + status.getDescription()));
   }
 }

@@ -135,7 +135,7 @@ public final class GrpcServer implements AutoCloseable {
     public GrpcServer start() throws IOException {
       HealthStatusManager health = new HealthStatusManager();
       List<ServerInterceptor> chain = new ArrayList<>();
-      chain.add(new CallTelemetryInterceptor(registry));
+      chain.add(new CallTelemetryInterceptor(registry, name));
       chain.add(new ErrorMappingInterceptor());
       chain.addAll(interceptors);
       chain.add(new ValidationInterceptor());

@@ -19,6 +19,29 @@ public final class RequestIds {
     return given != null && SAFE.matcher(given).matches() ? given : UUID.randomUUID().toString();
   }
 
+  /**
+   * For channels to other services: every call made while serving one carries that call's request id, so a
+   * request can be followed through key verification, price lookups and Admit → Reserve in every log.
+   */
+  public static io.grpc.ClientInterceptor propagating() {
+    return new io.grpc.ClientInterceptor() {
+      @Override
+      public <Q, R> io.grpc.ClientCall<Q, R> interceptCall(io.grpc.MethodDescriptor<Q, R> method,
+          io.grpc.CallOptions options, io.grpc.Channel next) {
+        return new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+          @Override
+          public void start(Listener<R> listener, Metadata headers) {
+            String id = current();
+            if (id != null && headers.get(HEADER) == null) {
+              headers.put(HEADER, id);
+            }
+            super.start(listener, headers);
+          }
+        };
+      }
+    };
+  }
+
   /** The request id of the call being served on this thread, or {@code null} outside a call. */
   public static String current() {
     return CONTEXT.get();
