@@ -104,8 +104,9 @@ app.kubernetes.io/component: {{ .name }}
   value: {{ $pg.statementTimeout | quote }}
 {{- end -}}
 
+{{/* Internal calls resolve every replica through the headless Service and spread by round robin. */}}
 {{- define "tally.serviceTarget" -}}
-{{ include "tally.component" (dict "root" .root "name" .name) }}:50051
+dns:///{{ include "tally.component" (dict "root" .root "name" .name) }}-headless:50051
 {{- end -}}
 
 {{/* The Deployment of one component; .env holds its own variables (YAML list). */}}
@@ -130,6 +131,9 @@ spec:
     metadata:
       labels:
         {{- include "tally.selectorLabels" . | nindent 8 }}
+        {{- with $d.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       annotations:
         checksum/credentials: {{ include (print $root.Template.BasePath "/secrets.yaml") $root | sha256sum }}
         {{- with $d.podAnnotations }}
@@ -144,6 +148,9 @@ spec:
       {{- end }}
       securityContext:
         {{- toYaml $d.podSecurityContext | nindent 8 }}
+      {{- with $d.serviceAccountName }}
+      serviceAccountName: {{ . }}
+      {{- end }}
       automountServiceAccountToken: false
       {{- if $d.topologySpread }}
       topologySpreadConstraints:
@@ -168,7 +175,13 @@ spec:
       tolerations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      terminationGracePeriodSeconds: 30
+      {{- with $d.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- /* preStop lets endpoints drop the pod before it drains (TALLY_SHUTDOWN_DRAIN 20 s); the grace covers
+             both with room to spare. */}}
+      terminationGracePeriodSeconds: {{ add $d.preStopSleepSeconds 20 10 }}
       containers:
         - name: {{ .name }}
           image: {{ include "tally.image" . }}
@@ -195,6 +208,13 @@ spec:
               value: {{ $root.Values.logFormat | quote }}
             {{- include "tally.kafkaEnv" . | nindent 12 }}
             {{- .env | nindent 12 }}
+            {{- with $d.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          lifecycle:
+            preStop:
+              sleep:
+                seconds: {{ $d.preStopSleepSeconds }}
           startupProbe:
             grpc:
               port: 50051
@@ -252,6 +272,28 @@ spec:
       port: 9464
       targetPort: metrics
       protocol: TCP
+{{- end -}}
+
+{{/* A headless twin of each internal Service: clients resolve every pod and balance calls themselves (a
+     ClusterIP pins a gRPC connection to one pod). */}}
+{{- define "tally.headlessService" -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "tally.component" . }}-headless
+  labels:
+    {{- include "tally.labels" . | nindent 4 }}
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: false
+  selector:
+    {{- include "tally.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: grpc
+      port: 50051
+      targetPort: grpc
+      protocol: TCP
+      appProtocol: grpc
 {{- end -}}
 
 {{- define "tally.pdb" -}}

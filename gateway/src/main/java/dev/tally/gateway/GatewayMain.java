@@ -92,7 +92,7 @@ public final class GatewayMain {
   }
 
   private static ManagedChannel channel(String target, ServiceRunner runner) {
-    ManagedChannel c = NettyChannelBuilder.forTarget(target).usePlaintext().intercept(dev.tally.common.grpc.RequestIds.propagating()).build();
+    ManagedChannel c = NettyChannelBuilder.forTarget(target).usePlaintext().defaultLoadBalancingPolicy("round_robin").intercept(dev.tally.common.grpc.RequestIds.propagating()).build();
     runner.manage(() -> {
       c.shutdown();
       c.awaitTermination(5, TimeUnit.SECONDS);

@@ -58,7 +58,7 @@ public final class MeteringServiceMain {
     relay.metrics(registry).start();
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
     ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext()
-        .intercept(dev.tally.common.grpc.RequestIds.propagating()).build();
+        .defaultLoadBalancingPolicy("round_robin").intercept(dev.tally.common.grpc.RequestIds.propagating()).build();
     runner.manage(identity::shutdownNow);
     ApiKeyDirectory keys = new ApiKeyDirectory(identity, signer);
     PriceCatalog catalog = new PriceCatalog();

@@ -230,6 +230,54 @@ class HelmChartTest {
     assertTrue(!off.out().contains("kind: PrometheusRule"), "off by default");
   }
 
+  /**
+   * Calls spread across replicas (headless Services, dns:/// targets, round robin in the clients), pods leave
+   * endpoints before they drain, and the usual pod settings are values.
+   */
+  @Test
+  @SuppressWarnings("unchecked")
+  void callsSpreadAcrossReplicasAndPodsStopGracefully() throws Exception {
+    Rendered r = template(concat(TRIAL, "--set", "podDefaults.podLabels.team=payments", "--set",
+        "podDefaults.serviceAccountName=tally", "--set", "podDefaults.extraEnv[0].name=HTTPS_PROXY", "--set",
+        "podDefaults.extraEnv[0].value=http://proxy:3128", "--set",
+        "podDefaults.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
+            + ".matchExpressions[0].key=pool", "--set", "podDefaults.affinity.nodeAffinity."
+            + "requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists"));
+    assertEquals(0, r.exit(), r.err());
+    Set<String> headless = new TreeSet<>();
+    int deployments = 0;
+    for (Object doc : new Yaml().loadAll(r.out())) {
+      if (!(doc instanceof Map<?, ?> m)) {
+        continue;
+      }
+      Map<String, Object> spec = (Map<String, Object>) m.get("spec");
+      if ("Service".equals(m.get("kind")) && "None".equals(spec.get("clusterIP"))) {
+        headless.add((String) ((Map<String, Object>) m.get("metadata")).get("name"));
+      }
+      if ("Deployment".equals(m.get("kind"))) {
+        deployments++;
+        Map<String, Object> pod = (Map<String, Object>) ((Map<String, Object>) spec.get("template")).get("spec");
+        Map<String, Object> labels = (Map<String, Object>) ((Map<String, Object>) ((Map<String, Object>)
+            spec.get("template")).get("metadata")).get("labels");
+        assertEquals("payments", labels.get("team"));
+        assertEquals("tally", pod.get("serviceAccountName"));
+        assertTrue(pod.containsKey("affinity"));
+        Map<String, Object> container = ((List<Map<String, Object>>) pod.get("containers")).get(0);
+        int sleep = (Integer) ((Map<String, Object>) ((Map<String, Object>) ((Map<String, Object>)
+            container.get("lifecycle")).get("preStop")).get("sleep")).get("seconds");
+        assertTrue((Integer) pod.get("terminationGracePeriodSeconds") > sleep + 20,
+            "the grace covers preStop and the 20 s drain");
+        List<Map<String, Object>> env = (List<Map<String, Object>>) container.get("env");
+        assertTrue(env.stream().anyMatch(e -> "HTTPS_PROXY".equals(e.get("name"))));
+        env.stream().filter(e -> String.valueOf(e.get("name")).endsWith("_TARGET")).forEach(e ->
+            assertTrue(String.valueOf(e.get("value")).matches("dns:///t-tally-\\w+-headless:50051"), e.toString()));
+      }
+    }
+    assertEquals(4, deployments);
+    assertEquals(Set.of("t-tally-identity-headless", "t-tally-metering-headless", "t-tally-wallet-headless"),
+        headless);
+  }
+
   private static List<String> concat(List<String> a, String... b) {
     List<String> out = new ArrayList<>(a);
     out.addAll(List.of(b));

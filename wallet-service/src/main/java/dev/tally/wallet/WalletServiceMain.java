@@ -78,7 +78,7 @@ public final class WalletServiceMain {
 
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
     ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext()
-        .intercept(dev.tally.common.grpc.RequestIds.propagating()).build();
+        .defaultLoadBalancingPolicy("round_robin").intercept(dev.tally.common.grpc.RequestIds.propagating()).build();
     runner.manage(identity::shutdownNow);
 
     WalletDao walletDao = new WalletDao();
