@@ -74,9 +74,11 @@ public final class Sessions {
 
   public SessionsRecord close(DSLContext tx, Caller caller, String name) {
     requirePlatform(caller);
+    // The wallet first, then the session: the order the meter locks them in (the other way deadlocks).
+    int at = name.indexOf("/sessions/");
+    WalletsRecord w = book.lockExisting(tx, at < 0 ? name : name.substring(0, at));
     SessionsRecord s = locked(tx, name);
     if (!"ended".equals(s.getState())) {
-      WalletsRecord w = book.lockExisting(tx, s.getWallet());
       // One instant, as stored (microseconds): what is charged is exactly the time it ran.
       Instant end = book.now().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
       accrue(tx, w, s, end);
