@@ -44,17 +44,40 @@ final class Errors {
     return "";
   }
 
-  static int report(StatusRuntimeException e, PrintWriter err, boolean json) {
+  /** What to try, for the failures a person can fix on the spot; null otherwise. */
+  static String hint(StatusRuntimeException e, String gateway) {
+    return switch (e.getStatus().getCode()) {
+      case UNAVAILABLE -> reason(e).isEmpty() ? "no gateway answers at " + gateway
+          + ": is ./bin/tally-stack running? (else set TALLY_GATEWAY or --gateway)" : null;
+      case UNAUTHENTICATED -> "send the platform token (TALLY_PLATFORM_TOKEN or --token) or an API key (--api-key)";
+      default -> null;
+    };
+  }
+
+  /**
+   * Prints the failure: a line on stderr, or with --json the same shape as a success on stdout
+   * ({@code {"error": {"code", "reason", "message", "hint"}}}); returns the exit code.
+   */
+  static int report(StatusRuntimeException e, PrintWriter err, PrintWriter out, boolean json, String gateway) {
     String code = e.getStatus().getCode().name();
     String reason = reason(e);
     String message = e.getStatus().getDescription() == null ? "" : e.getStatus().getDescription();
+    String hint = hint(e, gateway);
     if (json) {
-      err.println("{\"error\": {\"code\": \"" + code + "\", \"reason\": \"" + reason + "\", \"message\": \""
-          + message.replace("\\", "\\\\").replace("\"", "\\\"") + "\"}}");
+      out.println("{\"error\": {\"code\": \"" + code + "\", \"reason\": \"" + reason + "\", \"message\": \""
+          + escape(message) + "\"" + (hint == null ? "" : ", \"hint\": \"" + escape(hint) + "\"") + "}}");
+      out.flush();
     } else {
       err.println("error: " + code + (reason.isEmpty() || reason.equals(code) ? "" : " " + reason) + ": " + message);
+      if (hint != null) {
+        err.println("hint: " + hint);
+      }
+      err.flush();
     }
-    err.flush();
     return exitCode(e.getStatus().getCode());
+  }
+
+  private static String escape(String s) {
+    return s.replace("\\", "\\\\").replace("\"", "\\\"");
   }
 }

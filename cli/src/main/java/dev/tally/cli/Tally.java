@@ -23,7 +23,9 @@ public final class Tally {
     CommandLine cli = new CommandLine(new Tally());
     cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof StatusRuntimeException sre) {
-        return Errors.report(sre, cmd.getErr(), jsonRequested(parsed));
+        Object root = cmd.getCommandSpec().root().userObject();
+        String gateway = root instanceof Tally t && t.c != null ? t.c.gateway : "";
+        return Errors.report(sre, cmd.getErr(), cmd.getOut(), jsonRequested(parsed), gateway);
       }
       if (e instanceof IllegalArgumentException iae) {
         cmd.getErr().println("error: INVALID_ARGUMENT " + iae.getMessage());
