@@ -15,19 +15,25 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Current list prices for pricing estimates, refreshed from metering every {@value #REFRESH_MILLIS} ms. */
+/**
+ * Current list prices for pricing estimates, loaded from metering and refreshed in the background every
+ * {@value #REFRESH_MILLIS} ms (Caffeine): calls are answered from the known prices meanwhile, also while
+ * metering is unreachable; only the very first load waits for it.
+ */
 public final class PriceCache {
   static final long REFRESH_MILLIS = 30_000;
 
   private final MeteringServiceGrpc.MeteringServiceBlockingStub metering;
   private final Clock clock;
-  private volatile Map<String, Price> prices = Map.of();
-  private volatile long loadedAt;
+  private final com.github.benmanes.caffeine.cache.LoadingCache<String, Map<String, Price>> prices;
 
   public PriceCache(Channel meteringChannel, CallerSigner signer, Clock clock) {
     this.metering = MeteringServiceGrpc.newBlockingStub(meteringChannel)
         .withCallCredentials(signer.credentials(Caller.PLATFORM));
     this.clock = clock;
+    this.prices = com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
+        .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+        .refreshAfterWrite(java.time.Duration.ofMillis(REFRESH_MILLIS)).build(k -> load());
   }
 
   /** The current list price of a meter (and model, else the meter's default), or NOT_FOUND UNKNOWN_METER. */
@@ -52,24 +58,16 @@ public final class PriceCache {
     return cost;
   }
 
-  private boolean stale() {
-    return prices.isEmpty() || clock.millis() - loadedAt > REFRESH_MILLIS;
+  private Map<String, Price> current() {
+    return prices.get("all");
   }
 
-  private Map<String, Price> current() {
-    if (stale()) {
-      synchronized (this) {
-        if (stale()) {
-          Map<String, Price> m = new HashMap<>();
-          for (Price p : metering.withDeadlineAfter(5, TimeUnit.SECONDS)
-              .listPrices(ListPricesRequest.getDefaultInstance()).getPricesList()) {
-            m.put(p.getMeter() + "|" + p.getModel(), p);
-          }
-          prices = m;
-          loadedAt = clock.millis();
-        }
-      }
+  private Map<String, Price> load() {
+    Map<String, Price> m = new HashMap<>();
+    for (Price p : metering.withDeadlineAfter(5, TimeUnit.SECONDS).listPrices(ListPricesRequest.getDefaultInstance())
+        .getPricesList()) {
+      m.put(p.getMeter() + "|" + p.getModel(), p);
     }
-    return prices;
+    return m;
   }
 }
