@@ -117,7 +117,7 @@ public final class WalletServiceMain {
 
     ReserveBatcher reserves = runner.manage(new ReserveBatcher(db, holds));
     Sessions sessions = new Sessions(book, holds);
-    SessionMeter sessionMeter = runner.manage(new SessionMeter(db, book, sessions, events)).start();
+    SessionMeter sessionMeter = runner.manage(new SessionMeter(db, book, sessions, events, walletDao)).start();
     GrpcServer server = runner.manage(GrpcServer.builder("wallet", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
         .consumersHealthy(identityConsumer, usageConsumer)

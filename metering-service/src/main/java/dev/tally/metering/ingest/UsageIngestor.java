@@ -121,8 +121,8 @@ public final class UsageIngestor {
         reason = Reasons.UNKNOWN_METER;
       } else if (key.isEmpty()) {
         reason = Reasons.UNKNOWN_KEY;
-      } else if (key.get().scope().refusal(meterId, r.getModel()) != null) {
-        reason = key.get().scope().refusal(meterId, r.getModel()); // METER_NOT_ALLOWED, MODEL_NOT_ALLOWED
+      } else if (key.get().scope().refusal(meterId, r.getModel()) instanceof String refused) {
+        reason = refused; // METER_NOT_ALLOWED, MODEL_NOT_ALLOWED
       } else if (occurred.isAfter(now.plus(maxFutureSkew))) {
         reason = Reasons.OCCURRED_IN_FUTURE;
       } else if (occurred.isBefore(now.minus(maxAge))) {

@@ -360,8 +360,7 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
       String wallet = access.resolve(caller, req.getWallet());
       access.requireView(caller, wallet);
       var b = ListSessionsResponse.newBuilder();
-      var w = book.lockExisting(tx.dsl(), wallet);
-      long runway = sessionMeter.runwayOf(tx.dsl(), w);
+      long runway = sessionMeter.runwayOf(tx.dsl(), wallet);
       sessions.list(tx.dsl(), wallet).forEach(s -> b.addSessions(WalletProtos.session(s, runway)));
       return b.build();
     }));

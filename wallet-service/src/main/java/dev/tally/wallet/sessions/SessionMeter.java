@@ -7,7 +7,6 @@ import dev.tally.common.db.Database;
 import dev.tally.wallet.db.jooq.tables.records.SessionsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.events.WalletEvents;
-import dev.tally.wallet.wallets.Snapshot;
 import dev.tally.wallet.wallets.WalletBook;
 import java.time.Duration;
 import java.time.Instant;
@@ -32,10 +31,13 @@ public final class SessionMeter implements AutoCloseable {
   private final WalletBook book;
   private final Sessions sessions;
   private final WalletEvents events;
+  private final dev.tally.wallet.db.WalletDao wallets;
   private final Thread thread;
   private volatile boolean running = true;
 
-  public SessionMeter(Database db, WalletBook book, Sessions sessions, WalletEvents events) {
+  public SessionMeter(Database db, WalletBook book, Sessions sessions, WalletEvents events,
+      dev.tally.wallet.db.WalletDao wallets) {
+    this.wallets = wallets;
     this.db = db;
     this.book = book;
     this.sessions = sessions;
@@ -82,11 +84,7 @@ public final class SessionMeter implements AutoCloseable {
         sessions.accrue(tx, w, s, now);
       }
     }
-    Snapshot snapshot = book.snapshot(tx, w);
-    Map<String, Long> held = tx.select(HOLDS.ID, HOLDS.AMOUNT).from(HOLDS)
-        .where(HOLDS.ID.in(open.stream().map(SessionsRecord::getHoldId).toList()), HOLDS.STATE.eq("pending"))
-        .fetchMap(HOLDS.ID, HOLDS.AMOUNT);
-    long runway = Sessions.runway(snapshot, open, held);
+    long runway = runway(tx, w, open);
     boolean suspended = "suspended".equals(w.getStatus());
     for (SessionsRecord s : open) {
       if ("running".equals(s.getState()) && (suspended || runway < s.getStopThresholdSeconds())) {
@@ -103,10 +101,15 @@ public final class SessionMeter implements AutoCloseable {
     }
   }
 
-  /** The runway of {@code wallet} now (for listing). */
-  public long runwayOf(DSLContext tx, WalletsRecord w) {
-    List<SessionsRecord> open = tx.selectFrom(SESSIONS).where(SESSIONS.WALLET.eq(w.getName()),
-        SESSIONS.STATE.ne("ended")).fetch();
+  /** The runway of {@code wallet} now, for listing (read without locking it). */
+  public long runwayOf(DSLContext tx, String wallet) {
+    WalletsRecord w = wallets.get(tx, wallet).orElseThrow(() -> WalletBook.notFound(wallet));
+    return runway(tx, w, tx.selectFrom(SESSIONS).where(SESSIONS.WALLET.eq(wallet), SESSIONS.STATE.ne("ended"))
+        .fetch());
+  }
+
+  /** {@link Sessions#runway} of {@code w}'s open sessions, with their holds' amounts read once. */
+  private long runway(DSLContext tx, WalletsRecord w, List<SessionsRecord> open) {
     Map<String, Long> held = tx.select(HOLDS.ID, HOLDS.AMOUNT).from(HOLDS)
         .where(HOLDS.ID.in(open.stream().map(SessionsRecord::getHoldId).toList()), HOLDS.STATE.eq("pending"))
         .fetchMap(HOLDS.ID, HOLDS.AMOUNT);
