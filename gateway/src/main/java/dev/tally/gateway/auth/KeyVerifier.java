@@ -5,7 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
-import dev.tally.common.db.Idempotency;
+import dev.tally.common.ids.Sha256;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.proto.identity.v1.IdentityServiceGrpc;
 import dev.tally.proto.identity.v1.VerifyApiKeyRequest;
@@ -69,7 +69,7 @@ public final class KeyVerifier {
   }
 
   private static String hash(String secret) {
-    return HexFormat.of().formatHex(Idempotency.sha256(secret.getBytes(StandardCharsets.UTF_8)));
+    return HexFormat.of().formatHex(Sha256.of(secret.getBytes(StandardCharsets.UTF_8)));
   }
 
   /** The key's principal and permissions; throws the identity service's refusal (KEY_INVALID, KEY_REVOKED, ...). */
