@@ -80,8 +80,10 @@ public final class GatewayMain {
     return new Running(server, events, states);
   }
 
+  /** Waits (within the deadline) for a wallet service that is still starting, as pods start in any order. */
   private static void loadWalletStates(ManagedChannel wallet, CallerSigner signer, WalletStates states) {
-    var stub = WalletServiceGrpc.newBlockingStub(wallet).withCallCredentials(signer.credentials(Caller.PLATFORM));
+    var stub = WalletServiceGrpc.newBlockingStub(wallet).withCallCredentials(signer.credentials(Caller.PLATFORM))
+        .withWaitForReady();
     String token = "";
     do {
       ListWalletStatesResponse page = stub.withDeadlineAfter(30, TimeUnit.SECONDS).listWalletStates(

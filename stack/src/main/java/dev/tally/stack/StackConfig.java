@@ -36,7 +36,7 @@ public record StackConfig(
       switch (arg) {
         case "--ephemeral" -> ephemeral = true;
         case "--help", "-h" -> {
-          System.out.println("usage: tally-stack [--ephemeral]   (see docs/configuration.md for variables)");
+          System.out.println("usage: tally-stack [--ephemeral] [--infrastructure-only]   (see docs/configuration.md for variables)");
           System.exit(0);
         }
         default -> throw new ConfigException("unknown argument " + arg + " (try --help)");

@@ -50,7 +50,13 @@ public final class TallyStack implements AutoCloseable {
   public static void main(String[] args) {
     ServiceRunner.main("tally-stack", () -> {
       Env system = Env.system();
-      StackConfig config = StackConfig.from(system, args);
+      boolean infrastructureOnly = java.util.Arrays.asList(args).contains(INFRASTRUCTURE_ONLY);
+      StackConfig config = StackConfig.from(system, java.util.Arrays.stream(args)
+          .filter(a -> !a.equals(INFRASTRUCTURE_ONLY)).toArray(String[]::new));
+      if (infrastructureOnly) {
+        runInfrastructure(config, system);
+        return;
+      }
       Map<String, String> secrets = LocalSecrets.resolve(system, config.dataDir(), config.ephemeral());
       TallyStack stack = start(config, system.with(secrets));
       System.out.println("Tally is running.");
@@ -65,6 +71,23 @@ public final class TallyStack implements AutoCloseable {
       System.out.println("Press Ctrl-C to stop.");
       stack.runner.awaitShutdown();
     });
+  }
+
+  /** The flag that starts only the embedded PostgreSQL and Kafka (for the services' containers, bin/images-smoke). */
+  static final String INFRASTRUCTURE_ONLY = "--infrastructure-only";
+
+  /** Runs the embedded PostgreSQL (database {@code tally}) and Kafka on loopback, and says where they are. */
+  private static void runInfrastructure(StackConfig config, Env env) throws InterruptedException {
+    ServiceRunner runner = new ServiceRunner();
+    DatabaseConfig db = database(config, env, runner);
+    KafkaConfig kafka = kafka(config, env, runner);
+    System.out.println("Infrastructure is running (no Tally service).");
+    System.out.println("  postgresql: " + db.url());
+    System.out.println("  user:       " + db.user());
+    System.out.println("  password:   " + db.password());
+    System.out.println("  kafka:      " + kafka.bootstrapServers());
+    System.out.println("Press Ctrl-C to stop.");
+    runner.awaitShutdown();
   }
 
   /** Starts on embedded infrastructure, or on the external PostgreSQL and Kafka the config names. */
