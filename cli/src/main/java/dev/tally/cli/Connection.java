@@ -36,6 +36,10 @@ final class Connection {
       description = "authenticate with an API key instead (env TALLY_API_KEY)")
   String apiKey;
 
+  @Option(names = "--profile", scope = ScopeType.INHERIT, paramLabel = "NAME",
+      description = "connection profile of the config file (env TALLY_PROFILE; see 'tally profiles')")
+  String profile;
+
   @Option(names = "--json", scope = ScopeType.INHERIT, description = "print JSON instead of tables")
   boolean json;
 
@@ -52,7 +56,8 @@ final class Connection {
   private CallCredentials credentials() {
     String bearer = apiKey != null && !apiKey.isBlank() ? apiKey : platformToken;
     if (bearer == null || bearer.isBlank()) {
-      throw new IllegalArgumentException("give --api-key or --token (or TALLY_API_KEY / TALLY_PLATFORM_TOKEN)");
+      throw new IllegalArgumentException("give --api-key or --token (or TALLY_API_KEY / TALLY_PLATFORM_TOKEN, or a"
+          + " --profile that has one)");
     }
     boolean acting = (apiKey == null || apiKey.isBlank()) && user != null && !user.isBlank();
     return new CallCredentials() {

@@ -1,6 +1,7 @@
 package dev.tally.cli;
 
 import io.grpc.StatusRuntimeException;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -10,7 +11,7 @@ import picocli.CommandLine.Mixin;
     description = "Teams, API keys, wallets and usage, through the Tally gateway.",
     subcommands = {UsersCmd.class, TeamsCmd.class, MembersCmd.class, InvitationsCmd.class, RolesCmd.class,
         KeysCmd.class, WalletCmd.class, UsageCmd.class, AdmitCmd.class, ReleaseCmd.class, PricesCmd.class,
-        WebhooksCmd.class})
+        WebhooksCmd.class, ProfilesCmd.class})
 public final class Tally {
   /** Where and as whom to call; inherited by every subcommand. */
   @Mixin Connection c;
@@ -21,6 +22,15 @@ public final class Tally {
 
   public static int run(String... args) {
     CommandLine cli = new CommandLine(new Tally());
+    try {
+      // Defaults are applied before the arguments are parsed, so --profile is looked for here first.
+      Map<String, String> env = System.getenv();
+      Profiles.Profile profile = Profiles.load(env).select(askedProfile(env, profileArgument(args))).orElse(null);
+      cli.setDefaultValueProvider(new ProfileDefaults(env, profile));
+    } catch (IllegalArgumentException e) {
+      cli.getErr().println("error: INVALID_ARGUMENT " + e.getMessage());
+      return Errors.INVALID;
+    }
     cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
       if (e instanceof StatusRuntimeException sre) {
         Object root = cmd.getCommandSpec().root().userObject();
@@ -34,6 +44,26 @@ public final class Tally {
       throw e;
     });
     return cli.execute(args);
+  }
+
+  /** The profile asked for: {@code --profile} wins over {@code $TALLY_PROFILE}; null when neither. */
+  static String askedProfile(Map<String, String> env, String flag) {
+    return flag != null && !flag.isBlank() ? flag : env.get("TALLY_PROFILE");
+  }
+
+  private static String profileArgument(String[] args) {
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--")) {
+        return null;
+      }
+      if (args[i].equals("--profile") && i + 1 < args.length) {
+        return args[i + 1];
+      }
+      if (args[i].startsWith("--profile=")) {
+        return args[i].substring("--profile=".length());
+      }
+    }
+    return null;
   }
 
   private static boolean jsonRequested(CommandLine.ParseResult parsed) {

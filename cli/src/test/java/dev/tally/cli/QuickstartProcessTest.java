@@ -69,6 +69,7 @@ class QuickstartProcessTest {
       LocalStackExposure.assertOnlyItsOwnKeysAndLoopback(identityPort, gateway,
           Files.readString(data.resolve("first.log")));
       quickstart();
+      aProfileCarriesTheAddressTheTokenAndTheUser(tokenFile, gateway);
     } finally {
       stop(stack, data.resolve("first.log"));
     }
@@ -144,6 +145,20 @@ class QuickstartProcessTest {
     assertTrue(limits.contains("team") && limits.contains("balance") && limits.contains("$0.9982"), limits);
     assertTrue(limits.contains("team_default") && limits.contains("$4.9982"), "Max's share of the default: " + limits);
     genericClient();
+  }
+
+  /** A named profile of the config file is all a call needs: no variable is set for this one. */
+  private void aProfileCarriesTheAddressTheTokenAndTheUser(Path tokenFile, int gateway) throws Exception {
+    Path home = Files.createTempDirectory("tally-profile-home");
+    Path config = home.resolve(".config/tally/config");
+    Files.createDirectories(config.getParent());
+    Files.writeString(config, "[local]\ngateway = localhost:" + gateway + "\ntoken-file = " + tokenFile
+        + "\nas = " + vars.get("OWNER") + "\n");
+    Processes.Result r = Processes.tally(Map.of("HOME", home.toString()), List.of("--profile", "local", "teams",
+        "list", "--json"));
+    assertEquals(0, r.exit(), r.err());
+    ListTeamsResponse teams = json(ListTeamsResponse.newBuilder(), r.out());
+    assertEquals(vars.get("TEAM"), teams.getTeams(0).getName());
   }
 
   /** The same API with a generic client over reflection: buf curl (installed by bin/test into .tools/). */
