@@ -34,7 +34,7 @@ import java.util.concurrent.TimeUnit;
 /** The gateway as its own process, configured by environment variables (what the Helm chart runs). */
 public final class GatewayMain {
   /** Methods of the services that only Tally itself calls. */
-  static final Set<String> INTERNAL = Set.of("VerifyApiKey", "Reserve", "Settle", "Release", "Extend",
+  static final Set<String> INTERNAL = Set.of("VerifyApiKey", "Reserve", "ReserveBatch", "Settle", "Release", "Extend",
       "ListWalletStates", "OpenSession", "CloseSession");
 
   private GatewayMain() {}

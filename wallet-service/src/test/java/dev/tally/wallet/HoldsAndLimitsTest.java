@@ -268,6 +268,47 @@ class HoldsAndLimitsTest {
   }
 
   @Test
+  void aReserveBatchAnswersEachItemAloneInOrderAndAnItemOutOfTimeReservesNothing() throws Exception {
+    TestUser owner = f.newUser("batch-owner");
+    Team team = f.newTeam(owner, "Batch");
+    f.deposit(team.getWallet(), 3 * DOLLAR, "pay_batch");
+    String m = team.getName() + "/members/" + owner.id();
+    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(m)
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(2 * DOLLAR).build());
+    java.util.function.Function<ReserveRequest, ReserveBatchItem> item = r -> ReserveBatchItem.newBuilder()
+        .setReserve(r).build();
+    ReserveBatchResponse answer = f.platform().reserveBatch(ReserveBatchRequest.newBuilder()
+        .addItems(item.apply(reserve(team.getWallet(), DOLLAR, m, "")))
+        .addItems(item.apply(reserve(team.getWallet(), 2 * DOLLAR, m, ""))) // the member's quota has $1 left now
+        .addItems(item.apply(reserve(team.getWallet(), DOLLAR, "", ""))) // no member: only the balance counts
+        .addItems(ReserveBatchItem.newBuilder().setReserve(reserve(team.getWallet(), DOLLAR / 2, "", ""))
+            .setTimeLeft(com.google.protobuf.Duration.newBuilder().setNanos(1))) // its caller is gone
+        .addItems(item.apply(reserve(team.getWallet(), 2 * DOLLAR, "", ""))) // $1 available is not enough
+        .build());
+    assertEquals(5, answer.getResultsCount());
+    assertEquals(DOLLAR, answer.getResults(0).getReserved().getHold().getAmountNanos());
+    assertEquals(2 * DOLLAR, answer.getResults(0).getReserved().getAvailableNanos());
+    assertRefused(answer.getResults(1), Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED");
+    assertEquals(DOLLAR, answer.getResults(2).getReserved().getAvailableNanos(), "decided after the first");
+    assertRefused(answer.getResults(3), Status.Code.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED");
+    assertRefused(answer.getResults(4), Status.Code.FAILED_PRECONDITION, "INSUFFICIENT_BALANCE");
+    Wallet w = f.get(team.getWallet());
+    assertEquals(2 * DOLLAR, w.getHeldNanos(), "the two reserved items, nothing for the others");
+    // A batch is internal to admission: a member cannot send one.
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> f.as(owner).reserveBatch(ReserveBatchRequest.newBuilder()
+        .addItems(item.apply(reserve(team.getWallet(), 1, "", ""))).build()));
+  }
+
+  private static void assertRefused(ReserveBatchResult r, Status.Code code, String reason) throws Exception {
+    assertTrue(r.hasError(), r.toString());
+    assertEquals(code.value(), r.getError().getCode(), r.toString());
+    com.google.rpc.ErrorInfo info = r.getError().getDetailsList().stream()
+        .filter(a -> a.is(com.google.rpc.ErrorInfo.class)).findFirst().orElseThrow()
+        .unpack(com.google.rpc.ErrorInfo.class);
+    assertEquals(reason, info.getReason(), r.toString());
+  }
+
+  @Test
   void aReservationWhoseCallerGaveUpCreatesNoHold() {
     TestUser owner = f.newUser("gone-owner");
     Team team = f.newTeam(owner, "Gone");

@@ -18,7 +18,7 @@ import org.slf4j.MDC;
 /**
  * Outermost interceptor: gives each call a request id (echoed in the response headers, in the gRPC
  * context and in the logging MDC), records {@code tally.grpc.server.calls} (count and latency histogram by
- * method and status) and writes one log line per finished call.
+ * method, status and error reason) and writes one log line per finished call.
  */
 public final class CallTelemetryInterceptor implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger("tally.access");
@@ -50,9 +50,10 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
           public void close(Status status, Metadata trailers) {
             long elapsed = System.nanoTime() - startNanos;
             Timer.builder("tally.grpc.server.calls")
-                .description("gRPC calls served, by method and final status")
+                .description("gRPC calls served, by method, final status and error reason")
                 .tag("method", method)
                 .tag("status", status.getCode().name())
+                .tag("reason", reasonOf(status, trailers))
                 .publishPercentileHistogram()
                 .register(registry)
                 .record(elapsed, java.util.concurrent.TimeUnit.NANOSECONDS);
@@ -89,6 +90,29 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
         withMdc(requestId, super::onReady);
       }
     };
+  }
+
+  /**
+   * The ErrorInfo reason of a failed call (one of the registry's, so the tag stays a small set), "none" for
+   * a success or a status without one.
+   */
+  static String reasonOf(Status status, Metadata trailers) {
+    if (status.isOk()) {
+      return "none";
+    }
+    com.google.rpc.Status details = io.grpc.protobuf.StatusProto.fromStatusAndTrailers(status, trailers);
+    if (details != null) {
+      for (com.google.protobuf.Any any : details.getDetailsList()) {
+        if (any.is(com.google.rpc.ErrorInfo.class)) {
+          try {
+            return any.unpack(com.google.rpc.ErrorInfo.class).getReason();
+          } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            return "none";
+          }
+        }
+      }
+    }
+    return "none";
   }
 
   private void withMdc(String requestId, Runnable r) {

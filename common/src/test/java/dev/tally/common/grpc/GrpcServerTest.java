@@ -172,15 +172,20 @@ class GrpcServerTest {
   }
 
   @Test
-  void metricsEndpointExposesPerRpcCounts() throws Exception {
+  void metricsEndpointExposesPerRpcCountsByStatusAndReason() throws Exception {
     stub.createTeam(CreateTeamRequest.newBuilder().setDisplayName("Metered").build());
+    assertThrows(StatusRuntimeException.class,
+        () -> stub.createTeam(CreateTeamRequest.newBuilder().setDisplayName("limit").build()));
     HttpResponse<String> response = HttpClient.newHttpClient().send(
         HttpRequest.newBuilder(URI.create("http://localhost:" + server.metricsPort() + "/metrics")).build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(200, response.statusCode());
     assertTrue(response.body().contains(
         "tally_grpc_server_calls_seconds_count{method=\"tally.identity.v1.IdentityService/CreateTeam\","
-            + "service=\"test\",status=\"OK\"}"), response.body());
+            + "reason=\"none\",service=\"test\",status=\"OK\"}"), response.body());
+    assertTrue(response.body().contains(
+        "tally_grpc_server_calls_seconds_count{method=\"tally.identity.v1.IdentityService/CreateTeam\","
+            + "reason=\"TEAM_LIMIT_REACHED\",service=\"test\",status=\"FAILED_PRECONDITION\"}"), response.body());
   }
 
   private static <T extends com.google.protobuf.Message> T unpack(com.google.rpc.Status status, Class<T> type) {

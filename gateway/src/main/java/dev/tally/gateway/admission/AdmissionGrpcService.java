@@ -36,13 +36,15 @@ import java.time.Instant;
 /**
  * Admit: may this key spend now? The key comes from the verification cache; in soft mode the decision is
  * made on the cached wallet state alone; in hard mode (the default) the estimate is reserved as a hold by the
- * wallet, which decides authoritatively and batches concurrent reservations under one lock.
+ * wallet, which decides authoritatively: the Admits waiting at a moment go to it as one batch
+ * ({@link ReserveDispatcher}), decided in one transaction.
  */
 public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionServiceImplBase {
   private final KeyGate gate;
   private final WalletStates states;
   private final PriceCache prices;
   private final WalletServiceGrpc.WalletServiceBlockingStub wallet;
+  private final ReserveDispatcher reservations;
 
   public AdmissionGrpcService(KeyGate gate, WalletStates states, PriceCache prices,
       Channel walletChannel, CallerSigner signer) {
@@ -50,6 +52,8 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     this.states = states;
     this.prices = prices;
     this.wallet = WalletServiceGrpc.newBlockingStub(walletChannel).withCallCredentials(signer.credentials(Caller.PLATFORM));
+    this.reservations = new ReserveDispatcher(WalletServiceGrpc.newStub(walletChannel)
+        .withCallCredentials(signer.credentials(Caller.PLATFORM)));
   }
 
   @Override
@@ -87,7 +91,7 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     if (!req.getRequestId().isEmpty()) {
       reserve.setRequestId(req.getRequestId());
     }
-    ReserveResponse held = wallet.reserve(reserve.build());
+    ReserveResponse held = reservations.reserve(reserve.build());
     out.onNext(allow.setHold(held.getHold().getName()).setHoldExpireTime(held.getHold().getExpireTime())
         .setEstimatedCostNanos(held.getHold().getAmountNanos()) // net of the team's discount
         .setAvailableNanos(held.getAvailableNanos()).build());

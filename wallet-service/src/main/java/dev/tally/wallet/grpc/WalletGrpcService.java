@@ -5,6 +5,7 @@ import static dev.tally.common.grpc.ProtoTime.odt;
 
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
+import dev.tally.common.error.ErrorMapper;
 import dev.tally.common.ids.PageTokens;
 import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.proto.wallet.v1.*;
@@ -19,6 +20,7 @@ import dev.tally.wallet.wallets.WalletBook;
 import dev.tally.wallet.wallets.WalletManager;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -250,13 +252,43 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   public void reserve(ReserveRequest req, StreamObserver<ReserveResponse> out) {
     Caller caller = Caller.current();
     WalletManager.requirePlatform(caller, "Reserve is internal to admission");
+    reply(out, () -> batcher.reserve(reserveCall(caller, req)));
+  }
+
+  @Override
+  public void reserveBatch(ReserveBatchRequest req, StreamObserver<ReserveBatchResponse> out) {
+    Caller caller = Caller.current();
+    WalletManager.requirePlatform(caller, "ReserveBatch is internal to admission");
+    List<ReserveBatcher.Call<ReserveResponse>> calls = new ArrayList<>(req.getItemsCount());
+    List<Duration> timeLeft = new ArrayList<>(req.getItemsCount());
+    for (ReserveBatchItem item : req.getItemsList()) {
+      calls.add(reserveCall(caller, item.getReserve()));
+      timeLeft.add(item.hasTimeLeft() ? duration(item.getTimeLeft()) : null);
+    }
+    batcher.reserveAll(calls, timeLeft);
+    ReserveBatchResponse.Builder answer = ReserveBatchResponse.newBuilder();
+    for (ReserveBatcher.Call<ReserveResponse> c : calls) {
+      ReserveBatchResult.Builder result = ReserveBatchResult.newBuilder();
+      try {
+        result.setReserved(c.result().join());
+      } catch (java.util.concurrent.CompletionException e) {
+        result.setError(io.grpc.protobuf.StatusProto.fromThrowable(ErrorMapper.toStatusRuntimeException(e.getCause())));
+      }
+      answer.addResults(result);
+    }
+    out.onNext(answer.build());
+    out.onCompleted();
+  }
+
+  /** One reservation as the batcher takes it; a batch item is idempotent on its request id like a Reserve. */
+  private ReserveBatcher.Call<ReserveResponse> reserveCall(Caller caller, ReserveRequest req) {
     Duration ttl = req.hasTtl() ? duration(req.getTtl()) : book.policy().holdTtl();
-    reply(out, () -> batcher.reserve(new ReserveBatcher.Call<>(caller,
-        WalletServiceGrpc.getReserveMethod().getFullMethodName(), req.getRequestId(), req, ReserveResponse.parser(),
+    return new ReserveBatcher.Call<>(caller, WalletServiceGrpc.getReserveMethod().getFullMethodName(),
+        req.getRequestId(), req, ReserveResponse.parser(),
         new HoldManager.Request(req.getWallet(), req.getAmountNanos(), req.getApiKey(), req.getMember(), ttl),
         r -> ReserveResponse.newBuilder().setHold(WalletProtos.hold(r.hold())).setAvailableNanos(r.available())
             .build(),
-        new java.util.concurrent.CompletableFuture<>())));
+        new java.util.concurrent.CompletableFuture<>());
   }
 
   @Override

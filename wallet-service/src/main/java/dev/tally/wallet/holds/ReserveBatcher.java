@@ -69,8 +69,15 @@ public final class ReserveBatcher implements AutoCloseable {
       Parser<R> parser, HoldManager.Request reservation, Function<HoldManager.Reserved, R> toResponse,
       CompletableFuture<R> result) {}
 
-  /** A call with the gRPC context of its caller (deadline, cancellation). */
-  private record Pending(Call<?> call, Context context) {}
+  /**
+   * A call with the gRPC context of its caller (deadline, cancellation) and, for an item of a ReserveBatch,
+   * its own deadline on {@link System#nanoTime()} (else {@link Long#MAX_VALUE}).
+   */
+  private record Pending(Call<?> call, Context context, long deadlineNanos) {
+    boolean callerGone() {
+      return context.isCancelled() || System.nanoTime() - deadlineNanos > 0 && deadlineNanos != Long.MAX_VALUE;
+    }
+  }
 
   private static final class Queue {
     final ConcurrentLinkedQueue<Pending> calls = new ConcurrentLinkedQueue<>();
@@ -78,6 +85,39 @@ public final class ReserveBatcher implements AutoCloseable {
   }
 
   public <R extends Message> R reserve(Call<R> call) {
+    enqueue(call, Context.current(), Long.MAX_VALUE);
+    startDraining();
+    try {
+      return call.result().join();
+    } catch (java.util.concurrent.CompletionException e) {
+      throw e.getCause() instanceof RuntimeException re ? re : e;
+    }
+  }
+
+  /**
+   * The items of one ReserveBatch: queued together (so they share a transaction when they fit), each
+   * decided and answered alone through its own result, each dropped unreserved once its {@code timeLeft}
+   * (from now; null: the batch call's deadline) has run out. Returns when every item has its answer.
+   */
+  public void reserveAll(List<? extends Call<?>> calls, List<java.time.Duration> timeLeft) {
+    Context context = Context.current();
+    long now = System.nanoTime();
+    for (int i = 0; i < calls.size(); i++) {
+      java.time.Duration left = timeLeft.get(i);
+      try {
+        enqueue(calls.get(i), context, left == null ? Long.MAX_VALUE : now + left.toNanos());
+      } catch (RuntimeException e) {
+        calls.get(i).result().completeExceptionally(e);
+      }
+    }
+    startDraining();
+    for (Call<?> c : calls) {
+      c.result().handle((r, e) -> null).join();
+    }
+  }
+
+  /** Joins the queue, or throws: a bad wallet name or a full queue fails this call alone. */
+  private void enqueue(Call<?> call, Context context, long deadlineNanos) {
     // Checked before joining: one bad name must not fail the batch of everyone else's wallets.
     dev.tally.wallet.wallets.WalletBook.requireWalletName(call.reservation().wallet());
     if (waiting.incrementAndGet() > maxWaiting) {
@@ -86,15 +126,13 @@ public final class ReserveBatcher implements AutoCloseable {
       throw ErrorMapper.fromDomain(new TallyException(Status.Code.UNAVAILABLE, Reasons.ADMISSION_OVERLOADED,
           "more admission calls are waiting than can be decided in time; retry shortly").withRetryAfter(RETRY_AFTER));
     }
+    queue.calls.add(new Pending(call, context, deadlineNanos));
+  }
+
+  private void startDraining() {
     Queue q = queue;
-    q.calls.add(new Pending(call, Context.current()));
     if (q.draining.compareAndSet(false, true)) {
       workers.execute(() -> drain(q));
-    }
-    try {
-      return call.result().join();
-    } catch (java.util.concurrent.CompletionException e) {
-      throw e.getCause() instanceof RuntimeException re ? re : e;
     }
   }
 
@@ -126,7 +164,7 @@ public final class ReserveBatcher implements AutoCloseable {
         Map<String, HoldManager.Locked> locked = holds.lockAll(tx.dsl(),
             batch.stream().map(p -> p.call().reservation().wallet()).toList());
         for (Pending p : batch) {
-          completions.add(p.context().isCancelled() ? abandoned(p)
+          completions.add(p.callerGone() ? abandoned(p)
               : decideOne(tx.dsl(), locked.get(p.call().reservation().wallet()), p.call()));
         }
         holds.finishAll(tx.dsl(), locked.values());
@@ -143,12 +181,9 @@ public final class ReserveBatcher implements AutoCloseable {
   /** The caller is gone: nothing is reserved, and the (unread) answer says why. */
   private Runnable abandoned(Pending p) {
     abandonedCount.incrementAndGet();
-    Throwable cause = p.context().cancellationCause();
-    boolean late = cause != null && Status.fromThrowable(cause).getCode() == Status.Code.DEADLINE_EXCEEDED;
-    TallyException e = late
-        ? new TallyException(Status.Code.DEADLINE_EXCEEDED, Reasons.DEADLINE_EXCEEDED,
-            "the call's deadline passed before its turn; nothing was reserved")
-        : new TallyException(Status.Code.CANCELLED, Reasons.CANCELLED, "the call was cancelled; nothing was reserved");
+    // An item's own deadline passed while its batch call goes on, or the call ended.
+    TallyException e = dev.tally.common.admission.Abandoned.of(!p.context().isCancelled()
+        || dev.tally.common.admission.Abandoned.late(p.context()));
     return () -> p.call().result().completeExceptionally(ErrorMapper.fromDomain(e));
   }
 
