@@ -214,6 +214,10 @@ class GatewayEndToEndTest {
         .verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret("tly_" + "x".repeat(43)).build()));
     assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> wallet(gw.platform())
         .reserve(ReserveRequest.newBuilder().setWallet("wallets/team-x").setAmountNanos(1).build()));
+    assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> wallet(gw.platform())
+        .reserveBatch(dev.tally.proto.wallet.v1.ReserveBatchRequest.newBuilder().addItems(
+            dev.tally.proto.wallet.v1.ReserveBatchItem.newBuilder().setReserve(ReserveRequest.newBuilder()
+                .setWallet("wallets/team-x").setAmountNanos(1))).build()));
   }
 
   @Test

@@ -299,6 +299,37 @@ class HoldsAndLimitsTest {
         .addItems(item.apply(reserve(team.getWallet(), 1, "", ""))).build()));
   }
 
+  @Test
+  void aWaveOfExpiredHoldsIsWorkedOffInBoundedPassesAndNeverFreesMoreThanExpired() {
+    TestUser owner = f.newUser("wave-owner");
+    Team team = f.newTeam(owner, "Wave");
+    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_wave");
+    int holds = dev.tally.wallet.db.WalletDao.DUE_HOLDS_PER_PASS + 500;
+    long each = 1_000;
+    for (int sent = 0; sent < holds; sent += 1_000) {
+      ReserveBatchRequest.Builder batch = ReserveBatchRequest.newBuilder();
+      for (int i = sent; i < Math.min(holds, sent + 1_000); i++) {
+        batch.addItems(ReserveBatchItem.newBuilder().setReserve(reserve(team.getWallet(), each, "", "").toBuilder()
+            .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(60))));
+      }
+      assertTrue(f.platform().reserveBatch(batch.build()).getResultsList().stream().allMatch(r -> r.hasReserved()));
+    }
+    assertEquals(holds * each, f.get(team.getWallet()).getHeldNanos());
+    f.clock.advance(java.time.Duration.ofSeconds(61));
+    try {
+      f.wallet.housekeeper().runOnce();
+      assertEquals(500, f.wallet.db().dsl().fetchCount(dev.tally.wallet.db.jooq.Tables.HOLDS,
+          dev.tally.wallet.db.jooq.Tables.HOLDS.WALLET.eq(team.getWallet()),
+          dev.tally.wallet.db.jooq.Tables.HOLDS.STATE.eq("pending")), "one pass expires at most its bound");
+      Wallet w = f.get(team.getWallet()); // reading the wallet is a pass of its own
+      assertEquals(0, w.getHeldNanos(), "the next pass the rest");
+      assertEquals(10 * DOLLAR, w.getAvailableNanos(), "released, not charged (release is the default)");
+      f.assertReconciled();
+    } finally {
+      f.clock.advance(java.time.Duration.ofSeconds(-61));
+    }
+  }
+
   private static void assertRefused(ReserveBatchResult r, Status.Code code, String reason) throws Exception {
     assertTrue(r.hasError(), r.toString());
     assertEquals(code.value(), r.getError().getCode(), r.toString());

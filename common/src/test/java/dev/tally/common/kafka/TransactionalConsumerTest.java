@@ -43,7 +43,17 @@ class TransactionalConsumerTest {
     db = Database.open(TestInfra.newDatabase(TransactionalConsumerTest.class, "probe"), "probe", null);
     db.dsl().execute("create table applied (value text primary key)");
     clients = new KafkaClients(TestInfra.kafka(), null);
-    producer = clients.producer("consumer-test");
+    // The test's own records go out with room to spare: on a starved two-core machine a produce response
+    // took over the 10 s request timeout, and the retried first batch then met OutOfOrderSequence until the
+    // delivery timeout although every record was on the topic. One request at a time, waited on for long.
+    java.util.Map<String, Object> p = TestInfra.kafka().commonProperties();
+    p.put(org.apache.kafka.clients.producer.ProducerConfig.CLIENT_ID_CONFIG, "consumer-test");
+    p.put(org.apache.kafka.clients.producer.ProducerConfig.ACKS_CONFIG, "all");
+    p.put(org.apache.kafka.clients.producer.ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 60_000);
+    p.put(org.apache.kafka.clients.producer.ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000);
+    p.put(org.apache.kafka.clients.producer.ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
+    producer = new KafkaProducer<>(p, new org.apache.kafka.common.serialization.StringSerializer(),
+        new org.apache.kafka.common.serialization.ByteArraySerializer());
   }
 
   @AfterAll

@@ -312,9 +312,26 @@ public final class WalletDao {
   }
 
   /** Pending holds of several wallets whose expiry passed (never every pending hold), in one read. */
+  /**
+   * Pending holds of {@code wallets} past their expiry, at most {@link #DUE_HOLDS_PER_PASS} (oldest first): a
+   * wave of expiries is worked off over a few passes instead of stalling the one that meets it. A hold left
+   * for the next pass still counts as held, which never lets anyone spend more.
+   */
   public List<HoldsRecord> duePendingHoldsOf(DSLContext tx, Collection<String> wallets, OffsetDateTime now) {
     return tx.selectFrom(HOLDS).where(HOLDS.WALLET.in(wallets), HOLDS.STATE.eq("pending"),
-        HOLDS.EXPIRE_TIME.le(now)).fetch();
+        HOLDS.EXPIRE_TIME.le(now)).orderBy(HOLDS.EXPIRE_TIME).limit(DUE_HOLDS_PER_PASS).fetch();
+  }
+
+  public static final int DUE_HOLDS_PER_PASS = 2_000;
+
+  /** Closes many holds with one statement, each settled at its whole amount or at nothing. */
+  public void closeHolds(DSLContext tx, Collection<String> ids, String state, boolean settledAtAmount) {
+    if (ids.isEmpty()) {
+      return;
+    }
+    tx.update(HOLDS).set(HOLDS.STATE, state).set(HOLDS.SETTLED, settledAtAmount ? HOLDS.AMOUNT : DSL.inline(0L))
+        .set(HOLDS.CLOSE_TIME, OffsetDateTime.now()).where(HOLDS.ID.eq(DSL.any(ids.toArray(String[]::new))))
+        .execute();
   }
 
   /**

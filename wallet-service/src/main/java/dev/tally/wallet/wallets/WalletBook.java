@@ -225,8 +225,8 @@ public final class WalletBook {
   private boolean housekeep(DSLContext tx, WalletsRecord w, List<HoldsRecord> dueHolds, List<GrantsRecord> dueGrants) {
     boolean changed = false;
     boolean charged = !dueHolds.isEmpty() && expiredHolds.expired(tx, w, dueHolds);
+    wallets.closeHolds(tx, dueHolds.stream().map(HoldsRecord::getId).toList(), "expired", charged);
     for (HoldsRecord h : dueHolds) {
-      wallets.closeHold(tx, h.getId(), "expired", charged ? h.getAmount() : 0);
       w.setHeld(w.getHeld() - h.getAmount());
       changed = true;
     }
