@@ -108,13 +108,26 @@ public final class WalletBook {
     wallets.dueGrantsOf(tx, names, now).forEach(g ->
         dueGrants.computeIfAbsent(g.getWallet(), k -> new ArrayList<>()).add(g));
     List<WalletsRecord> changed = new ArrayList<>();
+    ClosingHolds closing = new ClosingHolds();
     for (WalletsRecord w : locked) {
       if (housekeep(tx, w, dueHolds.getOrDefault(w.getName(), List.of()),
-          dueGrants.getOrDefault(w.getName(), List.of()))) {
+          dueGrants.getOrDefault(w.getName(), List.of()), closing)) {
         changed.add(w);
       }
     }
+    closing.close(tx, wallets);
     return changed;
+  }
+
+  /** The expired holds of a pass, closed together: two statements whatever the number of wallets. */
+  private static final class ClosingHolds {
+    final List<String> released = new ArrayList<>();
+    final List<String> charged = new ArrayList<>();
+
+    void close(DSLContext tx, WalletDao wallets) {
+      wallets.closeHolds(tx, released, "expired", false);
+      wallets.closeHolds(tx, charged, "expired", true);
+    }
   }
 
   /** Locks the wallet, creating it first when needed, and brings it up to date. */
@@ -218,14 +231,18 @@ public final class WalletBook {
    */
   public boolean housekeep(DSLContext tx, WalletsRecord w) {
     OffsetDateTime now = nowOdt();
-    return housekeep(tx, w, wallets.duePendingHoldsOf(tx, List.of(w.getName()), now),
-        wallets.dueGrantsOf(tx, List.of(w.getName()), now));
+    ClosingHolds closing = new ClosingHolds();
+    boolean changed = housekeep(tx, w, wallets.duePendingHoldsOf(tx, List.of(w.getName()), now),
+        wallets.dueGrantsOf(tx, List.of(w.getName()), now), closing);
+    closing.close(tx, wallets);
+    return changed;
   }
 
-  private boolean housekeep(DSLContext tx, WalletsRecord w, List<HoldsRecord> dueHolds, List<GrantsRecord> dueGrants) {
+  private boolean housekeep(DSLContext tx, WalletsRecord w, List<HoldsRecord> dueHolds, List<GrantsRecord> dueGrants,
+      ClosingHolds closing) {
     boolean changed = false;
     boolean charged = !dueHolds.isEmpty() && expiredHolds.expired(tx, w, dueHolds);
-    wallets.closeHolds(tx, dueHolds.stream().map(HoldsRecord::getId).toList(), "expired", charged);
+    dueHolds.forEach(h -> (charged ? closing.charged : closing.released).add(h.getId()));
     for (HoldsRecord h : dueHolds) {
       w.setHeld(w.getHeld() - h.getAmount());
       changed = true;
