@@ -14,25 +14,28 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
-/** Where and as whom to call, shared by every command. */
+/**
+ * Where and as whom to call, shared by every command. An option not given takes its variable, then the
+ * selected profile ({@link ProfileDefaults}, the one place naming the variables), then the default here.
+ */
 final class Connection {
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final Metadata.Key<String> ACTING_USER = Metadata.Key.of("x-tally-user", Metadata.ASCII_STRING_MARSHALLER);
 
-  @Option(names = "--gateway", scope = ScopeType.INHERIT, defaultValue = "${env:TALLY_GATEWAY:-localhost:50051}",
+  @Option(names = "--gateway", scope = ScopeType.INHERIT, defaultValue = "localhost:50051",
       description = "gateway address (env TALLY_GATEWAY; default ${DEFAULT-VALUE})")
   String gateway;
 
-  @Option(names = "--token", scope = ScopeType.INHERIT, defaultValue = "${env:TALLY_PLATFORM_TOKEN}",
+  @Option(names = "--token", scope = ScopeType.INHERIT,
       description = "the platform token (env TALLY_PLATFORM_TOKEN)")
   String platformToken;
 
-  @Option(names = "--as", scope = ScopeType.INHERIT, defaultValue = "${env:TALLY_USER}",
+  @Option(names = "--as", scope = ScopeType.INHERIT,
       description = "act for this user, users/{id}, with the platform token (env TALLY_USER)")
   String user;
 
-  @Option(names = "--api-key", scope = ScopeType.INHERIT, defaultValue = "${env:TALLY_API_KEY}",
+  @Option(names = "--api-key", scope = ScopeType.INHERIT,
       description = "authenticate with an API key instead (env TALLY_API_KEY)")
   String apiKey;
 

@@ -30,11 +30,20 @@ public record StackConfig(
     String externalDbUrl,
     String externalKafka) {
 
+  /** The flag that starts only the embedded PostgreSQL and Kafka (for the services' containers, bin/images-smoke). */
+  static final String INFRASTRUCTURE_ONLY = "--infrastructure-only";
+
+  /** Whether {@code args} ask for the infrastructure alone. */
+  static boolean infrastructureOnly(String[] args) {
+    return java.util.Arrays.asList(args).contains(INFRASTRUCTURE_ONLY);
+  }
+
   public static StackConfig from(Env env, String[] args) {
     boolean ephemeral = env.bool("TALLY_EPHEMERAL", false);
     for (String arg : args) {
       switch (arg) {
         case "--ephemeral" -> ephemeral = true;
+        case INFRASTRUCTURE_ONLY -> { } // read by infrastructureOnly(args): not a setting of the suite's services
         case "--help", "-h" -> {
           System.out.println("usage: tally-stack [--ephemeral] [--infrastructure-only]   (see docs/configuration.md for variables)");
           System.exit(0);

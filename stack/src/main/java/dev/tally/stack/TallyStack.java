@@ -50,10 +50,8 @@ public final class TallyStack implements AutoCloseable {
   public static void main(String[] args) {
     ServiceRunner.main("tally-stack", () -> {
       Env system = Env.system();
-      boolean infrastructureOnly = java.util.Arrays.asList(args).contains(INFRASTRUCTURE_ONLY);
-      StackConfig config = StackConfig.from(system, java.util.Arrays.stream(args)
-          .filter(a -> !a.equals(INFRASTRUCTURE_ONLY)).toArray(String[]::new));
-      if (infrastructureOnly) {
+      StackConfig config = StackConfig.from(system, args);
+      if (StackConfig.infrastructureOnly(args)) {
         runInfrastructure(config, system);
         return;
       }
@@ -72,9 +70,6 @@ public final class TallyStack implements AutoCloseable {
       stack.runner.awaitShutdown();
     });
   }
-
-  /** The flag that starts only the embedded PostgreSQL and Kafka (for the services' containers, bin/images-smoke). */
-  static final String INFRASTRUCTURE_ONLY = "--infrastructure-only";
 
   /** Runs the embedded PostgreSQL (database {@code tally}) and Kafka on loopback, and says where they are. */
   private static void runInfrastructure(StackConfig config, Env env) throws InterruptedException {

@@ -269,12 +269,10 @@ class HoldsAndLimitsTest {
 
   @Test
   void aReserveBatchAnswersEachItemAloneInOrderAndAnItemOutOfTimeReservesNothing() throws Exception {
-    TestUser owner = f.newUser("batch-owner");
-    Team team = f.newTeam(owner, "Batch");
-    f.deposit(team.getWallet(), 3 * DOLLAR, "pay_batch");
-    String m = team.getName() + "/members/" + owner.id();
-    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(m)
-        .setPeriod(Period.PERIOD_DAY).setLimitNanos(2 * DOLLAR).build());
+    MemberWithQuota q = memberWithDailyQuota("batch", 3 * DOLLAR, 2 * DOLLAR);
+    TestUser owner = q.owner();
+    Team team = q.team();
+    String m = q.member();
     java.util.function.Function<ReserveRequest, ReserveBatchItem> item = r -> ReserveBatchItem.newBuilder()
         .setReserve(r).build();
     ReserveBatchResponse answer = f.platform().reserveBatch(ReserveBatchRequest.newBuilder()
@@ -328,6 +326,19 @@ class HoldsAndLimitsTest {
     } finally {
       f.clock.advance(java.time.Duration.ofSeconds(-61));
     }
+  }
+
+  /** A team with {@code balance} whose owner, as a member, has a daily quota of {@code quota}. */
+  private record MemberWithQuota(TestUser owner, Team team, String member) {}
+
+  private static MemberWithQuota memberWithDailyQuota(String tag, long balance, long quota) {
+    TestUser owner = f.newUser(tag + "-owner");
+    Team team = f.newTeam(owner, tag);
+    f.deposit(team.getWallet(), balance, "pay_" + tag);
+    String member = team.getName() + "/members/" + owner.id();
+    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(member)
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(quota).build());
+    return new MemberWithQuota(owner, team, member);
   }
 
   private static void assertRefused(ReserveBatchResult r, Status.Code code, String reason) throws Exception {
@@ -412,12 +423,9 @@ class HoldsAndLimitsTest {
   /** Holds live in PostgreSQL: a restarted wallet service neither loses one nor counts one twice. */
   @Test
   void aWalletServiceRestartLosesNoHoldAndCountsNoneTwice() throws Exception {
-    TestUser owner = f.newUser("restart-owner");
-    Team team = f.newTeam(owner, "Restart");
-    f.deposit(team.getWallet(), 10 * DOLLAR, "pay_restart");
-    String member = team.getName() + "/members/" + owner.id();
-    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(member)
-        .setPeriod(Period.PERIOD_DAY).setLimitNanos(5 * DOLLAR).build());
+    MemberWithQuota q = memberWithDailyQuota("restart", 10 * DOLLAR, 5 * DOLLAR);
+    Team team = q.team();
+    String member = q.member();
     for (int i = 0; i < 3; i++) {
       f.platform().reserve(reserve(team.getWallet(), DOLLAR, member, ""));
     }

@@ -168,7 +168,15 @@ public final class Reasons {
 
   /** The ErrorInfo reason carried by a failed call, or {@code fallback} when it carries none. */
   public static String of(io.grpc.StatusRuntimeException e, String fallback) {
-    com.google.rpc.Status s = io.grpc.protobuf.StatusProto.fromThrowable(e);
+    return of(io.grpc.protobuf.StatusProto.fromThrowable(e), fallback);
+  }
+
+  /** The same for a call's final status and trailers, as a server interceptor sees them. */
+  public static String of(io.grpc.Status status, io.grpc.Metadata trailers, String fallback) {
+    return of(io.grpc.protobuf.StatusProto.fromStatusAndTrailers(status, trailers), fallback);
+  }
+
+  private static String of(com.google.rpc.Status s, String fallback) {
     if (s == null) {
       return fallback;
     }

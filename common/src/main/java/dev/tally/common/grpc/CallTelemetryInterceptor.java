@@ -97,22 +97,7 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
    * a success or a status without one.
    */
   static String reasonOf(Status status, Metadata trailers) {
-    if (status.isOk()) {
-      return "none";
-    }
-    com.google.rpc.Status details = io.grpc.protobuf.StatusProto.fromStatusAndTrailers(status, trailers);
-    if (details != null) {
-      for (com.google.protobuf.Any any : details.getDetailsList()) {
-        if (any.is(com.google.rpc.ErrorInfo.class)) {
-          try {
-            return any.unpack(com.google.rpc.ErrorInfo.class).getReason();
-          } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-            return "none";
-          }
-        }
-      }
-    }
-    return "none";
+    return status.isOk() ? "none" : dev.tally.common.error.Reasons.of(status, trailers, "none");
   }
 
   private void withMdc(String requestId, Runnable r) {

@@ -31,4 +31,8 @@ public final class ProtoTime {
   public static java.time.Duration duration(Duration d) {
     return java.time.Duration.ofSeconds(d.getSeconds(), d.getNanos());
   }
+
+  public static Duration duration(java.time.Duration d) {
+    return Duration.newBuilder().setSeconds(d.getSeconds()).setNanos(d.getNano()).build();
+  }
 }

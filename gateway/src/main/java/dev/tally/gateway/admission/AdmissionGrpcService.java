@@ -25,7 +25,6 @@ import dev.tally.proto.identity.v1.Permission;
 import dev.tally.proto.identity.v1.VerifyApiKeyResponse;
 import dev.tally.proto.wallet.v1.ExtendRequest;
 import dev.tally.proto.wallet.v1.ExtendResponse;
-import dev.tally.proto.wallet.v1.ReleaseRequest;
 import dev.tally.proto.wallet.v1.ReserveRequest;
 import dev.tally.proto.wallet.v1.ReserveResponse;
 import dev.tally.proto.wallet.v1.WalletServiceGrpc;
@@ -145,9 +144,7 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
   @Override
   public void releaseHold(ReleaseHoldRequest req, StreamObserver<ReleaseHoldResponse> out) {
     requirePlatform();
-    // Keyed by the hold: a retried release answers like the first one.
-    String holdId = req.getHold().substring(req.getHold().lastIndexOf('/') + 1);
-    wallet.release(ReleaseRequest.newBuilder().setHold(req.getHold()).setRequestId("release-" + holdId).build());
+    wallet.release(ReserveDispatcher.releaseRequest(req.getHold()));
     out.onNext(ReleaseHoldResponse.getDefaultInstance());
     out.onCompleted();
   }

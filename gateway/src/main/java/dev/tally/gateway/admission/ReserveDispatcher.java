@@ -1,9 +1,8 @@
 package dev.tally.gateway.admission;
 
-import dev.tally.common.admission.Abandoned;
+import dev.tally.common.admission.AdmissionQueue;
 import dev.tally.common.error.ErrorMapper;
-import dev.tally.common.error.Reasons;
-import dev.tally.common.error.TallyException;
+import dev.tally.common.grpc.ProtoTime;
 import dev.tally.proto.wallet.v1.ReleaseRequest;
 import dev.tally.proto.wallet.v1.ReleaseResponse;
 import dev.tally.proto.wallet.v1.ReserveBatchItem;
@@ -26,7 +25,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Group commit at the gateway: the hard-mode Admits waiting at a moment go to the wallet as one ReserveBatch
@@ -41,7 +39,6 @@ public final class ReserveDispatcher {
   static final int MAX_BATCH = 1_024;
   static final int MAX_IN_FLIGHT = 2;
   static final int MAX_WAITING = 4 * MAX_BATCH;
-  private static final Duration RETRY_AFTER = Duration.ofMillis(50);
   /** The batch call's deadline when no item has one of its own. */
   private static final Duration DEFAULT_DEADLINE = Duration.ofSeconds(10);
 
@@ -51,8 +48,6 @@ public final class ReserveDispatcher {
   private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger waiting = new AtomicInteger();
   private final AtomicInteger inFlight = new AtomicInteger();
-  private final AtomicLong batches = new AtomicLong();
-  private final AtomicLong sent = new AtomicLong();
 
   /** {@code wallet} carries the gateway's platform credentials. */
   public ReserveDispatcher(WalletServiceGrpc.WalletServiceStub wallet) {
@@ -63,8 +58,7 @@ public final class ReserveDispatcher {
   public ReserveResponse reserve(ReserveRequest request) {
     if (waiting.incrementAndGet() > MAX_WAITING) {
       waiting.decrementAndGet();
-      throw ErrorMapper.fromDomain(new TallyException(Status.Code.UNAVAILABLE, Reasons.ADMISSION_OVERLOADED,
-          "more admission calls are waiting than can be decided in time; retry shortly").withRetryAfter(RETRY_AFTER));
+      throw ErrorMapper.fromDomain(AdmissionQueue.overloaded());
     }
     Pending p = new Pending(request, Context.current(), new CompletableFuture<>());
     queue.add(p);
@@ -74,12 +68,6 @@ public final class ReserveDispatcher {
     } catch (CompletionException e) {
       throw e.getCause() instanceof RuntimeException re ? re : e;
     }
-  }
-
-  /** Items per batch so far, on average (for tests and the bench). */
-  public double meanBatchSize() {
-    long b = batches.get();
-    return b == 0 ? 0 : (double) sent.get() / b;
   }
 
   /**
@@ -127,14 +115,11 @@ public final class ReserveDispatcher {
       Deadline deadline = p.context().getDeadline();
       long left = deadline == null ? DEFAULT_DEADLINE.toNanos() : Math.max(1, deadline.timeRemaining(TimeUnit.NANOSECONDS));
       if (deadline != null) {
-        item.setTimeLeft(com.google.protobuf.Duration.newBuilder().setSeconds(left / 1_000_000_000)
-            .setNanos((int) (left % 1_000_000_000)));
+        item.setTimeLeft(ProtoTime.duration(Duration.ofNanos(left)));
       }
       longest = Math.max(longest, left);
       request.addItems(item);
     }
-    batches.incrementAndGet();
-    sent.addAndGet(batch.size());
     long deadlineNanos = Math.min(longest, DEFAULT_DEADLINE.toNanos());
     // Not in the context of the Admit that happens to send it: that caller's cancellation must not cancel
     // everyone's batch.
@@ -184,10 +169,15 @@ public final class ReserveDispatcher {
     pump();
   }
 
+  /** Keyed by the hold: a retried release, by the platform or by this dispatcher, answers like the first. */
+  static ReleaseRequest releaseRequest(String hold) {
+    return ReleaseRequest.newBuilder().setHold(hold).setRequestId("release-" + hold.substring(hold.lastIndexOf('/') + 1))
+        .build();
+  }
+
   private void release(String hold) {
-    String id = hold.substring(hold.lastIndexOf('/') + 1);
-    Context.ROOT.run(() -> wallet.withDeadlineAfter(10, TimeUnit.SECONDS).release(
-        ReleaseRequest.newBuilder().setHold(hold).setRequestId("release-" + id).build(), new StreamObserver<>() {
+    Context.ROOT.run(() -> wallet.withDeadlineAfter(10, TimeUnit.SECONDS).release(releaseRequest(hold),
+        new StreamObserver<>() {
           @Override
           public void onNext(ReleaseResponse value) {}
 
@@ -202,6 +192,6 @@ public final class ReserveDispatcher {
   }
 
   private static RuntimeException gone(Context context) {
-    return ErrorMapper.fromDomain(Abandoned.of(Abandoned.late(context)));
+    return ErrorMapper.fromDomain(AdmissionQueue.abandoned(AdmissionQueue.late(context)));
   }
 }

@@ -2,14 +2,13 @@ package dev.tally.wallet.holds;
 
 import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
+import dev.tally.common.admission.AdmissionQueue;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
 import dev.tally.common.db.Idempotency;
 import dev.tally.common.error.ErrorMapper;
-import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import io.grpc.Context;
-import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +36,6 @@ public final class ReserveBatcher implements AutoCloseable {
   static final int MAX_BATCH = 1_024;
   /** Calls waiting across all wallets beyond which new ones are shed (a few batches' worth). */
   static final int MAX_WAITING = 2 * MAX_BATCH;
-  private static final java.time.Duration RETRY_AFTER = java.time.Duration.ofMillis(50);
 
   private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
   private final java.util.concurrent.atomic.AtomicLong shedCount = new java.util.concurrent.atomic.AtomicLong();
@@ -123,8 +121,7 @@ public final class ReserveBatcher implements AutoCloseable {
     if (waiting.incrementAndGet() > maxWaiting) {
       waiting.decrementAndGet();
       shedCount.incrementAndGet();
-      throw ErrorMapper.fromDomain(new TallyException(Status.Code.UNAVAILABLE, Reasons.ADMISSION_OVERLOADED,
-          "more admission calls are waiting than can be decided in time; retry shortly").withRetryAfter(RETRY_AFTER));
+      throw ErrorMapper.fromDomain(AdmissionQueue.overloaded());
     }
     queue.calls.add(new Pending(call, context, deadlineNanos));
   }
@@ -182,8 +179,7 @@ public final class ReserveBatcher implements AutoCloseable {
   private Runnable abandoned(Pending p) {
     abandonedCount.incrementAndGet();
     // An item's own deadline passed while its batch call goes on, or the call ended.
-    TallyException e = dev.tally.common.admission.Abandoned.of(!p.context().isCancelled()
-        || dev.tally.common.admission.Abandoned.late(p.context()));
+    TallyException e = AdmissionQueue.abandoned(!p.context().isCancelled() || AdmissionQueue.late(p.context()));
     return () -> p.call().result().completeExceptionally(ErrorMapper.fromDomain(e));
   }
 
