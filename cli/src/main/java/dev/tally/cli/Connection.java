@@ -9,6 +9,11 @@ import io.grpc.CallCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioIoHandler;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Option;
@@ -47,13 +52,34 @@ final class Connection {
   boolean json;
 
   private ManagedChannel channel;
+  private EventLoopGroup loop;
 
+  /**
+   * A channel on one NIO thread of its own, which {@link #close} stops: with gRPC's shared event loop still
+   * waiting in a native select, the JVM's exit waited ~300 ms for it; and a call or two need no epoll library.
+   */
   private ManagedChannel channel() {
     if (channel == null) {
-      channel = NettyChannelBuilder.forTarget(gateway).usePlaintext().build();
+      loop = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("tally-cli", true), NioIoHandler.newFactory());
+      channel = NettyChannelBuilder.forTarget(gateway).usePlaintext().eventLoopGroup(loop)
+          .channelType(NioSocketChannel.class).build();
       Runtime.getRuntime().addShutdownHook(new Thread(channel::shutdownNow));
     }
     return channel;
+  }
+
+  /** Ends the channel and its thread (the command is done). */
+  void close() {
+    if (channel == null) {
+      return;
+    }
+    channel.shutdownNow();
+    try {
+      channel.awaitTermination(1, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).awaitUninterruptibly(1, TimeUnit.SECONDS);
   }
 
   private CallCredentials credentials() {

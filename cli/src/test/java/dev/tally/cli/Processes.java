@@ -35,7 +35,7 @@ final class Processes {
       String cp = ROOT.resolve("cli/target/classes") + java.io.File.pathSeparator
           + Files.readString(ROOT.resolve("cli/target/cli.classpath")).trim();
       List<String> cmd = new ArrayList<>(List.of(javaBin(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-          "--enable-native-access=ALL-UNNAMED", "-cp", cp, "dev.tally.cli.Tally"));
+          "-cp", cp, "dev.tally.cli.Tally"));
       cmd.addAll(args);
       ProcessBuilder pb = new ProcessBuilder(cmd);
       pb.environment().putAll(env);
