@@ -31,7 +31,9 @@ import java.util.concurrent.Future;
  *   <li>Maximum rate: {@code events} recorded by {@code threads} clients as fast as they are acknowledged
  *       (after Kafka); reports events acknowledged per second and events debited per second (until the
  *       wallet's balance shows the last one).
- *   <li>Visibility at half the maximum end-to-end rate: one client records batches (about 40 a second) at a fixed pace
+ *   <li>Apart: each half alone — events recorded while the wallet service is stopped, then the backlog
+ *       debited with nothing recording; rates and CPU ms per 1,000 events (this JVM + PostgreSQL).
+ *   <li>Visibility at half the maximum end-to-end rate: one client records batches (about 20 a second) at a fixed pace
  *       for 10 s while a watcher reads the wallet's balance every 5 ms; each batch's latency runs from its
  *       acknowledgement to the first balance that includes it. Reports p50/p99/max.
  * </ol>
@@ -67,6 +69,7 @@ public final class PipelineBench {
 
       maxRate(meteringStub, readBalance, key, "warm-up", total / 2, batch, threads);
       double[] max = maxRate(meteringStub, readBalance, key, "max", total, batch, threads);
+      apart(stack, meteringStub, readBalance, key, total, batch, threads);
       double half = Math.min(max[0], max[1]) / 2;
       visibility(meteringStub, readBalance, key, half, Duration.ofSeconds(10));
 
@@ -118,6 +121,72 @@ public final class PipelineBench {
     return rates;
   }
 
+  /**
+   * Each half alone on the same machine: events recorded (acknowledged after Kafka) while the wallet service
+   * is stopped, then the wallet started again and the backlog debited with nothing else recording (rate
+   * from its first debit to its last, so its start-up and group join are not counted).
+   */
+  private static void apart(TallyStack stack, MeteringServiceGrpc.MeteringServiceBlockingStub metering,
+      BalanceReader readBalance, String key, int total, int batch, int threads) throws Exception {
+    long before = readBalance.get();
+    stack.stopWallet();
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    int batches = total / batch;
+    List<Future<Long>> futures = new ArrayList<>();
+    DebitBench.Cpu cpu0 = DebitBench.Cpu.now();
+    long t0 = System.nanoTime();
+    for (int t = 0; t < threads; t++) {
+      int thread = t;
+      futures.add(pool.submit(() -> {
+        long cost = 0;
+        for (int b = thread; b < batches; b += threads) {
+          cost += record(metering, key, "apart-" + b, batch);
+        }
+        return cost;
+      }));
+    }
+    long cost = 0;
+    for (Future<Long> f : futures) {
+      cost += f.get();
+    }
+    double ingest = batches * batch / secs(System.nanoTime() - t0);
+    DebitBench.Cpu cpu1 = DebitBench.Cpu.now();
+    pool.shutdown();
+    stack.startWallet();
+    long target = before - cost;
+    long perEvent = cost / ((long) batches * batch);
+    long first = readBalanceWhenReady(readBalance);
+    while (first == before) {
+      Thread.sleep(1);
+      first = readBalance.get();
+    }
+    long t1 = System.nanoTime();
+    DebitBench.Cpu cpu2 = DebitBench.Cpu.now();
+    while (readBalance.get() != target) {
+      Thread.sleep(2);
+    }
+    double debited = (first - target) / (double) perEvent;
+    double debit = debited / secs(System.nanoTime() - t1);
+    DebitBench.Cpu cpu3 = DebitBench.Cpu.now();
+    double events = (double) batches * batch;
+    System.out.printf("apart    recorded alone (wallet stopped) %,8.0f events/s, %.0f cpu-ms/1k (jvm %.0f, postgresql "
+        + "%.0f) | debited alone (backlog, nothing recording) %,8.0f events/s, %.0f cpu-ms/1k (jvm %.0f, postgresql "
+        + "%.0f) | ingest ÷ debit %.2f%n", ingest, cpu1.since(cpu0) / 1e3 / events, cpu1.jvmSince(cpu0) / 1e3 / events,
+        cpu1.postgresSince(cpu0) / 1e3 / events, debit, cpu3.since(cpu2) / 1e3 / debited,
+        cpu3.jvmSince(cpu2) / 1e3 / debited, cpu3.postgresSince(cpu2) / 1e3 / debited, ingest / debit);
+  }
+
+  /** The balance once the wallet service answers again after a start. */
+  private static long readBalanceWhenReady(BalanceReader readBalance) throws InterruptedException {
+    while (true) {
+      try {
+        return readBalance.get();
+      } catch (io.grpc.StatusRuntimeException e) {
+        Thread.sleep(5);
+      }
+    }
+  }
+
   /** One RecordUsage call of {@code size} records; returns their cost. */
   private static long record(MeteringServiceGrpc.MeteringServiceBlockingStub metering, String key, String batchId,
       int size) {
@@ -137,7 +206,7 @@ public final class PipelineBench {
   private static void visibility(MeteringServiceGrpc.MeteringServiceBlockingStub metering,
       BalanceReader readBalance,
       String key, double rate, Duration duration) throws Exception {
-    int size = (int) Math.max(100, Math.min(1_000, rate / 40)); // about 40 calls a second, one at a time
+    int size = (int) Math.max(100, Math.min(2_000, rate / 20)); // about 20 calls a second, one at a time
     long interval = (long) (size / rate * 1e9);
     long before = readBalance.get();
     // Each batch: its acknowledgement time and the balance that includes it (one sender, so in order).

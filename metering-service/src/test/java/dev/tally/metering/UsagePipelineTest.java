@@ -150,6 +150,9 @@ class UsagePipelineTest {
     Setup s = f.setup("price", 100 * DOLLAR);
     Instant before = Instant.now().minus(Duration.ofHours(2)).truncatedTo(ChronoUnit.SECONDS);
     Instant change = Instant.now().minus(Duration.ofHours(1)).truncatedTo(ChronoUnit.SECONDS);
+    // Priced just before the change (the catalog is now cached for usage): the change must still apply at once.
+    assertEquals(600_000_000L, f.recordUsage(record("pr-just-before", s.key(), "output_tokens", 1_000_000,
+        Instant.now()).setModel("model-price-test")).getResults(0).getCostNanos());
     Price p = f.metering(Caller.PLATFORM).setPrice(SetPriceRequest.newBuilder().setMeter("output_tokens")
         .setModel("model-price-test").setPriceNanos(2_000_000_000L).setPerQuantity(1_000_000)
         .setEffectiveTime(ProtoTime.ts(change)).build()).getPrice();
@@ -164,7 +167,7 @@ class UsagePipelineTest {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> f.metering(s.owner().caller())
         .setPrice(SetPriceRequest.newBuilder().setMeter("output_tokens").setPriceNanos(1).build()));
     assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode());
-    f.awaitBalance(s.team().getWallet(), 100 * DOLLAR - 2_600_000_000L);
+    f.awaitBalance(s.team().getWallet(), 100 * DOLLAR - 3_200_000_000L);
   }
 
   /** After a usage flow the business series are on both services' Prometheus endpoints. */

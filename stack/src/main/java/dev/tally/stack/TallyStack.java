@@ -168,7 +168,17 @@ public final class TallyStack implements AutoCloseable {
    * what survives a restart.
    */
   public synchronized void restartWallet() throws Exception {
+    stopWallet();
+    startWallet();
+  }
+
+  /** Stops the wallet service as a crash would (see {@link #restartWallet}); usage waits on Kafka meanwhile. */
+  public synchronized void stopWallet() {
     walletRunner.get().closeAll();
+  }
+
+  /** Starts the wallet service stopped by {@link #stopWallet} again, on its port. */
+  public synchronized void startWallet() throws Exception {
     ServiceRunner fresh = new ServiceRunner();
     walletRunner.set(fresh);
     wallet = WalletServiceMain.start(walletConfig, fresh, java.time.Clock.systemUTC()).server();

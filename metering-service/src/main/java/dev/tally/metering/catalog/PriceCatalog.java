@@ -57,8 +57,34 @@ public final class PriceCatalog {
     }
   }
 
+  /** How long a replica prices from the catalog it read when another replica changed it. */
+  public static final java.time.Duration SHARED_STALENESS = java.time.Duration.ofSeconds(1);
+
+  /**
+   * The catalog as read at most {@link #SHARED_STALENESS} ago, keyed by this replica's change count: a
+   * price set here ({@link #changed}) takes effect for the next call, a read begun before it is never
+   * served after it. Usage pricing reads it on every RecordUsage; two queries and their mapping per call
+   * were a fifth of the call's time.
+   */
+  private final com.github.benmanes.caffeine.cache.Cache<Long, Snapshot> recent =
+      com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(2).expireAfterWrite(SHARED_STALENESS)
+          .build();
+  private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
+
+  /** The catalog now, read in {@code tx}. */
   public Snapshot snapshot(DSLContext tx) {
     return new Snapshot(tx.selectFrom(METERS).fetch(), tx.selectFrom(PRICES).fetch());
+  }
+
+  /** The catalog for pricing usage: shared by concurrent calls, fresh after a change made here. */
+  public Snapshot recent(DSLContext dsl) {
+    return recent.get(changes.get(), generation -> snapshot(dsl));
+  }
+
+  /** A price set through this replica has committed: the next {@link #recent} reads it. */
+  public void changed() {
+    recent.invalidateAll();
+    changes.incrementAndGet();
   }
 
   /** {@code quantity × price / perQuantity} in nanos (see {@link Pricing}), or {@code -1} above {@code max}. */

@@ -176,10 +176,14 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
   public void setPrice(SetPriceRequest req, StreamObserver<SetPriceResponse> out) {
     Caller caller = Caller.current();
     Instant effective = req.hasEffectiveTime() ? ProtoTime.instant(req.getEffectiveTime()) : clock.instant();
-    reply(out, () -> db.mutate(caller, MeteringServiceGrpc.getSetPriceMethod().getFullMethodName(),
-        req.getRequestId(), req, SetPriceResponse.parser(), tx -> SetPriceResponse.newBuilder()
-            .setPrice(price(catalog.setPrice(tx, caller, req.getMeter(), req.getModel(), req.getPriceNanos(),
-                req.getPerQuantity(), req.getCurrencyCode(), effective))).build()));
+    reply(out, () -> {
+      SetPriceResponse set = db.mutate(caller, MeteringServiceGrpc.getSetPriceMethod().getFullMethodName(),
+          req.getRequestId(), req, SetPriceResponse.parser(), tx -> SetPriceResponse.newBuilder()
+              .setPrice(price(catalog.setPrice(tx, caller, req.getMeter(), req.getModel(), req.getPriceNanos(),
+                  req.getPerQuantity(), req.getCurrencyCode(), effective))).build());
+      catalog.changed(); // committed: usage recorded from now on is priced with it
+      return set;
+    });
   }
 
   private static Price price(PricesRecord p) {

@@ -69,8 +69,12 @@ public final class UsageIngestor {
     this.maxFutureSkew = maxFutureSkew;
   }
 
-  /** A record that passed validation and is about to be claimed. */
-  private record Candidate(int index, UsageEvent event, byte[] hash) {}
+  /** A record that passed validation and is about to be claimed: its event, serialized once. */
+  private record Candidate(int index, UsageEvent event, byte[] hash, byte[] bytes) {}
+
+  /** A record that passed validation, priced at list; its discount is read for the whole call at once. */
+  private record Valid(int index, UsageRecord record, ApiKeyDirectory.KeyInfo key, String meter, long cost,
+      String currency) {}
 
   private io.micrometer.core.instrument.MeterRegistry registry;
 
@@ -98,9 +102,9 @@ public final class UsageIngestor {
     }
     Instant now = clock.instant();
     RecordResult[] results = new RecordResult[records.size()];
-    PriceCatalog.Snapshot prices = catalog.snapshot(db.dsl());
+    PriceCatalog.Snapshot prices = catalog.recent(db.dsl());
     Map<String, Optional<ApiKeyDirectory.KeyInfo>> keyInfo = new HashMap<>();
-    List<Candidate> candidates = new ArrayList<>();
+    List<Valid> valid = new ArrayList<>();
     for (int i = 0; i < records.size(); i++) {
       UsageRecord r = records.get(i);
       String reason = null;
@@ -138,17 +142,10 @@ public final class UsageIngestor {
         results[i] = rejected(r.getEventId(), reason);
         continue;
       }
-      ApiKeyDirectory.KeyInfo k = key.get();
-      UsageEvent event = UsageEvent.newBuilder().setEventId(r.getEventId()).setBillingAccount(k.billingAccount())
-          .setTeam(k.team()).setUser(k.user()).setApiKey(k.name()).setMeter(meterId).setModel(r.getModel())
-          .setQuantity(r.getQuantity()).setCostNanos(cost).setCurrencyCode(price.get().getCurrencyCode())
-          .setOccurredAt(r.getOccurredAt()).setRecordedAt(ProtoTime.ts(now)).setHold(r.getHold())
-          .putAllAttributes(r.getAttributesMap()).build();
-      byte[] hash = Idempotency.sha256(Idempotency.deterministicBytes(r));
-      candidates.add(new Candidate(i, event.toBuilder().setPayloadHash(com.google.protobuf.ByteString.copyFrom(hash))
-          .build(), hash));
+      valid.add(new Valid(i, r, key.get(), meterId, cost, price.get().getCurrencyCode()));
     }
-    if (!candidates.isEmpty()) {
+    if (!valid.isEmpty()) {
+      List<Candidate> candidates = candidates(valid, now);
       db.transaction(tx -> {
         claimAndPublish(tx.dsl(), candidates, results);
         return null;
@@ -157,20 +154,32 @@ public final class UsageIngestor {
     return Arrays.asList(results);
   }
 
-  /** The candidates priced at their team's net price: each event carries its discount (see {@link Discounts}). */
-  private List<Candidate> discounted(DSLContext tx, List<Candidate> candidates) {
-    Map<String, Integer> bps = discounts.of(tx, candidates.stream().map(c -> c.event().getBillingAccount())
+  /**
+   * The events to publish, priced at their team's net price (each carries its discount, see
+   * {@link Discounts}, read for all the call's teams in one query) and their payload hash.
+   */
+  private List<Candidate> candidates(List<Valid> valid, Instant now) {
+    Map<String, Integer> bps = discounts.of(db.dsl(), valid.stream().map(v -> v.key().billingAccount())
         .collect(java.util.stream.Collectors.toSet()));
-    List<Candidate> out = new ArrayList<>(candidates.size());
-    for (Candidate c : candidates) {
-      long discount = Pricing.discount(c.event().getCostNanos(), bps.getOrDefault(c.event().getBillingAccount(), 0));
-      out.add(new Candidate(c.index(), c.event().toBuilder().setDiscountNanos(discount).build(), c.hash()));
+    com.google.protobuf.Timestamp recordedAt = ProtoTime.ts(now);
+    List<Candidate> out = new ArrayList<>(valid.size());
+    for (Valid v : valid) {
+      UsageRecord r = v.record();
+      ApiKeyDirectory.KeyInfo k = v.key();
+      byte[] hash = Idempotency.sha256(Idempotency.deterministicBytes(r));
+      UsageEvent event = UsageEvent.newBuilder().setEventId(r.getEventId()).setBillingAccount(k.billingAccount())
+          .setTeam(k.team()).setUser(k.user()).setApiKey(k.name()).setMeter(v.meter()).setModel(r.getModel())
+          .setQuantity(r.getQuantity()).setCostNanos(v.cost())
+          .setDiscountNanos(Pricing.discount(v.cost(), bps.getOrDefault(k.billingAccount(), 0)))
+          .setCurrencyCode(v.currency()).setOccurredAt(r.getOccurredAt()).setRecordedAt(recordedAt)
+          .setHold(r.getHold()).putAllAttributes(r.getAttributesMap())
+          .setPayloadHash(com.google.protobuf.ByteString.copyFrom(hash)).build();
+      out.add(new Candidate(v.index(), event, hash, event.toByteArray()));
     }
     return out;
   }
 
-  private void claimAndPublish(DSLContext tx, List<Candidate> undiscounted, RecordResult[] results) {
-    List<Candidate> candidates = discounted(tx, undiscounted);
+  private void claimAndPublish(DSLContext tx, List<Candidate> candidates, RecordResult[] results) {
     // One statement from arrays whatever the batch size (a rendered multi-row insert cost more than the rest).
     java.util.Set<String> claimed = new java.util.HashSet<>();
     String[] types = {"text", "text", "bytea", "bigint", "bigint", "bytea", "bigint"};
@@ -180,7 +189,7 @@ public final class UsageIngestor {
           + " on conflict do nothing returning billing_account, event_id")) {
         ColumnArrays.bind(c, ps, types, candidates, k -> new Object[] {k.event().getBillingAccount(),
             k.event().getEventId(), k.hash(), k.event().getCostNanos(), k.event().getDiscountNanos(),
-            k.event().toByteArray(), k.event().getQuantity()});
+            k.bytes(), k.event().getQuantity()});
         try (var rs = ps.executeQuery()) {
           while (rs.next()) {
             claimed.add(rs.getString(1) + "|" + rs.getString(2));
@@ -189,15 +198,23 @@ public final class UsageIngestor {
       }
     });
     Map<String, org.jooq.Record3<byte[], Long, Long>> existing = new HashMap<>();
-    if (claimed.size() < candidates.size()) {
-      for (Candidate c : candidates) {
-        String k = c.event().getBillingAccount() + "|" + c.event().getEventId();
-        if (!claimed.contains(k) && !existing.containsKey(k)) {
-          existing.put(k, tx.select(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS, INGESTED.DISCOUNT_NANOS).from(INGESTED)
-              .where(INGESTED.BILLING_ACCOUNT.eq(c.event().getBillingAccount()),
-                  INGESTED.EVENT_ID.eq(c.event().getEventId())).fetchOne());
+    List<Candidate> repeated = candidates.stream()
+        .filter(c -> !claimed.contains(c.event().getBillingAccount() + "|" + c.event().getEventId())).toList();
+    if (!repeated.isEmpty()) { // a retried batch: what each repeated id was accepted as, in one read
+      tx.connection(c -> {
+        try (var ps = c.prepareStatement("select i.billing_account, i.event_id, i.payload_hash, i.cost_nanos, "
+            + "i.discount_nanos from ingested i join " + ColumnArrays.unnest("text", "text")
+            + " as r(a, e) on i.billing_account = r.a and i.event_id = r.e")) {
+          ColumnArrays.bind(c, ps, new String[] {"text", "text"}, repeated,
+              k -> new Object[] {k.event().getBillingAccount(), k.event().getEventId()});
+          try (var rs = ps.executeQuery()) {
+            while (rs.next()) {
+              existing.put(rs.getString(1) + "|" + rs.getString(2), tx.newRecord(INGESTED.PAYLOAD_HASH,
+                  INGESTED.COST_NANOS, INGESTED.DISCOUNT_NANOS).values(rs.getBytes(3), rs.getLong(4), rs.getLong(5)));
+            }
+          }
         }
-      }
+      });
     }
     List<Candidate> fresh = new ArrayList<>();
     for (Candidate c : candidates) {
@@ -221,7 +238,7 @@ public final class UsageIngestor {
     }
     List<ProducerRecord<String, byte[]>> records = new ArrayList<>(fresh.size());
     for (Candidate c : fresh) {
-      records.add(new ProducerRecord<>(Topics.USAGE, c.event().getBillingAccount(), c.event().toByteArray()));
+      records.add(new ProducerRecord<>(Topics.USAGE, c.event().getBillingAccount(), c.bytes()));
     }
     // Throws UNAVAILABLE in time, which rolls the claims back: the client retries with the same ids.
     KafkaClients.sendAndAwait(producer, records, ACK_TIMEOUT);

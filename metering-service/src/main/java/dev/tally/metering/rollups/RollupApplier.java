@@ -1,15 +1,18 @@
 package dev.tally.metering.rollups;
 
-import static dev.tally.metering.db.jooq.Tables.ROLLED_EVENTS;
-import static dev.tally.metering.db.jooq.Tables.USAGE_ROLLUPS;
-
+import dev.tally.common.db.ColumnArrays;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.proto.events.v1.UsageEvent;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import dev.tally.common.kafka.TransactionalConsumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -22,14 +25,40 @@ import org.jooq.DSLContext;
  */
 public final class RollupApplier {
 
-  private record Key(OffsetDateTime minute, String account, String team, String member, String apiKey, String meter,
-      String model) implements Comparable<Key> {
-    @Override
-    public int compareTo(Key o) {
-      return toString().compareTo(o.toString());
+  /** A rollup row's identity (its primary key); the team is stored with the row when it is first made. */
+  private record Key(OffsetDateTime minute, String account, String apiKey, String member, String meter,
+      String model) {}
+
+  /** Rows in key order, so concurrent batches lock shared rows in the same order. */
+  private static final Comparator<Key> ORDER = Comparator.comparing(Key::minute).thenComparing(Key::account)
+      .thenComparing(Key::apiKey).thenComparing(Key::member).thenComparing(Key::meter).thenComparing(Key::model);
+
+  private static final String[] CLAIM_TYPES = {"text", "text"};
+  private static final String CLAIM = "insert into rolled_events (billing_account, event_id) select * from "
+      + ColumnArrays.unnest(CLAIM_TYPES) + " on conflict do nothing returning billing_account, event_id";
+  private static final String[] ROLLUP_TYPES =
+      {"timestamptz", "text", "text", "text", "text", "text", "text", "bigint", "bigint", "bigint", "bigint"};
+  private static final String ROLLUP = "insert into usage_rollups (minute, billing_account, team, member, api_key, "
+      + "meter, model, calls, quantity, spend_nanos, discount_nanos) select * from " + ColumnArrays.unnest(ROLLUP_TYPES)
+      + " on conflict (minute, billing_account, api_key, member, meter, model) do update set"
+      + " calls = usage_rollups.calls + excluded.calls, quantity = usage_rollups.quantity + excluded.quantity,"
+      + " spend_nanos = usage_rollups.spend_nanos + excluded.spend_nanos,"
+      + " discount_nanos = usage_rollups.discount_nanos + excluded.discount_nanos";
+
+  /** A rollup row's additions from one batch. */
+  private static final class Sums {
+    final String team;
+    long calls;
+    long quantity;
+    long spend;
+    long discount;
+
+    Sums(String team) {
+      this.team = team;
     }
   }
 
+  /** Counts the batch's events not counted before: two statements whatever the batch holds. */
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
     Map<String, UsageEvent> events = new java.util.LinkedHashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
@@ -40,13 +69,19 @@ public final class RollupApplier {
     if (events.isEmpty()) {
       return;
     }
-    var claim = tx.insertInto(ROLLED_EVENTS, ROLLED_EVENTS.BILLING_ACCOUNT, ROLLED_EVENTS.EVENT_ID);
-    for (UsageEvent e : events.values()) {
-      claim = claim.values(e.getBillingAccount(), e.getEventId());
-    }
-    java.util.Set<String> fresh = new java.util.HashSet<>(claim.onConflictDoNothing()
-        .returningResult(ROLLED_EVENTS.BILLING_ACCOUNT, ROLLED_EVENTS.EVENT_ID).fetch(r -> r.value1() + "|" + r.value2()));
-    Map<Key, long[]> sums = new TreeMap<>();
+    Set<String> fresh = new HashSet<>();
+    tx.connection(c -> {
+      try (PreparedStatement ps = c.prepareStatement(CLAIM)) {
+        ColumnArrays.bind(c, ps, CLAIM_TYPES, List.copyOf(events.values()),
+            e -> new Object[] {e.getBillingAccount(), e.getEventId()});
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            fresh.add(rs.getString(1) + "|" + rs.getString(2));
+          }
+        }
+      }
+    });
+    Map<Key, Sums> sums = new TreeMap<>(ORDER);
     for (Map.Entry<String, UsageEvent> entry : events.entrySet()) {
       if (!fresh.contains(entry.getKey())) {
         continue;
@@ -54,32 +89,30 @@ public final class RollupApplier {
       UsageEvent e = entry.getValue();
       OffsetDateTime minute = OffsetDateTime.ofInstant(ProtoTime.instant(e.getOccurredAt()), ZoneOffset.UTC)
           .truncatedTo(ChronoUnit.MINUTES);
-      long[] s = sums.computeIfAbsent(new Key(minute, e.getBillingAccount(), e.getTeam(), e.getUser(), e.getApiKey(),
-          e.getMeter(), e.getModel()), k -> new long[4]);
+      Sums s = sums.computeIfAbsent(new Key(minute, e.getBillingAccount(), e.getApiKey(), e.getUser(), e.getMeter(),
+          e.getModel()), k -> new Sums(e.getTeam()));
       // Exact: an overflowing minute fails the batch and its event is isolated and parked, never wrapped.
       // A correction counts the difference from what its event counted until then.
       boolean correction = !e.getCorrects().isEmpty();
-      s[0] = Math.addExact(s[0], correction ? (e.getQuantity() > 0 ? 1 : 0) - e.getReversedCalls() : 1);
-      s[1] = Math.addExact(s[1], e.getQuantity() - e.getReversedQuantity());
-      s[2] = Math.addExact(s[2], e.getCostNanos() - e.getReversedCostNanos());
+      s.calls = Math.addExact(s.calls, correction ? (e.getQuantity() > 0 ? 1 : 0) - e.getReversedCalls() : 1);
+      s.quantity = Math.addExact(s.quantity, e.getQuantity() - e.getReversedQuantity());
+      s.spend = Math.addExact(s.spend, e.getCostNanos() - e.getReversedCostNanos());
       // 0 when unset (recorded before discounts were priced)
-      s[3] = Math.addExact(s[3], e.getDiscountNanos() - e.getReversedDiscountNanos());
+      s.discount = Math.addExact(s.discount, e.getDiscountNanos() - e.getReversedDiscountNanos());
     }
-    for (Map.Entry<Key, long[]> e : sums.entrySet()) {
-      Key k = e.getKey();
-      long[] s = e.getValue();
-      tx.insertInto(USAGE_ROLLUPS).set(USAGE_ROLLUPS.MINUTE, k.minute()).set(USAGE_ROLLUPS.BILLING_ACCOUNT, k.account())
-          .set(USAGE_ROLLUPS.TEAM, k.team()).set(USAGE_ROLLUPS.MEMBER, k.member()).set(USAGE_ROLLUPS.API_KEY, k.apiKey())
-          .set(USAGE_ROLLUPS.METER, k.meter()).set(USAGE_ROLLUPS.MODEL, k.model()).set(USAGE_ROLLUPS.CALLS, s[0])
-          .set(USAGE_ROLLUPS.QUANTITY, s[1]).set(USAGE_ROLLUPS.SPEND_NANOS, s[2]).set(USAGE_ROLLUPS.DISCOUNT_NANOS, s[3])
-          .onConflict(USAGE_ROLLUPS.MINUTE, USAGE_ROLLUPS.BILLING_ACCOUNT, USAGE_ROLLUPS.API_KEY, USAGE_ROLLUPS.MEMBER,
-              USAGE_ROLLUPS.METER, USAGE_ROLLUPS.MODEL)
-          .doUpdate()
-          .set(USAGE_ROLLUPS.CALLS, USAGE_ROLLUPS.CALLS.plus(s[0]))
-          .set(USAGE_ROLLUPS.QUANTITY, USAGE_ROLLUPS.QUANTITY.plus(s[1]))
-          .set(USAGE_ROLLUPS.SPEND_NANOS, USAGE_ROLLUPS.SPEND_NANOS.plus(s[2]))
-          .set(USAGE_ROLLUPS.DISCOUNT_NANOS, USAGE_ROLLUPS.DISCOUNT_NANOS.plus(s[3]))
-          .execute();
+    if (sums.isEmpty()) {
+      return;
     }
+    tx.connection(c -> {
+      try (PreparedStatement ps = c.prepareStatement(ROLLUP)) {
+        ColumnArrays.bind(c, ps, ROLLUP_TYPES, List.copyOf(sums.entrySet()), r -> {
+          Key k = r.getKey();
+          Sums s = r.getValue();
+          return new Object[] {k.minute().toString(), k.account(), s.team, k.member(), k.apiKey(), k.meter(), k.model(),
+              s.calls, s.quantity, s.spend, s.discount};
+        });
+        ps.executeUpdate();
+      }
+    });
   }
 }
