@@ -33,10 +33,6 @@ import java.util.concurrent.TimeUnit;
 
 /** The gateway as its own process, configured by environment variables (what the Helm chart runs). */
 public final class GatewayMain {
-  /** Methods of the services that only Tally itself calls. */
-  static final Set<String> INTERNAL = Set.of("VerifyApiKey", "Reserve", "ReserveBatch", "Settle", "Release", "Extend",
-      "ListWalletStates", "OpenSession", "CloseSession");
-
   private GatewayMain() {}
 
   public static void main(String[] args) {
@@ -70,9 +66,9 @@ public final class GatewayMain {
     KeyGate gate = new KeyGate(keys, throttle);
     GrpcServer server = runner.manage(GrpcServer.builder("gateway", config.server(), registry)
         .addInterceptor(new GatewayAuthInterceptor(config.platformToken(), gate, throttle))
-        .addService(forwarder.forward(IdentityServiceGrpc.getServiceDescriptor(), identity, INTERNAL))
-        .addService(forwarder.forward(WalletServiceGrpc.getServiceDescriptor(), wallet, INTERNAL))
-        .addService(forwarder.forward(MeteringServiceGrpc.getServiceDescriptor(), metering, INTERNAL))
+        .addService(forwarder.forward(IdentityServiceGrpc.getServiceDescriptor(), identity))
+        .addService(forwarder.forward(WalletServiceGrpc.getServiceDescriptor(), wallet))
+        .addService(forwarder.forward(MeteringServiceGrpc.getServiceDescriptor(), metering))
         .addService(new AdmissionGrpcService(gate, states,
             new PriceCache(metering, signer, Clock.systemUTC()), wallet, signer))
         .addService(new dev.tally.gateway.errors.ErrorReasonGrpcService())
@@ -82,7 +78,7 @@ public final class GatewayMain {
 
   /** Waits (within the deadline) for a wallet service that is still starting, as pods start in any order. */
   private static void loadWalletStates(ManagedChannel wallet, CallerSigner signer, WalletStates states) {
-    var stub = WalletServiceGrpc.newBlockingStub(wallet).withCallCredentials(signer.credentials(Caller.PLATFORM))
+    var stub = dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.newBlockingStub(wallet).withCallCredentials(signer.credentials(Caller.PLATFORM))
         .withWaitForReady();
     String token = "";
     do {

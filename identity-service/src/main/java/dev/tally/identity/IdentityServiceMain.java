@@ -86,11 +86,13 @@ public final class IdentityServiceMain {
         Topics.WALLET, "identity-webhooks-wallet", fanout::apply)).start();
     TransactionalConsumer identityHooks = runner.manage(new TransactionalConsumer(db, kafka,
         "identity-webhooks-identity", Topics.IDENTITY, "identity-webhooks-identity", fanout::apply)).start();
+    IdentityGrpcService identity = service(config, db, mailer, new WebhookEndpoints(webhookSecrets, new TeamDao(),
+        new AuditLog(new AuditDao())));
     return GrpcServer.builder("identity", config.server(), registry)
         .addInterceptor(new CallerInterceptor(new CallerSigner(config.internalAuthKey(), Clock.systemUTC())))
         .consumersHealthy(auditIntake, walletHooks, identityHooks)
-        .addService(service(config, db, mailer, new WebhookEndpoints(webhookSecrets, new TeamDao(),
-            new AuditLog(new AuditDao()))))
+        .addService(identity)
+        .addService(identity.internal())
         .start();
   }
 

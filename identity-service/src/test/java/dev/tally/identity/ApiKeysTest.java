@@ -92,7 +92,7 @@ class ApiKeysTest {
     TestUser u = f.newUser("vi");
     String secret = f.personalKey(u, "k").getSecret();
     assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
-        () -> f.as(u).verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret(secret).build()));
+        () -> f.internalAs(u.caller()).verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret(secret).build()));
   }
 
   @Test

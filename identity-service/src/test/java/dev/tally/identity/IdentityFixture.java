@@ -71,6 +71,12 @@ final class IdentityFixture implements AutoCloseable {
     return as(Caller.PLATFORM);
   }
 
+  /** The internal service (VerifyApiKey) as {@code caller}. */
+  dev.tally.proto.identity.v1.IdentityInternalServiceGrpc.IdentityInternalServiceBlockingStub internalAs(Caller caller) {
+    return dev.tally.proto.identity.v1.IdentityInternalServiceGrpc.newBlockingStub(channel).withCallCredentials(signer.credentials(caller))
+        .withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
   TestUser newUser(String label) {
     int n = USERS.incrementAndGet();
     String email = label + "." + n + "@example.com";
@@ -101,7 +107,7 @@ final class IdentityFixture implements AutoCloseable {
   }
 
   VerifyApiKeyResponse verify(String secret) {
-    return platform().verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret(secret).build());
+    return internalAs(Caller.PLATFORM).verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret(secret).build());
   }
 
   Connection sql() throws SQLException {

@@ -79,6 +79,17 @@ class GatewayEndToEndTest {
     return wallet(c).getWallet(GetWalletRequest.newBuilder().setName(name).build()).getWallet();
   }
 
+  private static dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.WalletInternalServiceBlockingStub internalWallet(
+      io.grpc.CallCredentials c) {
+    return dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(c)
+        .withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static void assertUnimplemented(org.junit.jupiter.api.function.Executable call) {
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
+    assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode(), e.getStatus().toString());
+  }
+
   private static void assertDenied(Status.Code code, String reason, org.junit.jupiter.api.function.Executable call) {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call);
     assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
@@ -210,11 +221,13 @@ class GatewayEndToEndTest {
         .getUser(GetUserRequest.newBuilder().setName("users/me").build()));
     assertDenied(Status.Code.UNAUTHENTICATED, "UNAUTHENTICATED", () -> identity(GatewayClient.bearer("wrong-token", null))
         .getUser(GetUserRequest.newBuilder().setName("users/me").build()));
-    assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> identity(gw.platform())
+    // The internal services are not served by the gateway at all, not even to the platform.
+    assertUnimplemented(() -> dev.tally.proto.identity.v1.IdentityInternalServiceGrpc.newBlockingStub(gw.channel)
+        .withCallCredentials(gw.platform()).withDeadlineAfter(20, TimeUnit.SECONDS)
         .verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret("tly_" + "x".repeat(43)).build()));
-    assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> wallet(gw.platform())
+    assertUnimplemented(() -> internalWallet(gw.platform())
         .reserve(ReserveRequest.newBuilder().setWallet("wallets/team-x").setAmountNanos(1).build()));
-    assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> wallet(gw.platform())
+    assertUnimplemented(() -> internalWallet(gw.platform())
         .reserveBatch(dev.tally.proto.wallet.v1.ReserveBatchRequest.newBuilder().addItems(
             dev.tally.proto.wallet.v1.ReserveBatchItem.newBuilder().setReserve(ReserveRequest.newBuilder()
                 .setWallet("wallets/team-x").setAmountNanos(1))).build()));
@@ -746,7 +759,7 @@ class GatewayEndToEndTest {
     Session listed = wallet(gw.asUser(t.owner().getName())).listSessions(ListSessionsRequest.newBuilder()
         .setWallet(t.team().getName()).build()).getSessions(0);
     assertEquals(ended.getAccruedCostNanos(), listed.getAccruedCostNanos());
-    assertDenied(Status.Code.PERMISSION_DENIED, "INTERNAL_METHOD", () -> wallet(gw.platform()).openSession(
+    assertUnimplemented(() -> internalWallet(gw.platform()).openSession(
         OpenSessionRequest.newBuilder().setWallet(wallet).setMeter("gpu_seconds").setRatePerSecond(1)
             .setPerQuantity(1).setMinRunwaySeconds(1).build()));
   }

@@ -124,6 +124,7 @@ public final class WalletServiceMain {
         .addService(new WalletGrpcService(db, wallets, holds, reserves, book,
             ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer)),
             effectiveLimits, new LimitRequests(effectiveLimits, wallets, access, clock), sessions, sessionMeter, access))
+        .addService(new dev.tally.wallet.grpc.WalletInternalGrpcService(db, wallets, holds, reserves, book, sessions))
         .start());
     return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger, reserves);
   }

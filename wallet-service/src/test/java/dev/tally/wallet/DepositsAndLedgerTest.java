@@ -157,17 +157,18 @@ class DepositsAndLedgerTest {
     TestUser owner = f.newUser("internal-owner");
     Team team = f.newTeam(owner, "Internal");
     var stub = f.as(owner);
+    var internal = f.internalAs(owner.caller());
     assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
-        () -> stub.listWalletStates(ListWalletStatesRequest.getDefaultInstance()));
+        () -> internal.listWalletStates(ListWalletStatesRequest.getDefaultInstance()));
     assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
         () -> stub.reconcile(ReconcileRequest.getDefaultInstance()));
     assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
-        () -> stub.settle(SettleRequest.newBuilder().setHold(team.getWallet() + "/holds/h").build()));
+        () -> internal.settle(SettleRequest.newBuilder().setHold(team.getWallet() + "/holds/h").build()));
     assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
-        () -> stub.release(ReleaseRequest.newBuilder().setHold(team.getWallet() + "/holds/h").build()));
+        () -> internal.release(ReleaseRequest.newBuilder().setHold(team.getWallet() + "/holds/h").build()));
     // The platform sees every wallet's admission state, page by page.
     f.deposit(team.getWallet(), DOLLAR, "pay_internal");
-    ListWalletStatesResponse page = f.platform().listWalletStates(ListWalletStatesRequest.newBuilder()
+    ListWalletStatesResponse page = f.internal().listWalletStates(ListWalletStatesRequest.newBuilder()
         .setPageSize(1000).build());
     WalletState state = page.getStatesList().stream().filter(x -> x.getWallet().equals(team.getWallet()))
         .findFirst().orElseThrow();

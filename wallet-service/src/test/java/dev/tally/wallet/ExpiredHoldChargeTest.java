@@ -37,7 +37,7 @@ class ExpiredHoldChargeTest {
     Team team = f.newTeam(owner, "Charge on expiry");
     f.deposit(team.getWallet(), 10 * DOLLAR, "pay_charge_exp");
     String member = team.getName() + "/members/" + owner.id();
-    Hold h = f.platform().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet()).setAmountNanos(2 * DOLLAR)
+    Hold h = f.internal().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet()).setAmountNanos(2 * DOLLAR)
         .setMember(member).setApiKey("apiKeys/exp-key")
         .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(60)).build()).getHold();
     f.clock.advance(Duration.ofSeconds(61));

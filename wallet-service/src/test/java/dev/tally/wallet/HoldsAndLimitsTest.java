@@ -59,7 +59,7 @@ class HoldsAndLimitsTest {
     for (int i = 0; i < 64; i++) {
       calls.add(() -> {
         try {
-          f.platform().reserve(reserve(team.getWallet(), DOLLAR / 10, "", ""));
+          f.internal().reserve(reserve(team.getWallet(), DOLLAR / 10, "", ""));
           return true;
         } catch (StatusRuntimeException e) {
           assertEquals("SPENDING_LIMIT_REACHED", GrpcAssertions.reason(e));
@@ -92,7 +92,7 @@ class HoldsAndLimitsTest {
     for (int i = 0; i < 64; i++) {
       calls.add(() -> {
         try {
-          f.platform().reserve(reserve(team.getWallet(), DOLLAR / 20, "", ""));
+          f.internal().reserve(reserve(team.getWallet(), DOLLAR / 20, "", ""));
           return true;
         } catch (StatusRuntimeException e) {
           assertTrue(List.of("INSUFFICIENT_BALANCE", "WALLET_SUSPENDED").contains(GrpcAssertions.reason(e)));
@@ -129,14 +129,14 @@ class HoldsAndLimitsTest {
         .setPeriod(Period.PERIOD_MONTH).setLimitNanos(3 * DOLLAR).build());
     f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject("apiKeys/k1")
         .setPeriod(Period.PERIOD_LIFETIME).setLimitNanos(DOLLAR).build());
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR, m, "apiKeys/k1"));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR, m, "apiKeys/k1"));
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, m, "apiKeys/k1")));
-    f.platform().reserve(reserve(team.getWallet(), 2 * DOLLAR, m, "apiKeys/k2"));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, m, "apiKeys/k1")));
+    f.internal().reserve(reserve(team.getWallet(), 2 * DOLLAR, m, "apiKeys/k2"));
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, m, "apiKeys/k3")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, m, "apiKeys/k3")));
     // Another member is not bound by this member's quota.
-    f.platform().reserve(reserve(team.getWallet(), 5 * DOLLAR, team.getName() + "/members/other", ""));
+    f.internal().reserve(reserve(team.getWallet(), 5 * DOLLAR, team.getName() + "/members/other", ""));
     Wallet w = f.get(team.getWallet());
     assertEquals(2, w.getQuotasCount());
     assertFails(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT", () -> f.as(owner).setQuota(SetQuotaRequest.newBuilder()
@@ -149,30 +149,30 @@ class HoldsAndLimitsTest {
     TestUser owner = f.newUser("settle-owner");
     Team team = f.newTeam(owner, "Settle");
     f.deposit(team.getWallet(), 10 * DOLLAR, "pay_settle");
-    Hold h1 = f.platform().reserve(reserve(team.getWallet(), 2 * DOLLAR, "", "")).getHold();
-    Hold h2 = f.platform().reserve(reserve(team.getWallet(), 3 * DOLLAR, "", "")).getHold();
+    Hold h1 = f.internal().reserve(reserve(team.getWallet(), 2 * DOLLAR, "", "")).getHold();
+    Hold h2 = f.internal().reserve(reserve(team.getWallet(), 3 * DOLLAR, "", "")).getHold();
     assertEquals(5 * DOLLAR, f.get(team.getWallet()).getAvailableNanos());
-    Hold settled = f.platform().settle(SettleRequest.newBuilder().setHold(h1.getName()).setActualNanos(DOLLAR)
+    Hold settled = f.internal().settle(SettleRequest.newBuilder().setHold(h1.getName()).setActualNanos(DOLLAR)
         .build()).getHold();
     assertEquals(HoldState.HOLD_STATE_SETTLED, settled.getState());
     assertEquals(DOLLAR, settled.getSettledNanos());
     assertEquals(0, settled.getOverageNanos(), "it fit the estimate");
     // Above the estimate: the actual cost is charged and the overage recorded on the hold.
-    Hold h3 = f.platform().reserve(reserve(team.getWallet(), DOLLAR, "", "")).getHold();
-    Hold over = f.platform().settle(SettleRequest.newBuilder().setHold(h3.getName()).setActualNanos(DOLLAR + DOLLAR / 4)
+    Hold h3 = f.internal().reserve(reserve(team.getWallet(), DOLLAR, "", "")).getHold();
+    Hold over = f.internal().settle(SettleRequest.newBuilder().setHold(h3.getName()).setActualNanos(DOLLAR + DOLLAR / 4)
         .build()).getHold();
     assertEquals(DOLLAR + DOLLAR / 4, over.getSettledNanos());
     assertEquals(DOLLAR / 4, over.getOverageNanos());
-    f.platform().release(ReleaseRequest.newBuilder().setHold(h2.getName()).build());
+    f.internal().release(ReleaseRequest.newBuilder().setHold(h2.getName()).build());
     Wallet w = f.get(team.getWallet());
     assertEquals(9 * DOLLAR - DOLLAR - DOLLAR / 4, w.getBalanceNanos());
     assertEquals(0, w.getHeldNanos());
     assertFails(Status.Code.FAILED_PRECONDITION, "HOLD_NOT_PENDING",
-        () -> f.platform().release(ReleaseRequest.newBuilder().setHold(h2.getName()).build()));
-    assertFails(Status.Code.NOT_FOUND, "NOT_FOUND", () -> f.platform().release(ReleaseRequest.newBuilder()
+        () -> f.internal().release(ReleaseRequest.newBuilder().setHold(h2.getName()).build()));
+    assertFails(Status.Code.NOT_FOUND, "NOT_FOUND", () -> f.internal().release(ReleaseRequest.newBuilder()
         .setHold(team.getWallet() + "/holds/nope").build()));
     assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN",
-        () -> f.as(owner).reserve(reserve(team.getWallet(), 1, "", "")));
+        () -> f.internalAs(owner.caller()).reserve(reserve(team.getWallet(), 1, "", "")));
   }
 
   @Test
@@ -180,7 +180,7 @@ class HoldsAndLimitsTest {
     TestUser owner = f.newUser("exp-owner");
     Team team = f.newTeam(owner, "Expiring");
     f.deposit(team.getWallet(), DOLLAR, "pay_exp");
-    f.platform().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet()).setAmountNanos(DOLLAR / 2)
+    f.internal().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet()).setAmountNanos(DOLLAR / 2)
         .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(60)).build());
     assertEquals(DOLLAR / 2, f.get(team.getWallet()).getHeldNanos());
     f.clock.advance(Duration.ofSeconds(61));
@@ -199,12 +199,12 @@ class HoldsAndLimitsTest {
     f.usage("period-1", team.getWallet(), owner.name(), "", 2 * DOLLAR, today, "");
     f.awaitBalance(team.getWallet(), 98 * DOLLAR);
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "SPENDING_LIMIT_REACHED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, "", "")));
     f.clock.advance(Duration.ofDays(1));
     try {
       Wallet w = f.get(team.getWallet());
       assertEquals(0, w.getSpendingLimits(0).getSpentNanos());
-      f.platform().reserve(reserve(team.getWallet(), DOLLAR, "", ""));
+      f.internal().reserve(reserve(team.getWallet(), DOLLAR, "", ""));
       // A late event from yesterday counts in yesterday's window, not today's.
       f.usage("period-late", team.getWallet(), owner.name(), "", DOLLAR / 2, today, "");
       f.awaitBalance(team.getWallet(), 97 * DOLLAR + DOLLAR / 2);
@@ -226,11 +226,11 @@ class HoldsAndLimitsTest {
     assertEquals(3 * DOLLAR, w.getSpendingLimits(0).getSpentNanos());
     assertEquals(0, w.getSpendingLimits(0).getRemainingNanos());
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "SPENDING_LIMIT_REACHED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, "", "")));
     Wallet cleared = f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
         .setPeriod(Period.PERIOD_MONTH).setClear(true).build()).getWallet();
     assertEquals(0, cleared.getSpendingLimitsCount());
-    f.platform().reserve(reserve(team.getWallet(), 1, "", ""));
+    f.internal().reserve(reserve(team.getWallet(), 1, "", ""));
   }
 
   @Test
@@ -249,7 +249,7 @@ class HoldsAndLimitsTest {
         .setSubject("apiKeys/late-key").setPeriod(Period.PERIOD_WEEK).setLimitNanos(2 * DOLLAR).build()).getWallet();
     assertEquals(3 * DOLLAR, keyCapped.getQuotas(0).getSpentNanos(), "the key's week already holds its spend");
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "apiKeys/late-key")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, "", "apiKeys/late-key")));
     assertEquals(3 * DOLLAR, f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_DAY, 2 * DOLLAR))
         .getWallet().getSpendingLimits(0).getSpentNanos(), "so does the team's day");
     f.as(owner).setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(team.getName())
@@ -257,8 +257,8 @@ class HoldsAndLimitsTest {
     f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(m)
         .setPeriod(Period.PERIOD_LIFETIME).setLimitNanos(4 * DOLLAR).build());
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), DOLLAR + 1, m, "")));
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR, m, ""));
+        () -> f.internal().reserve(reserve(team.getWallet(), DOLLAR + 1, m, "")));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR, m, ""));
     // Spend after the limit keeps counting on top of what was there.
     f.usage("late-2", team.getWallet(), member.name(), "apiKeys/late-key", DOLLAR / 2, f.clock.instant(), "");
     f.awaitBalance(team.getWallet(), 7 * DOLLAR - DOLLAR / 2);
@@ -275,7 +275,7 @@ class HoldsAndLimitsTest {
     String m = q.member();
     java.util.function.Function<ReserveRequest, ReserveBatchItem> item = r -> ReserveBatchItem.newBuilder()
         .setReserve(r).build();
-    ReserveBatchResponse answer = f.platform().reserveBatch(ReserveBatchRequest.newBuilder()
+    ReserveBatchResponse answer = f.internal().reserveBatch(ReserveBatchRequest.newBuilder()
         .addItems(item.apply(reserve(team.getWallet(), DOLLAR, m, "")))
         .addItems(item.apply(reserve(team.getWallet(), 2 * DOLLAR, m, ""))) // the member's quota has $1 left now
         .addItems(item.apply(reserve(team.getWallet(), DOLLAR, "", ""))) // no member: only the balance counts
@@ -293,7 +293,7 @@ class HoldsAndLimitsTest {
     Wallet w = f.get(team.getWallet());
     assertEquals(2 * DOLLAR, w.getHeldNanos(), "the two reserved items, nothing for the others");
     // A batch is internal to admission: a member cannot send one.
-    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> f.as(owner).reserveBatch(ReserveBatchRequest.newBuilder()
+    assertFails(Status.Code.PERMISSION_DENIED, "ROLE_FORBIDDEN", () -> f.internalAs(owner.caller()).reserveBatch(ReserveBatchRequest.newBuilder()
         .addItems(item.apply(reserve(team.getWallet(), 1, "", ""))).build()));
   }
 
@@ -310,7 +310,7 @@ class HoldsAndLimitsTest {
         batch.addItems(ReserveBatchItem.newBuilder().setReserve(reserve(team.getWallet(), each, "", "").toBuilder()
             .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(60))));
       }
-      assertTrue(f.platform().reserveBatch(batch.build()).getResultsList().stream().allMatch(r -> r.hasReserved()));
+      assertTrue(f.internal().reserveBatch(batch.build()).getResultsList().stream().allMatch(r -> r.hasReserved()));
     }
     assertEquals(holds * each, f.get(team.getWallet()).getHeldNanos());
     f.clock.advance(java.time.Duration.ofSeconds(61));
@@ -427,16 +427,16 @@ class HoldsAndLimitsTest {
     Team team = q.team();
     String member = q.member();
     for (int i = 0; i < 3; i++) {
-      f.platform().reserve(reserve(team.getWallet(), DOLLAR, member, ""));
+      f.internal().reserve(reserve(team.getWallet(), DOLLAR, member, ""));
     }
     f.restartWallet();
     Wallet w = f.get(team.getWallet());
     assertEquals(3 * DOLLAR, w.getHeldNanos(), "every hold survived, once");
     assertEquals(7 * DOLLAR, w.getAvailableNanos());
     // The member's quota still counts the three holds: two more dollars fit, a third does not.
-    f.platform().reserve(reserve(team.getWallet(), 2 * DOLLAR, member, ""));
+    f.internal().reserve(reserve(team.getWallet(), 2 * DOLLAR, member, ""));
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, member, "")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, member, "")));
     assertEquals(5 * DOLLAR, f.get(team.getWallet()).getHeldNanos());
   }
 
@@ -449,13 +449,13 @@ class HoldsAndLimitsTest {
     Wallet w = f.awaitBalance(team.getWallet(), 50_000_000L);
     assertEquals(WalletStatus.WALLET_STATUS_SUSPENDED, w.getStatus());
     assertFails(Status.Code.FAILED_PRECONDITION, "WALLET_SUSPENDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, "", "")));
     // Admitted usage still posts, past zero: the wallet shows the debt.
     f.usage("susp-2", team.getWallet(), owner.name(), "", DOLLAR / 10, f.clock.instant(), "");
     w = f.awaitBalance(team.getWallet(), 50_000_000L - DOLLAR / 10);
     assertTrue(w.getBalanceNanos() < 0);
     Wallet resumed = f.deposit(team.getWallet(), DOLLAR, "pay_susp_2");
     assertEquals(WalletStatus.WALLET_STATUS_ACTIVE, resumed.getStatus());
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR / 2, "", ""));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR / 2, "", ""));
   }
 }

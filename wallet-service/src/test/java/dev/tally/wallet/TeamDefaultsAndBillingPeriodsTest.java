@@ -70,18 +70,18 @@ class TeamDefaultsAndBillingPeriodsTest {
 
     // Each member counts on their own against the default: Ann has $1 left of her $3, Bob all of his.
     StatusRuntimeException annRefused = assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), DOLLAR + DOLLAR / 2, annM, "")));
+        () -> f.internal().reserve(reserve(team.getWallet(), DOLLAR + DOLLAR / 2, annM, "")));
     var why = errorInfo(annRefused);
     assertEquals("member", why.getMetadataOrThrow("scope"));
     assertEquals(annM, why.getMetadataOrThrow("subject"));
     assertEquals(Long.toString(3 * DOLLAR), why.getMetadataOrThrow("limit_nanos"));
     assertEquals(Long.toString(2 * DOLLAR), why.getMetadataOrThrow("spent_nanos"));
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR + DOLLAR / 2, bobM, ""));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR + DOLLAR / 2, bobM, ""));
     // The key default: Ann's key spent $2 today against $1 a day.
     StatusRuntimeException keyRefused = assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, "", "apiKeys/ann-key")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, "", "apiKeys/ann-key")));
     assertEquals("key", errorInfo(keyRefused).getMetadataOrThrow("scope"));
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR / 2, "", "apiKeys/other-key"));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR / 2, "", "apiKeys/other-key"));
 
     GetEffectiveLimitsResponse annLimits = f.as(owner).getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder()
         .setWallet(team.getName()).setSubject(annM).build());
@@ -93,7 +93,7 @@ class TeamDefaultsAndBillingPeriodsTest {
 
     // An override replaces the default of its period for that member only.
     f.as(owner).setQuota(quota(team, annM, Period.PERIOD_MONTH, 10 * DOLLAR));
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR + DOLLAR / 2, annM, ""));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR + DOLLAR / 2, annM, ""));
     EffectiveLimit annOwn = f.as(owner).getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder()
         .setWallet(team.getName()).setSubject(annM).build()).getLimits(0);
     assertEquals("member", annOwn.getSource());
@@ -102,12 +102,12 @@ class TeamDefaultsAndBillingPeriodsTest {
     // Lowering the default applies at once to every member without a quota of their own, rewriting none.
     f.as(owner).setQuota(quota(team, memberDefault, Period.PERIOD_MONTH, DOLLAR));
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, bobM, "")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, bobM, "")));
     EffectiveLimit bobDefault = f.as(bob).getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder()
         .setWallet(team.getName()).setSubject(bobM).build()).getLimits(0);
     assertEquals(DOLLAR, bobDefault.getLimitNanos());
     assertEquals(DOLLAR + DOLLAR / 2, bobDefault.getHeldNanos());
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR, annM, ""));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR, annM, ""));
 
     // A limit request starts from the default the member is under.
     LimitRequest asked = f.as(bob).requestLimitIncrease(RequestLimitIncreaseRequest.newBuilder()
@@ -118,7 +118,7 @@ class TeamDefaultsAndBillingPeriodsTest {
     // Cleared, the default no longer applies.
     f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(memberDefault)
         .setPeriod(Period.PERIOD_MONTH).setClear(true).build());
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR, bobM, ""));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR, bobM, ""));
   }
 
   @Test
@@ -135,12 +135,12 @@ class TeamDefaultsAndBillingPeriodsTest {
     f.as(owner).setQuota(quota(team, "apiKeys/*", Period.PERIOD_WEEK, 5 * DOLLAR));
     String annM = team.getName() + "/members/" + ann.id();
     assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 1, annM, "")));
-    f.platform().reserve(reserve(team.getWallet(), DOLLAR, team.getName() + "/members/" + owner.id(), ""));
+        () -> f.internal().reserve(reserve(team.getWallet(), 1, annM, "")));
+    f.internal().reserve(reserve(team.getWallet(), DOLLAR, team.getName() + "/members/" + owner.id(), ""));
     StatusRuntimeException key = assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
-        () -> f.platform().reserve(reserve(team.getWallet(), 3 * DOLLAR + 1, "", "apiKeys/late-default-key")));
+        () -> f.internal().reserve(reserve(team.getWallet(), 3 * DOLLAR + 1, "", "apiKeys/late-default-key")));
     assertEquals(Long.toString(2 * DOLLAR), errorInfo(key).getMetadataOrThrow("spent_nanos"));
-    f.platform().reserve(reserve(team.getWallet(), 3 * DOLLAR, "", "apiKeys/late-default-key"));
+    f.internal().reserve(reserve(team.getWallet(), 3 * DOLLAR, "", "apiKeys/late-default-key"));
   }
 
   @Test

@@ -61,7 +61,7 @@ class UsageAndSignalsTest {
     TestUser owner = f.newUser("hold-owner");
     Team team = f.newTeam(owner, "Holding");
     f.deposit(team.getWallet(), 10 * DOLLAR, "pay_hold");
-    Hold hold = f.platform().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet())
+    Hold hold = f.internal().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet())
         .setAmountNanos(3 * DOLLAR).build()).getHold();
     f.usage("hold-use", team.getWallet(), owner.name(), "", 2 * DOLLAR, f.clock.instant(), hold.getName());
     Wallet w = f.awaitBalance(team.getWallet(), 8 * DOLLAR);
@@ -258,7 +258,7 @@ class UsageAndSignalsTest {
     Team team = f.newTeam(owner, "Sessions");
     f.deposit(team.getWallet(), 10 * DOLLAR, "pay_session");
     // $0.01 per 1,000 units, 1,000 units a second: a cent a second; 60 s of runway held.
-    Session open = f.platform().openSession(OpenSessionRequest.newBuilder().setWallet(team.getWallet())
+    Session open = f.internal().openSession(OpenSessionRequest.newBuilder().setWallet(team.getWallet())
         .setUser(owner.name()).setMeter("gpu_seconds").setRatePerSecond(1_000).setPriceNanos(DOLLAR / 100)
         .setPerQuantity(1_000).setMinRunwaySeconds(60).setStopThresholdSeconds(5).setRequestId("session-1")
         .build()).getSession();
@@ -270,14 +270,14 @@ class UsageAndSignalsTest {
           .getAccruedQuantity() == 5_000);
       f.restartWallet();
       f.clock.advance(Duration.ofSeconds(3));
-      Session closed = f.platform().closeSession(CloseSessionRequest.newBuilder().setSession(open.getName()).build())
+      Session closed = f.internal().closeSession(CloseSessionRequest.newBuilder().setSession(open.getName()).build())
           .getSession();
       assertEquals(8_000, closed.getAccruedQuantity(), "eight seconds, none lost or doubled by the restart");
       assertEquals(8 * DOLLAR / 100, closed.getAccruedCostNanos());
       assertEquals("ENDED", closed.getState());
       Wallet w = f.awaitBalance(team.getWallet(), 10 * DOLLAR - 8 * DOLLAR / 100);
       assertEquals(0, w.getHeldNanos(), "the hold is given back");
-      assertEquals(closed, f.platform().closeSession(CloseSessionRequest.newBuilder().setSession(open.getName())
+      assertEquals(closed, f.internal().closeSession(CloseSessionRequest.newBuilder().setSession(open.getName())
           .build()).getSession(), "ending twice changes nothing");
     } finally {
       f.clock.advance(Duration.ofSeconds(-8));

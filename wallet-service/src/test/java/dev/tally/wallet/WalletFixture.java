@@ -99,6 +99,16 @@ final class WalletFixture implements AutoCloseable {
     return as(Caller.PLATFORM);
   }
 
+  /** The internal service (holds, sessions, wallet states) as {@code caller}. */
+  dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.WalletInternalServiceBlockingStub internalAs(Caller caller) {
+    return dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.newBlockingStub(walletChannel)
+        .withCallCredentials(signer.credentials(caller)).withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
+
+  dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.WalletInternalServiceBlockingStub internal() {
+    return internalAs(Caller.PLATFORM);
+  }
+
   TestUser newUser(String label) {
     int n = USERS.incrementAndGet();
     User u = identity(Caller.PLATFORM).upsertUser(UpsertUserRequest.newBuilder()

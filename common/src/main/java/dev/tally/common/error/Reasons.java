@@ -52,8 +52,6 @@ public final class Reasons {
       "the identity service is unreachable; retry", Code.UNAVAILABLE);
   public static final String TRANSACTION_CONFLICT = define("TRANSACTION_CONFLICT",
       "a concurrent change won; retry with the same request_id", Code.ABORTED);
-  public static final String INTERNAL_METHOD = define("INTERNAL_METHOD",
-      "the method is internal to Tally and not served by the gateway", Code.PERMISSION_DENIED);
   public static final String AUTH_THROTTLED = define("AUTH_THROTTLED",
       "too many bad credentials from this address; wait (RetryInfo)", Code.RESOURCE_EXHAUSTED);
   public static final String TOTAL_TOO_LARGE = define("TOTAL_TOO_LARGE",

@@ -27,7 +27,7 @@ import dev.tally.proto.wallet.v1.ExtendRequest;
 import dev.tally.proto.wallet.v1.ExtendResponse;
 import dev.tally.proto.wallet.v1.ReserveRequest;
 import dev.tally.proto.wallet.v1.ReserveResponse;
-import dev.tally.proto.wallet.v1.WalletServiceGrpc;
+import dev.tally.proto.wallet.v1.WalletInternalServiceGrpc;
 import io.grpc.Channel;
 import io.grpc.stub.StreamObserver;
 import java.time.Instant;
@@ -42,7 +42,7 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
   private final KeyGate gate;
   private final WalletStates states;
   private final PriceCache prices;
-  private final WalletServiceGrpc.WalletServiceBlockingStub wallet;
+  private final WalletInternalServiceGrpc.WalletInternalServiceBlockingStub wallet;
   private final ReserveDispatcher reservations;
 
   public AdmissionGrpcService(KeyGate gate, WalletStates states, PriceCache prices,
@@ -50,8 +50,8 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     this.gate = gate;
     this.states = states;
     this.prices = prices;
-    this.wallet = WalletServiceGrpc.newBlockingStub(walletChannel).withCallCredentials(signer.credentials(Caller.PLATFORM));
-    this.reservations = new ReserveDispatcher(WalletServiceGrpc.newStub(walletChannel)
+    this.wallet = WalletInternalServiceGrpc.newBlockingStub(walletChannel).withCallCredentials(signer.credentials(Caller.PLATFORM));
+    this.reservations = new ReserveDispatcher(WalletInternalServiceGrpc.newStub(walletChannel)
         .withCallCredentials(signer.credentials(Caller.PLATFORM)));
   }
 

@@ -11,7 +11,7 @@ import dev.tally.proto.wallet.v1.ReserveBatchResponse;
 import dev.tally.proto.wallet.v1.ReserveBatchResult;
 import dev.tally.proto.wallet.v1.ReserveRequest;
 import dev.tally.proto.wallet.v1.ReserveResponse;
-import dev.tally.proto.wallet.v1.WalletServiceGrpc;
+import dev.tally.proto.wallet.v1.WalletInternalServiceGrpc;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Status;
@@ -44,13 +44,13 @@ public final class ReserveDispatcher {
 
   private record Pending(ReserveRequest request, Context context, CompletableFuture<ReserveResponse> result) {}
 
-  private final WalletServiceGrpc.WalletServiceStub wallet;
+  private final WalletInternalServiceGrpc.WalletInternalServiceStub wallet;
   private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger waiting = new AtomicInteger();
   private final AtomicInteger inFlight = new AtomicInteger();
 
   /** {@code wallet} carries the gateway's platform credentials. */
-  public ReserveDispatcher(WalletServiceGrpc.WalletServiceStub wallet) {
+  public ReserveDispatcher(WalletInternalServiceGrpc.WalletInternalServiceStub wallet) {
     this.wallet = wallet;
   }
 

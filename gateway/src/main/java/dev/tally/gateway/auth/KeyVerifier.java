@@ -7,7 +7,7 @@ import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.ids.Sha256;
 import dev.tally.common.grpc.ProtoTime;
-import dev.tally.proto.identity.v1.IdentityServiceGrpc;
+import dev.tally.proto.identity.v1.IdentityInternalServiceGrpc;
 import dev.tally.proto.identity.v1.VerifyApiKeyRequest;
 import dev.tally.proto.identity.v1.VerifyApiKeyResponse;
 import io.grpc.Channel;
@@ -34,7 +34,7 @@ public final class KeyVerifier {
   private static final Duration NEGATIVE_TTL = Duration.ofSeconds(2);
   private static final int MAX_ENTRIES = 200_000;
 
-  private final IdentityServiceGrpc.IdentityServiceBlockingStub identity;
+  private final IdentityInternalServiceGrpc.IdentityInternalServiceBlockingStub identity;
   private final Duration ttl;
   private final Clock clock;
   private final Cache<String, Entry> bySecretHash;
@@ -45,7 +45,7 @@ public final class KeyVerifier {
   private record Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long lifeNanos) {}
 
   public KeyVerifier(Channel identityChannel, CallerSigner signer, Duration ttl, Clock clock) {
-    this.identity = IdentityServiceGrpc.newBlockingStub(identityChannel)
+    this.identity = IdentityInternalServiceGrpc.newBlockingStub(identityChannel)
         .withCallCredentials(signer.credentials(Caller.PLATFORM));
     this.ttl = ttl;
     this.clock = clock;

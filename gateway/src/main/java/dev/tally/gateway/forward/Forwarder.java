@@ -1,9 +1,7 @@
 package dev.tally.gateway.forward;
 
-import dev.tally.common.error.Reasons;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
-import dev.tally.common.error.TallyException;
 import dev.tally.common.grpc.RequestIds;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
@@ -24,13 +22,13 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.util.Set;
 
 /**
  * Serves a service's methods by forwarding each call, as opaque bytes, to the service behind it (grpc-java's
  * proxy pattern): the request is not decoded, the deadline travels with the call's context, the caller goes
- * along signed, and the upstream's status with its error details comes back untouched. Internal methods
- * answer PERMISSION_DENIED here and are never forwarded.
+ * along signed, and the upstream's status with its error details comes back untouched. Only public services
+ * are forwarded (whole); the internal ones (IdentityInternalService, WalletInternalService) are not served
+ * here at all, so a call to one answers UNIMPLEMENTED.
  */
 public final class Forwarder {
   /** Request and response bodies passed through untouched. */
@@ -57,7 +55,7 @@ public final class Forwarder {
   }
 
   /** A definition serving every method of {@code service} by forwarding it to {@code upstream}. */
-  public ServerServiceDefinition forward(ServiceDescriptor service, Channel upstream, Set<String> internalMethods) {
+  public ServerServiceDefinition forward(ServiceDescriptor service, Channel upstream) {
     ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(service.getName())
         .setSchemaDescriptor(service.getSchemaDescriptor());
     java.util.List<MethodDescriptor<byte[], byte[]>> methods = new java.util.ArrayList<>();
@@ -70,12 +68,7 @@ public final class Forwarder {
     }
     ServerServiceDefinition.Builder definition = ServerServiceDefinition.builder(descriptor.build());
     for (MethodDescriptor<byte[], byte[]> m : methods) {
-      boolean internal = internalMethods.contains(m.getBareMethodName());
       ServerCalls.UnaryMethod<byte[], byte[]> handler = (request, responses) -> {
-        if (internal) {
-          throw TallyException.permissionDenied(Reasons.INTERNAL_METHOD,
-              m.getFullMethodName() + " is internal to Tally and not served by the gateway");
-        }
         if (m.getType() == MethodDescriptor.MethodType.SERVER_STREAMING) {
           forwardStream(upstream, m, request, responses);
         } else {

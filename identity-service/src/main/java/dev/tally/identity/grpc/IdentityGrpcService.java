@@ -48,6 +48,11 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
     this.audit = audit;
   }
 
+  /** The internal service (VerifyApiKey) over the same managers. */
+  public IdentityInternalGrpcService internal() {
+    return new IdentityInternalGrpcService(db, keys, restrictions);
+  }
+
   private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {
     out.onNext(body.get());
     out.onCompleted();
@@ -377,33 +382,6 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
           return RotateApiKeyResponse.newBuilder().setApiKey(IdentityProtos.apiKey(rotated.key())).build();
         });
     reply(out, () -> secret[0] == null ? stored : stored.toBuilder().setSecret(secret[0]).build());
-  }
-
-  @Override
-  public void verifyApiKey(VerifyApiKeyRequest req, StreamObserver<VerifyApiKeyResponse> out) {
-    Caller caller = Caller.current();
-    if (!caller.platform()) {
-      throw Access.forbidden("VerifyApiKey is internal");
-    }
-    reply(out, () -> db.transaction(tx -> {
-      var v = keys.verify(tx.dsl(), req.getSecret());
-      var b = VerifyApiKeyResponse.newBuilder();
-      if (v.validUntil() != null) {
-        b.setValidUntil(dev.tally.common.grpc.ProtoTime.ts(v.validUntil()));
-      }
-      KeyScope scope = restrictions.scopeOf(tx.dsl(), v.key());
-      if (scope.meters() != null) {
-        b.setUsableMeters(IdentityProtos.allowed(scope.meters()));
-      }
-      if (scope.models() != null) {
-        b.setUsableModels(IdentityProtos.allowed(scope.models()));
-      }
-      return b.setApiKey(IdentityProtos.apiKey(v.key()))
-          .setPrincipal(Principal.newBuilder().setUser(v.user()).setTeam(v.team())
-              .setApiKey(Names.apiKey(v.key().getId())))
-          .setBillingAccount(v.billingAccount()).setRole(v.role())
-          .addAllPermissions(v.permissions().stream().sorted().toList()).build();
-    }));
   }
 
   @Override

@@ -249,100 +249,6 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   }
 
   @Override
-  public void reserve(ReserveRequest req, StreamObserver<ReserveResponse> out) {
-    Caller caller = Caller.current();
-    WalletManager.requirePlatform(caller, "Reserve is internal to admission");
-    reply(out, () -> batcher.reserve(reserveCall(caller, req)));
-  }
-
-  @Override
-  public void reserveBatch(ReserveBatchRequest req, StreamObserver<ReserveBatchResponse> out) {
-    Caller caller = Caller.current();
-    WalletManager.requirePlatform(caller, "ReserveBatch is internal to admission");
-    List<ReserveBatcher.Call<ReserveResponse>> calls = new ArrayList<>(req.getItemsCount());
-    List<Duration> timeLeft = new ArrayList<>(req.getItemsCount());
-    for (ReserveBatchItem item : req.getItemsList()) {
-      calls.add(reserveCall(caller, item.getReserve()));
-      timeLeft.add(item.hasTimeLeft() ? duration(item.getTimeLeft()) : null);
-    }
-    batcher.reserveAll(calls, timeLeft);
-    ReserveBatchResponse.Builder answer = ReserveBatchResponse.newBuilder();
-    for (ReserveBatcher.Call<ReserveResponse> c : calls) {
-      ReserveBatchResult.Builder result = ReserveBatchResult.newBuilder();
-      try {
-        result.setReserved(c.result().join());
-      } catch (java.util.concurrent.CompletionException e) {
-        result.setError(io.grpc.protobuf.StatusProto.fromThrowable(ErrorMapper.toStatusRuntimeException(e.getCause())));
-      }
-      answer.addResults(result);
-    }
-    out.onNext(answer.build());
-    out.onCompleted();
-  }
-
-  /** One reservation as the batcher takes it; a batch item is idempotent on its request id like a Reserve. */
-  private ReserveBatcher.Call<ReserveResponse> reserveCall(Caller caller, ReserveRequest req) {
-    Duration ttl = req.hasTtl() ? duration(req.getTtl()) : book.policy().holdTtl();
-    return new ReserveBatcher.Call<>(caller, WalletServiceGrpc.getReserveMethod().getFullMethodName(),
-        req.getRequestId(), req, ReserveResponse.parser(),
-        new HoldManager.Request(req.getWallet(), req.getAmountNanos(), req.getApiKey(), req.getMember(), ttl),
-        r -> ReserveResponse.newBuilder().setHold(WalletProtos.hold(r.hold())).setAvailableNanos(r.available())
-            .build(),
-        new java.util.concurrent.CompletableFuture<>());
-  }
-
-  @Override
-  public void settle(SettleRequest req, StreamObserver<SettleResponse> out) {
-    Caller caller = Caller.current();
-    WalletManager.requirePlatform(caller, "Settle is internal to admission");
-    String eventId = req.getRequestId().isEmpty() ? "settle-" + WalletProtos.holdId(req.getHold())
-        : req.getRequestId();
-    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getSettleMethod().getFullMethodName(),
-        req.getRequestId(), req, SettleResponse.parser(), tx -> SettleResponse.newBuilder()
-            .setHold(WalletProtos.hold(holds.settle(tx, WalletProtos.walletOfHold(req.getHold()),
-                WalletProtos.holdId(req.getHold()), req.getActualNanos(), eventId))).build()));
-  }
-
-  @Override
-  public void extend(ExtendRequest req, StreamObserver<ExtendResponse> out) {
-    Caller caller = Caller.current();
-    WalletManager.requirePlatform(caller, "Extend is internal to admission");
-    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getExtendMethod().getFullMethodName(), req.getRequestId(),
-        req, ExtendResponse.parser(), tx -> {
-          var r = holds.extend(tx, WalletProtos.walletOfHold(req.getHold()), WalletProtos.holdId(req.getHold()),
-              req.getAmountNanos());
-          return ExtendResponse.newBuilder().setHold(WalletProtos.hold(r.hold())).setAvailableNanos(r.available())
-              .build();
-        }));
-  }
-
-  @Override
-  public void release(ReleaseRequest req, StreamObserver<ReleaseResponse> out) {
-    Caller caller = Caller.current();
-    WalletManager.requirePlatform(caller, "Release is internal to admission");
-    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getReleaseMethod().getFullMethodName(),
-        req.getRequestId(), req, ReleaseResponse.parser(), tx -> ReleaseResponse.newBuilder()
-            .setHold(WalletProtos.hold(holds.release(tx, WalletProtos.walletOfHold(req.getHold()),
-                WalletProtos.holdId(req.getHold())))).build()));
-  }
-
-  @Override
-  public void listWalletStates(ListWalletStatesRequest req, StreamObserver<ListWalletStatesResponse> out) {
-    Caller caller = Caller.current();
-    reply(out, () -> db.transaction(tx -> {
-      int size = req.getPageSize() <= 0 ? 500 : req.getPageSize();
-      var rows = wallets.statesPage(tx.dsl(), caller, PageTokens.decode("states", req.getPageToken()), size + 1);
-      var b = ListWalletStatesResponse.newBuilder();
-      List<dev.tally.wallet.db.jooq.tables.records.WalletsRecord> page = rows.size() > size ? rows.subList(0, size) : rows;
-      page.forEach(w -> b.addStates(WalletProtos.state(book.snapshot(tx.dsl(), w))));
-      if (rows.size() > size) {
-        b.setNextPageToken(PageTokens.encode("states", page.getLast().getName()));
-      }
-      return b.build();
-    }));
-  }
-
-  @Override
   public void reconcile(ReconcileRequest req, StreamObserver<ReconcileResponse> out) {
     Caller caller = Caller.current();
     WalletManager.requirePlatform(caller, "Reconcile is for operators");
@@ -368,21 +274,6 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   public void replayParkedEvents(ReplayParkedEventsRequest req, StreamObserver<ReplayParkedEventsResponse> out) {
     reply(out, () -> ReplayParkedEventsResponse.newBuilder()
         .addAllResults(parked.replay(Caller.current(), req.getIdsList())).build());
-  }
-
-  @Override
-  public void openSession(OpenSessionRequest req, StreamObserver<OpenSessionResponse> out) {
-    Caller caller = Caller.current();
-    reply(out, () -> db.mutate(caller, WalletServiceGrpc.getOpenSessionMethod().getFullMethodName(),
-        req.getRequestId(), req, OpenSessionResponse.parser(), tx -> OpenSessionResponse.newBuilder()
-            .setSession(WalletProtos.session(sessions.open(tx, caller, req), -1)).build()));
-  }
-
-  @Override
-  public void closeSession(CloseSessionRequest req, StreamObserver<CloseSessionResponse> out) {
-    Caller caller = Caller.current();
-    reply(out, () -> db.transaction(tx -> CloseSessionResponse.newBuilder()
-        .setSession(WalletProtos.session(sessions.close(tx.dsl(), caller, req.getSession()), -1)).build()));
   }
 
   @Override
