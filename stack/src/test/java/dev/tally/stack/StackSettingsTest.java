@@ -53,7 +53,7 @@ class StackSettingsTest {
       "TALLY_DB_USER", "TALLY_DB_PASSWORD", "TALLY_DB_SCHEMA", "TALLY_KAFKA_BOOTSTRAP", "TALLY_IDENTITY_TARGET",
       "TALLY_WALLET_TARGET", "TALLY_METERING_TARGET");
   /** Read by the logging configuration, not by the services' code. */
-  private static final Set<String> LOGGING = Set.of("TALLY_LOG_FORMAT", "TALLY_LOG_LEVEL");
+  private static final Set<String> LOGGING = Set.of("TALLY_LOG_FORMAT", "TALLY_LOG_LEVEL", "TALLY_ACCESS_LOG_LEVEL");
 
   private static final Set<String> read = ConcurrentHashMap.newKeySet();
   private static TallyStack stack;

@@ -18,10 +18,23 @@ import org.slf4j.MDC;
 /**
  * Outermost interceptor: gives each call a request id (echoed in the response headers, in the gRPC
  * context and in the logging MDC), records {@code tally.grpc.server.calls} (count and latency histogram by
- * method, status and error reason) and writes one log line per finished call.
+ * method, status and error reason: every call) and writes the access log: every failed or slow call, and
+ * one successful call in {@link #OK_SAMPLE} at INFO, the others at DEBUG ({@code TALLY_ACCESS_LOG_LEVEL=DEBUG}
+ * logs them all). A line per Admit at thousands a second cost a fifth of the gateway's work on it and
+ * says nothing the RPC timer does not.
  */
 public final class CallTelemetryInterceptor implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger("tally.access");
+  /** One successful call in this many is logged at INFO. */
+  static final int OK_SAMPLE = 100;
+  /** A call at least this slow is logged whatever its status. */
+  static final long SLOW_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
+  /** The timer of one (method, status, reason): registered once, not looked up by a new builder per call. */
+  private record TimerKey(String method, Status.Code status, String reason) {}
+
+  private final java.util.concurrent.ConcurrentHashMap<TimerKey, Timer> timers =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   private final MeterRegistry registry;
   private final String service;
@@ -49,13 +62,7 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
           @Override
           public void close(Status status, Metadata trailers) {
             long elapsed = System.nanoTime() - startNanos;
-            Timer.builder("tally.grpc.server.calls")
-                .description("gRPC calls served, by method, final status and error reason")
-                .tag("method", method)
-                .tag("status", status.getCode().name())
-                .tag("reason", reasonOf(status, trailers))
-                .publishPercentileHistogram()
-                .register(registry)
+            timer(method, status.getCode(), reasonOf(status, trailers))
                 .record(elapsed, java.util.concurrent.TimeUnit.NANOSECONDS);
             trailers.put(RequestIds.HEADER, requestId);
             logCompletion(requestId, method, status, elapsed);
@@ -100,6 +107,16 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
     return status.isOk() ? "none" : dev.tally.common.error.Reasons.of(status, trailers, "none");
   }
 
+  private Timer timer(String method, Status.Code status, String reason) {
+    return timers.computeIfAbsent(new TimerKey(method, status, reason), k -> Timer.builder("tally.grpc.server.calls")
+        .description("gRPC calls served, by method, final status and error reason")
+        .tag("method", k.method())
+        .tag("status", k.status().name())
+        .tag("reason", k.reason())
+        .publishPercentileHistogram()
+        .register(registry));
+  }
+
   private void withMdc(String requestId, Runnable r) {
     String previous = MDC.get("request_id");
     String previousService = MDC.get("service");
@@ -122,11 +139,23 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
   }
 
   private void logCompletion(String requestId, String method, Status status, long elapsedNanos) {
-    if (!log.isInfoEnabled()) {
+    boolean info = logsAtInfo(status, elapsedNanos, java.util.concurrent.ThreadLocalRandom.current().nextInt(OK_SAMPLE));
+    if (info ? !log.isInfoEnabled() : !log.isDebugEnabled()) {
       return;
     }
     // The description is ours (never a secret or a stack trace), so it is safe to log.
-    withMdc(requestId, () -> log.info("{} {} {}ms{}", method, status.getCode(), elapsedNanos / 1_000_000,
-        status.isOk() || status.getDescription() == null ? "" : " " + status.getDescription()));
+    String detail = status.isOk() || status.getDescription() == null ? "" : " " + status.getDescription();
+    withMdc(requestId, () -> {
+      if (info) {
+        log.info("{} {} {}ms{}", method, status.getCode(), elapsedNanos / 1_000_000, detail);
+      } else {
+        log.debug("{} {} {}ms{}", method, status.getCode(), elapsedNanos / 1_000_000, detail);
+      }
+    });
+  }
+
+  /** Failed and slow calls always; a successful one when its draw (0 ≤ draw < OK_SAMPLE) is 0. */
+  static boolean logsAtInfo(Status status, long elapsedNanos, int draw) {
+    return !status.isOk() || elapsedNanos >= SLOW_NANOS || draw == 0;
   }
 }
