@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 source bin/jdk.sh
 rounds=$1 a=$2 b=$3
 shift 3
+# The bench jar's manifest names lib/*.jar beside it: run a copy, so each side loads only its own jars.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp bench/target/tally-bench-0.1.0-SNAPSHOT.jar "$tmp/bench.jar"
 for r in $(seq 1 "$rounds"); do
   for v in A B; do
     lib=$a
     [ "$v" = B ] && lib=$b
     echo "=== round $r $v (load $(cut -d' ' -f1-3 /proc/loadavg))"
-    java -XX:+UseSerialGC -cp "bench/target/tally-bench-0.1.0-SNAPSHOT.jar:$lib/*" "$@"
+    java -XX:+UseSerialGC -cp "$tmp/bench.jar:$lib/*" "$@"
   done
 done
