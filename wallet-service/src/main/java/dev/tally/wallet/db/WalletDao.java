@@ -26,27 +26,19 @@ import org.jooq.impl.DSL;
 public final class WalletDao {
 
   /** Creates the wallets that do not exist yet, in one statement. */
-  /** Creates the wallets that do not exist; returns the names it created (the others exist, committed). */
-  public java.util.Set<String> insertAllIfAbsent(DSLContext tx, List<String> names, List<String> owners,
-      String currency, long suspendThreshold) {
-    java.util.Set<String> inserted = new java.util.HashSet<>();
+  public void insertAllIfAbsent(DSLContext tx, List<String> names, List<String> owners, String currency,
+      long suspendThreshold) {
     tx.connection(c -> {
       try (var ps = c.prepareStatement("insert into wallets (name, owner, currency_code, suspend_threshold) "
           + "select n, o, ?, ? from unnest(?::text[], ?::text[]) as u(n, o) "
-          + "where not exists (select 1 from wallets w where w.name = u.n) order by n on conflict do nothing "
-          + "returning name")) {
+          + "where not exists (select 1 from wallets w where w.name = u.n) order by n on conflict do nothing")) {
         ps.setString(1, currency);
         ps.setLong(2, suspendThreshold);
         ps.setArray(3, c.createArrayOf("text", names.toArray()));
         ps.setArray(4, c.createArrayOf("text", owners.toArray()));
-        try (var rs = ps.executeQuery()) {
-          while (rs.next()) {
-            inserted.add(rs.getString(1));
-          }
-        }
+        ps.executeUpdate();
       }
     });
-    return inserted;
   }
 
   public Optional<WalletsRecord> get(DSLContext tx, String name) {

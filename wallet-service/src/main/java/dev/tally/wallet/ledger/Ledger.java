@@ -33,13 +33,10 @@ public final class Ledger {
   }
 
   /** Creates the accounts that do not exist yet, in one statement. */
-  /** Creates the accounts that do not exist; returns the ids it created (the others exist, committed). */
-  public java.util.Set<String> ensureAccounts(DSLContext tx, java.util.Collection<String> ids, String currency) {
+  public void ensureAccounts(DSLContext tx, java.util.Collection<String> ids, String currency) {
     Map<String, String> currencies = new HashMap<>();
     ids.forEach(id -> currencies.put(id, currency));
-    java.util.Set<String> inserted = new java.util.HashSet<>();
-    tx.connection(c -> inserted.addAll(ensureAccounts(c, new java.util.TreeSet<>(ids), currencies)));
-    return inserted;
+    tx.connection(c -> ensureAccounts(c, new java.util.TreeSet<>(ids), currencies));
   }
 
   /** Balance (credits − debits) of a wallet's account; 0 when it does not exist. */
@@ -100,23 +97,17 @@ public final class Ledger {
     }
   }
 
-  private static java.util.Set<String> ensureAccounts(java.sql.Connection c, java.util.Set<String> ids,
-      Map<String, String> currencies) throws java.sql.SQLException {
+  private static void ensureAccounts(java.sql.Connection c, java.util.Set<String> ids, Map<String, String> currencies)
+      throws java.sql.SQLException {
     // Existing accounts are skipped before the insert: a conflicting insert would wait for whoever last
     // updated the row (the hot revenue account) to commit.
-    java.util.Set<String> inserted = new java.util.HashSet<>();
     try (var ps = c.prepareStatement("insert into accounts (id, currency_code) select u.id, u.c from "
         + "unnest(?::text[], ?::text[]) as u(id, c) where not exists (select 1 from accounts a where a.id = u.id) "
-        + "on conflict do nothing returning id")) {
+        + "on conflict do nothing")) {
       ps.setArray(1, c.createArrayOf("text", ids.toArray()));
       ps.setArray(2, c.createArrayOf("text", ids.stream().map(currencies::get).toArray()));
-      try (var rs = ps.executeQuery()) {
-        while (rs.next()) {
-          inserted.add(rs.getString(1));
-        }
-      }
+      ps.executeUpdate();
     }
-    return inserted;
   }
 
   private static void insertTransfers(java.sql.Connection c, List<TransfersRecord> rows) throws java.sql.SQLException {

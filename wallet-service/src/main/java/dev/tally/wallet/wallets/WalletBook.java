@@ -80,36 +80,18 @@ public final class WalletBook {
     }
   }
 
-  /**
-   * Wallets seen to exist with both accounts, committed (by a call that created none of them): wallets are
-   * never deleted, so these need no statement again. Every Reserve batch and usage batch ensures its
-   * wallets; for wallets already known that was two statements of about ten.
-   */
-  private final com.github.benmanes.caffeine.cache.Cache<String, Boolean> known =
-      com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(100_000).build();
-
-  /** {@link #ensure} for many wallets with two statements, none when all are known to exist. */
+  /** {@link #ensure} for many wallets with two statements. */
   public void ensureAll(DSLContext tx, java.util.SortedSet<String> names) {
     names.forEach(WalletBook::requireWalletName);
-    List<String> sorted = names.stream().filter(n -> known.getIfPresent(n) == null).toList();
-    if (sorted.isEmpty()) {
-      return;
-    }
-    java.util.Set<String> created = wallets.insertAllIfAbsent(tx, sorted, sorted.stream().map(Wallets::owner).toList(),
-        policy.currency(), policy.suspendThreshold());
-    List<String> accounts = new ArrayList<>(2 * sorted.size());
-    sorted.forEach(n -> {
+    List<String> sorted = List.copyOf(names);
+    wallets.insertAllIfAbsent(tx, sorted, sorted.stream().map(Wallets::owner).toList(), policy.currency(),
+        policy.suspendThreshold());
+    List<String> accounts = new ArrayList<>(2 * names.size());
+    names.forEach(n -> {
       accounts.add(Accounts.paid(n));
       accounts.add(Accounts.granted(n));
     });
-    java.util.Set<String> createdAccounts = ledger.ensureAccounts(tx, accounts, policy.currency());
-    // What this transaction created may still roll back: only what already existed is known for good.
-    for (String n : sorted) {
-      if (!created.contains(n) && !createdAccounts.contains(Accounts.paid(n))
-          && !createdAccounts.contains(Accounts.granted(n))) {
-        known.put(n, Boolean.TRUE);
-      }
-    }
+    ledger.ensureAccounts(tx, accounts, policy.currency());
   }
 
   /**
