@@ -1,5 +1,6 @@
 package dev.tally.identity.grpc;
 
+import static dev.tally.common.grpc.Unary.reply;
 import static dev.tally.common.grpc.ProtoTime.duration;
 import static dev.tally.common.grpc.ProtoTime.odt;
 
@@ -20,7 +21,6 @@ import dev.tally.identity.users.UserManager;
 import dev.tally.proto.identity.v1.*;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
-import java.util.function.Supplier;
 
 /**
  * The IdentityService edge: takes the verified caller, delegates to the managers inside one transaction
@@ -51,11 +51,6 @@ public final class IdentityGrpcService extends IdentityServiceGrpc.IdentityServi
   /** The internal service (VerifyApiKey) over the same managers. */
   public IdentityInternalGrpcService internal() {
     return new IdentityInternalGrpcService(db, keys, restrictions);
-  }
-
-  private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {
-    out.onNext(body.get());
-    out.onCompleted();
   }
 
   @Override

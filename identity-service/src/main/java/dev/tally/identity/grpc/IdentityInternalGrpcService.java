@@ -1,5 +1,6 @@
 package dev.tally.identity.grpc;
 
+import static dev.tally.common.grpc.Unary.reply;
 import dev.tally.common.admission.KeyScope;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
@@ -9,7 +10,6 @@ import dev.tally.identity.keys.ApiKeyManager;
 import dev.tally.identity.keys.KeyRestrictions;
 import dev.tally.proto.identity.v1.*;
 import io.grpc.stub.StreamObserver;
-import java.util.function.Supplier;
 
 /** The IdentityInternalService edge: key verification for the gateway, never exposed by it. */
 public final class IdentityInternalGrpcService extends IdentityInternalServiceGrpc.IdentityInternalServiceImplBase {
@@ -21,11 +21,6 @@ public final class IdentityInternalGrpcService extends IdentityInternalServiceGr
     this.db = db;
     this.keys = keys;
     this.restrictions = restrictions;
-  }
-
-  private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {
-    out.onNext(body.get());
-    out.onCompleted();
   }
 
   @Override

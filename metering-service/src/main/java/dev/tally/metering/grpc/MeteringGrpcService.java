@@ -1,5 +1,6 @@
 package dev.tally.metering.grpc;
 
+import static dev.tally.common.grpc.Unary.reply;
 import static dev.tally.common.grpc.ProtoTime.ts;
 
 import dev.tally.common.auth.Caller;
@@ -21,7 +22,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.util.function.Supplier;
 
 /** The MeteringService edge: caller in, managers do the work, protobuf out. */
 public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServiceImplBase {
@@ -59,11 +59,6 @@ public final class MeteringGrpcService extends MeteringServiceGrpc.MeteringServi
   public void replayParkedEvents(ReplayParkedEventsRequest req, StreamObserver<ReplayParkedEventsResponse> out) {
     reply(out, () -> ReplayParkedEventsResponse.newBuilder()
         .addAllResults(parked.replay(Caller.current(), req.getIdsList())).build());
-  }
-
-  private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {
-    out.onNext(body.get());
-    out.onCompleted();
   }
 
   @Override

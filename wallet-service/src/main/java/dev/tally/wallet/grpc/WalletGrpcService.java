@@ -1,5 +1,6 @@
 package dev.tally.wallet.grpc;
 
+import static dev.tally.common.grpc.Unary.reply;
 import static dev.tally.common.grpc.ProtoTime.duration;
 import static dev.tally.common.grpc.ProtoTime.odt;
 
@@ -22,7 +23,6 @@ import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * The WalletService edge: verified caller in, one transaction per call (idempotent on request_id for
@@ -60,11 +60,6 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
     this.batcher = batcher;
     this.book = book;
     this.ledger = ledger;
-  }
-
-  private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {
-    out.onNext(body.get());
-    out.onCompleted();
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.tally.wallet.grpc;
 
+import static dev.tally.common.grpc.Unary.reply;
 import static dev.tally.common.grpc.ProtoTime.duration;
 
 import dev.tally.common.auth.Caller;
@@ -16,7 +17,6 @@ import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Supplier;
 
 /**
  * The WalletInternalService edge: holds, sessions and wallet states for Tally's own services (the gateway's
@@ -53,11 +53,6 @@ public final class WalletInternalGrpcService extends WalletInternalServiceGrpc.W
     this.batcher = batcher;
     this.book = book;
     this.sessions = sessions;
-  }
-
-  private static <T> void reply(StreamObserver<T> out, Supplier<T> body) {
-    out.onNext(body.get());
-    out.onCompleted();
   }
 
   @Override
