@@ -90,31 +90,14 @@ public final class PipelineBench {
       BalanceReader readBalance,
       String key, String phase, int total, int batch, int threads) throws Exception {
     long before = readBalance.get();
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
     long t0 = System.nanoTime();
-    List<Future<Long>> futures = new ArrayList<>();
-    int batches = total / batch;
-    for (int t = 0; t < threads; t++) {
-      int thread = t;
-      futures.add(pool.submit(() -> {
-        long cost = 0;
-        for (int b = thread; b < batches; b += threads) {
-          cost += record(metering, key, phase + "-" + b, batch);
-        }
-        return cost;
-      }));
-    }
-    long cost = 0;
-    for (Future<Long> f : futures) {
-      cost += f.get();
-    }
+    long cost = recordConcurrently(metering, key, phase, total, batch, threads);
     long acked = System.nanoTime();
     while (readBalance.get() != before - cost) {
       Thread.sleep(5);
     }
     long debited = System.nanoTime();
-    pool.shutdown();
-    int n = batches * batch;
+    int n = total / batch * batch;
     double[] rates = {n / secs(acked - t0), n / secs(debited - t0)};
     System.out.printf("%-8s recorded (acked after Kafka) %,8.0f events/s | debited end to end %,8.0f events/s "
         + "| ingest ÷ debit %.2f%n", phase, rates[0], rates[1], rates[0] / rates[1]);
@@ -130,28 +113,12 @@ public final class PipelineBench {
       BalanceReader readBalance, String key, int total, int batch, int threads) throws Exception {
     long before = readBalance.get();
     stack.stopWallet();
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
     int batches = total / batch;
-    List<Future<Long>> futures = new ArrayList<>();
     DebitBench.Cpu cpu0 = DebitBench.Cpu.now();
     long t0 = System.nanoTime();
-    for (int t = 0; t < threads; t++) {
-      int thread = t;
-      futures.add(pool.submit(() -> {
-        long cost = 0;
-        for (int b = thread; b < batches; b += threads) {
-          cost += record(metering, key, "apart-" + b, batch);
-        }
-        return cost;
-      }));
-    }
-    long cost = 0;
-    for (Future<Long> f : futures) {
-      cost += f.get();
-    }
+    long cost = recordConcurrently(metering, key, "apart", total, batch, threads);
     double ingest = batches * batch / secs(System.nanoTime() - t0);
     DebitBench.Cpu cpu1 = DebitBench.Cpu.now();
-    pool.shutdown();
     stack.startWallet();
     long target = before - cost;
     long perEvent = cost / ((long) batches * batch);
@@ -174,6 +141,33 @@ public final class PipelineBench {
         + "%.0f) | ingest ÷ debit %.2f%n", ingest, cpu1.since(cpu0) / 1e3 / events, cpu1.jvmSince(cpu0) / 1e3 / events,
         cpu1.postgresSince(cpu0) / 1e3 / events, debit, cpu3.since(cpu2) / 1e3 / debited,
         cpu3.jvmSince(cpu2) / 1e3 / debited, cpu3.postgresSince(cpu2) / 1e3 / debited, ingest / debit);
+  }
+
+  /** {@code total / batch} RecordUsage calls by {@code threads} clients as fast as acknowledged; their cost. */
+  private static long recordConcurrently(MeteringServiceGrpc.MeteringServiceBlockingStub metering, String key,
+      String phase, int total, int batch, int threads) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      int batches = total / batch;
+      List<Future<Long>> futures = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int thread = t;
+        futures.add(pool.submit(() -> {
+          long cost = 0;
+          for (int b = thread; b < batches; b += threads) {
+            cost += record(metering, key, phase + "-" + b, batch);
+          }
+          return cost;
+        }));
+      }
+      long cost = 0;
+      for (Future<Long> f : futures) {
+        cost += f.get();
+      }
+      return cost;
+    } finally {
+      pool.shutdown();
+    }
   }
 
   /** The balance once the wallet service answers again after a start. */

@@ -21,13 +21,13 @@ import dev.tally.proto.identity.v1.IdentityServiceGrpc;
 import dev.tally.proto.metering.v1.MeteringServiceGrpc;
 import dev.tally.proto.wallet.v1.ListWalletStatesRequest;
 import dev.tally.proto.wallet.v1.ListWalletStatesResponse;
+import dev.tally.proto.wallet.v1.WalletInternalServiceGrpc;
 import dev.tally.proto.wallet.v1.WalletServiceGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.time.Clock;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
@@ -78,7 +78,7 @@ public final class GatewayMain {
 
   /** Waits (within the deadline) for a wallet service that is still starting, as pods start in any order. */
   private static void loadWalletStates(ManagedChannel wallet, CallerSigner signer, WalletStates states) {
-    var stub = dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.newBlockingStub(wallet).withCallCredentials(signer.credentials(Caller.PLATFORM))
+    var stub = WalletInternalServiceGrpc.newBlockingStub(wallet).withCallCredentials(signer.credentials(Caller.PLATFORM))
         .withWaitForReady();
     String token = "";
     do {

@@ -25,6 +25,7 @@ import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
 import dev.tally.wallet.grpc.WalletGrpcService;
+import dev.tally.wallet.grpc.WalletInternalGrpcService;
 import dev.tally.wallet.holds.HoldManager;
 import dev.tally.wallet.sessions.SessionMeter;
 import dev.tally.wallet.sessions.Sessions;
@@ -121,10 +122,9 @@ public final class WalletServiceMain {
     GrpcServer server = runner.manage(GrpcServer.builder("wallet", config.server(), registry)
         .addInterceptor(new CallerInterceptor(signer))
         .consumersHealthy(identityConsumer, usageConsumer)
-        .addService(new WalletGrpcService(db, wallets, holds, reserves, book,
-            ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer)),
+        .addService(new WalletGrpcService(db, wallets, book, ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer)),
             effectiveLimits, new LimitRequests(effectiveLimits, wallets, access, clock), sessions, sessionMeter, access))
-        .addService(new dev.tally.wallet.grpc.WalletInternalGrpcService(db, wallets, holds, reserves, book, sessions))
+        .addService(new WalletInternalGrpcService(db, wallets, holds, reserves, book, sessions))
         .start());
     return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger, reserves);
   }

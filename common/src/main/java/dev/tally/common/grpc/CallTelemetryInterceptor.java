@@ -139,19 +139,15 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
   }
 
   private void logCompletion(String requestId, String method, Status status, long elapsedNanos) {
-    boolean info = logsAtInfo(status, elapsedNanos, java.util.concurrent.ThreadLocalRandom.current().nextInt(OK_SAMPLE));
-    if (info ? !log.isInfoEnabled() : !log.isDebugEnabled()) {
+    org.slf4j.event.Level level = logsAtInfo(status, elapsedNanos,
+        java.util.concurrent.ThreadLocalRandom.current().nextInt(OK_SAMPLE)) ? org.slf4j.event.Level.INFO
+        : org.slf4j.event.Level.DEBUG;
+    if (!log.isEnabledForLevel(level)) {
       return;
     }
     // The description is ours (never a secret or a stack trace), so it is safe to log.
-    String detail = status.isOk() || status.getDescription() == null ? "" : " " + status.getDescription();
-    withMdc(requestId, () -> {
-      if (info) {
-        log.info("{} {} {}ms{}", method, status.getCode(), elapsedNanos / 1_000_000, detail);
-      } else {
-        log.debug("{} {} {}ms{}", method, status.getCode(), elapsedNanos / 1_000_000, detail);
-      }
-    });
+    withMdc(requestId, () -> log.atLevel(level).log("{} {} {}ms{}", method, status.getCode(),
+        elapsedNanos / 1_000_000, status.isOk() || status.getDescription() == null ? "" : " " + status.getDescription()));
   }
 
   /** Failed and slow calls always; a successful one when its draw (0 ≤ draw < OK_SAMPLE) is 0. */

@@ -29,7 +29,7 @@ public final class InputGuard {
 
   /** Throws {@link TallyException} ({@code INVALID_ARGUMENT}) naming the first field that breaks the rule. */
   public static void check(Message message) {
-    check(message, null);
+    check(message, Path.ROOT);
   }
 
   /**
@@ -37,6 +37,8 @@ public final class InputGuard {
    * a request of 500 records walks thousands of fields, and naming each one cost more than checking it.
    */
   private record Path(Path parent, String field, int index, String key) {
+    static final Path ROOT = new Path(null, null, -1, null);
+
     Path field(String name) {
       return new Path(this, name, -1, null);
     }
@@ -49,22 +51,17 @@ public final class InputGuard {
       return new Path(this, null, -1, String.valueOf(k));
     }
 
-    static String of(Path p) {
-      return p == null ? "" : p.toString();
-    }
-
     @Override
     public String toString() {
-      String before = parent == null ? "" : parent.toString();
+      if (parent == null) {
+        return "";
+      }
+      String before = parent.toString();
       if (field != null) {
         return before.isEmpty() ? field : before + "." + field;
       }
       return index >= 0 ? before + "[" + index + "]" : before + "[\"" + key + "\"]";
     }
-  }
-
-  private static Path field(Path parent, String name) {
-    return parent == null ? new Path(null, name, -1, null) : parent.field(name);
   }
 
   /** The problem with {@code s} as a stored string, or {@code null} when it is fine. */
@@ -88,19 +85,19 @@ public final class InputGuard {
     if (message instanceof Timestamp t) {
       if (t.getSeconds() < MIN_TIMESTAMP_SECONDS || t.getSeconds() > MAX_TIMESTAMP_SECONDS
           || t.getNanos() < 0 || t.getNanos() > 999_999_999) {
-        throw invalid(Path.of(path), "must be a time between years 1 and 9999");
+        throw invalid(path.toString(), "must be a time between years 1 and 9999");
       }
       return;
     }
     if (message instanceof Duration d) {
       if (Math.abs(d.getSeconds()) > MAX_DURATION_SECONDS || Math.abs(d.getNanos()) > 999_999_999) {
-        throw invalid(Path.of(path), "must be a duration within 10,000 years");
+        throw invalid(path.toString(), "must be a duration within 10,000 years");
       }
       return;
     }
     for (Map.Entry<FieldDescriptor, Object> e : message.getAllFields().entrySet()) {
       FieldDescriptor f = e.getKey();
-      Path name = field(path, f.getName());
+      Path name = path.field(f.getName());
       if (f.isMapField()) {
         for (Object entry : (List<?>) e.getValue()) {
           checkMapEntry((Message) entry, name);

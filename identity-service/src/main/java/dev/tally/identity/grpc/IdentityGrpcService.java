@@ -7,7 +7,6 @@ import static dev.tally.common.grpc.ProtoTime.odt;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
 import dev.tally.common.error.TallyException;
-import dev.tally.identity.access.Access;
 import dev.tally.identity.access.Names;
 import dev.tally.identity.access.Roles;
 import dev.tally.identity.audit.AuditQueries;

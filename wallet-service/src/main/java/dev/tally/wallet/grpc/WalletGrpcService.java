@@ -1,27 +1,20 @@
 package dev.tally.wallet.grpc;
 
 import static dev.tally.common.grpc.Unary.reply;
-import static dev.tally.common.grpc.ProtoTime.duration;
 import static dev.tally.common.grpc.ProtoTime.odt;
 
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
-import dev.tally.common.error.ErrorMapper;
-import dev.tally.common.ids.PageTokens;
 import dev.tally.common.kafka.ParkedEventsApi;
 import dev.tally.proto.wallet.v1.*;
-import dev.tally.wallet.holds.HoldManager;
 import dev.tally.wallet.sessions.SessionMeter;
 import dev.tally.wallet.sessions.Sessions;
 import dev.tally.wallet.limits.EffectiveLimits;
 import dev.tally.wallet.limits.LimitRequests;
-import dev.tally.wallet.holds.ReserveBatcher;
 import dev.tally.wallet.ledger.Ledger;
 import dev.tally.wallet.wallets.WalletBook;
 import dev.tally.wallet.wallets.WalletManager;
 import io.grpc.stub.StreamObserver;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -36,8 +29,6 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   private final SessionMeter sessionMeter;
   private final dev.tally.wallet.access.BillingAccess access;
   private final WalletManager wallets;
-  private final HoldManager holds;
-  private final ReserveBatcher batcher;
   private final WalletBook book;
   private final Ledger ledger;
   private final ParkedEventsApi parked;
@@ -45,8 +36,7 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
   private final EffectiveLimits limits;
   private final LimitRequests limitRequests;
 
-  public WalletGrpcService(Database db, WalletManager wallets, HoldManager holds, ReserveBatcher batcher,
-      WalletBook book, Ledger ledger, ParkedEventsApi parked, EffectiveLimits limits, LimitRequests limitRequests,
+  public WalletGrpcService(Database db, WalletManager wallets, WalletBook book, Ledger ledger, ParkedEventsApi parked, EffectiveLimits limits, LimitRequests limitRequests,
       Sessions sessions, SessionMeter sessionMeter, dev.tally.wallet.access.BillingAccess access) {
     this.sessions = sessions;
     this.sessionMeter = sessionMeter;
@@ -56,8 +46,6 @@ public final class WalletGrpcService extends WalletServiceGrpc.WalletServiceImpl
     this.limitRequests = limitRequests;
     this.db = db;
     this.wallets = wallets;
-    this.holds = holds;
-    this.batcher = batcher;
     this.book = book;
     this.ledger = ledger;
   }
