@@ -19,6 +19,7 @@ import dev.tally.metering.ingest.UsageIngestor;
 import dev.tally.metering.keys.ApiKeyDirectory;
 import dev.tally.metering.discounts.Discounts;
 import dev.tally.metering.rollups.RollupApplier;
+import dev.tally.metering.rollups.RollupCompactor;
 import dev.tally.metering.rollups.UsageQueries;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -66,6 +67,7 @@ public final class MeteringServiceMain {
     UsageIngestor ingestor = new UsageIngestor(db, catalog, discounts, keys,
         runner.manage(kafka.producer("metering-ingest")), clock, config.maxAge(), config.maxFutureSkew())
         .metrics(registry);
+    runner.manage(new RollupCompactor(db, java.time.Duration.ofSeconds(1))).start();
     TransactionalConsumer rollups = runner.manage(new TransactionalConsumer(db, kafka, "metering-rollups",
         Topics.USAGE, "metering-rollups", new RollupApplier()::apply)).start();
     // Team discounts, from the wallet's state events: usage is priced net when recorded.

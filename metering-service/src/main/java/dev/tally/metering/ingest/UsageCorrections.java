@@ -8,12 +8,12 @@ import dev.tally.common.error.TallyException;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.kafka.AuditTrail;
 import dev.tally.common.kafka.KafkaClients;
-import dev.tally.common.kafka.Topics;
 import dev.tally.common.money.MoneyBounds;
 import dev.tally.common.money.Pricing;
 import dev.tally.metering.catalog.PriceCatalog;
 import dev.tally.metering.discounts.Discounts;
 import dev.tally.metering.keys.ApiKeyDirectory;
+import dev.tally.metering.rollups.UsageDeltas;
 import dev.tally.proto.events.v1.UsageEvent;
 import dev.tally.proto.metering.v1.CorrectUsageRequest;
 import dev.tally.proto.metering.v1.CorrectUsageResponse;
@@ -23,12 +23,11 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.jooq.DSLContext;
 
 /**
  * Voids or amends recorded usage by publishing a correction event ({@code corrects} set) that the wallet turns
- * into a reversal and a replacement, and the rollups into a difference. The corrected event's row is locked,
+ * into a reversal and a replacement; the difference is counted in the rollups in the same transaction. The corrected event's row is locked,
  * so corrections of one event are published in order; what it counts now is kept on that row.
  */
 public final class UsageCorrections {
@@ -109,7 +108,8 @@ public final class UsageCorrections {
               Long.toString(quantity), "before.cost_nanos", Long.toString(previousCost), "after.cost_nanos",
               Long.toString(cost)));
       // Throws UNAVAILABLE in time, which rolls the claim back: the client retries with the same request_id.
-      KafkaClients.sendAndAwait(producer, List.of(new ProducerRecord<>(Topics.USAGE, key.billingAccount(),
+      UsageDeltas.add(tx, List.of(correction));
+      KafkaClients.sendAndAwait(producer, List.of(UsageDeltas.counted(key.billingAccount(),
           correction.toByteArray())), ACK_TIMEOUT);
     }
     return CorrectUsageResponse.newBuilder().setCorrectionEventId(id).setPreviousCostNanos(previousCost)

@@ -10,7 +10,6 @@ import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.kafka.KafkaClients;
-import dev.tally.common.kafka.Topics;
 import dev.tally.common.money.Pricing;
 import dev.tally.metering.discounts.Discounts;
 import dev.tally.common.money.MoneyBounds;
@@ -18,6 +17,7 @@ import dev.tally.metering.catalog.PriceCatalog;
 import dev.tally.metering.db.jooq.tables.records.MetersRecord;
 import dev.tally.metering.db.jooq.tables.records.PricesRecord;
 import dev.tally.metering.keys.ApiKeyDirectory;
+import dev.tally.metering.rollups.UsageDeltas;
 import dev.tally.proto.events.v1.UsageEvent;
 import dev.tally.proto.metering.v1.RecordResult;
 import dev.tally.proto.metering.v1.RecordStatus;
@@ -236,9 +236,11 @@ public final class UsageIngestor {
               .setCurrencyCode(e.getCurrencyCode()).build()
           : rejected(e.getEventId(), Reasons.IDEMPOTENCY_KEY_REUSED);
     }
+    // Counted here, in the claims' transaction: the rollup consumer skips what carries the header.
+    UsageDeltas.add(tx, fresh.stream().map(Candidate::event).toList());
     List<ProducerRecord<String, byte[]>> records = new ArrayList<>(fresh.size());
     for (Candidate c : fresh) {
-      records.add(new ProducerRecord<>(Topics.USAGE, c.event().getBillingAccount(), c.bytes()));
+      records.add(UsageDeltas.counted(c.event().getBillingAccount(), c.bytes()));
     }
     // Throws UNAVAILABLE in time, which rolls the claims back: the client retries with the same ids.
     KafkaClients.sendAndAwait(producer, records, ACK_TIMEOUT);

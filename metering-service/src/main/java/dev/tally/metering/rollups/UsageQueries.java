@@ -1,6 +1,7 @@
 package dev.tally.metering.rollups;
 
 import dev.tally.common.error.Reasons;
+import static dev.tally.metering.db.jooq.Tables.USAGE_DELTAS;
 import static dev.tally.metering.db.jooq.Tables.USAGE_ROLLUPS;
 
 import dev.tally.common.error.TallyException;
@@ -16,12 +17,27 @@ import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
+import org.jooq.Table;
 import org.jooq.impl.DSL;
 import org.jooq.impl.SQLDataType;
 
 /** Usage over time from the rollups: buckets of a minute, hour or day, grouped by the asked dimensions. */
 public final class UsageQueries {
   public static final int MAX_BUCKETS = 1_000;
+
+  /**
+   * The rollups and the deltas not folded into them yet (see {@link UsageDeltas}), under the rollups' own name,
+   * so conditions on {@code USAGE_ROLLUPS} columns apply to both: usage shows as soon as it is recorded.
+   */
+  private static final Table<?> USAGE = DSL.select(USAGE_ROLLUPS.MINUTE, USAGE_ROLLUPS.BILLING_ACCOUNT,
+          USAGE_ROLLUPS.TEAM, USAGE_ROLLUPS.MEMBER, USAGE_ROLLUPS.API_KEY, USAGE_ROLLUPS.METER, USAGE_ROLLUPS.MODEL,
+          USAGE_ROLLUPS.CALLS, USAGE_ROLLUPS.QUANTITY, USAGE_ROLLUPS.SPEND_NANOS, USAGE_ROLLUPS.DISCOUNT_NANOS)
+      .from(USAGE_ROLLUPS)
+      .unionAll(DSL.select(USAGE_DELTAS.MINUTE, USAGE_DELTAS.BILLING_ACCOUNT, USAGE_DELTAS.TEAM, USAGE_DELTAS.MEMBER,
+          USAGE_DELTAS.API_KEY, USAGE_DELTAS.METER, USAGE_DELTAS.MODEL, USAGE_DELTAS.CALLS.cast(SQLDataType.NUMERIC),
+          USAGE_DELTAS.QUANTITY.cast(SQLDataType.NUMERIC), USAGE_DELTAS.SPEND_NANOS.cast(SQLDataType.NUMERIC),
+          USAGE_DELTAS.DISCOUNT_NANOS.cast(SQLDataType.NUMERIC)).from(USAGE_DELTAS))
+      .asTable(USAGE_ROLLUPS.getName());
 
   /** Usage of one group in one bucket. */
   public record Row(OffsetDateTime bucket, String meter, String model, String apiKey, String member, long calls,
@@ -84,7 +100,7 @@ public final class UsageQueries {
     select.add(DSL.sum(USAGE_ROLLUPS.QUANTITY).as("quantity"));
     select.add(DSL.sum(USAGE_ROLLUPS.SPEND_NANOS).as("spend"));
     select.add(DSL.sum(USAGE_ROLLUPS.DISCOUNT_NANOS).as("discount"));
-    return tx.select(select).from(USAGE_ROLLUPS).where(where).groupBy(groupFields).orderBy(DSL.field("bucket"))
+    return tx.select(select).from(USAGE).where(where).groupBy(groupFields).orderBy(DSL.field("bucket"))
         .fetch(UsageQueries::row);
   }
 
@@ -103,7 +119,7 @@ public final class UsageQueries {
             USAGE_ROLLUPS.API_KEY.as("api_key"), USAGE_ROLLUPS.MEMBER.as("member"),
             DSL.sum(USAGE_ROLLUPS.CALLS).as("calls"), DSL.sum(USAGE_ROLLUPS.QUANTITY).as("quantity"),
             DSL.sum(USAGE_ROLLUPS.SPEND_NANOS).as("spend"), DSL.sum(USAGE_ROLLUPS.DISCOUNT_NANOS).as("discount"))
-        .from(USAGE_ROLLUPS).where(subject, USAGE_ROLLUPS.MINUTE.ge(start), USAGE_ROLLUPS.MINUTE.lt(end))
+        .from(USAGE).where(subject, USAGE_ROLLUPS.MINUTE.ge(start), USAGE_ROLLUPS.MINUTE.lt(end))
         .groupBy(DSL.field(DSL.name("bucket")), USAGE_ROLLUPS.MEMBER, USAGE_ROLLUPS.API_KEY, USAGE_ROLLUPS.METER,
             USAGE_ROLLUPS.MODEL)
         .orderBy(DSL.field(DSL.name("bucket")), USAGE_ROLLUPS.MEMBER, USAGE_ROLLUPS.API_KEY, USAGE_ROLLUPS.METER,
@@ -127,10 +143,10 @@ public final class UsageQueries {
 
   public Summary summary(DSLContext tx, Condition subject, OffsetDateTime start, OffsetDateTime end) {
     var r = tx.select(DSL.sum(USAGE_ROLLUPS.CALLS), DSL.sum(USAGE_ROLLUPS.SPEND_NANOS),
-            DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("input_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(0L)),
-            DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("output_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(0L)),
+            DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("input_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(BigDecimal.ZERO)),
+            DSL.sum(DSL.when(USAGE_ROLLUPS.METER.eq("output_tokens"), USAGE_ROLLUPS.QUANTITY).otherwise(BigDecimal.ZERO)),
             DSL.sum(USAGE_ROLLUPS.DISCOUNT_NANOS))
-        .from(USAGE_ROLLUPS)
+        .from(USAGE)
         .where(subject, USAGE_ROLLUPS.MINUTE.ge(start), USAGE_ROLLUPS.MINUTE.lt(end)).fetchOne();
     return new Summary(n(r.value1()), n(r.value2()), n(r.value5()), n(r.value3()), n(r.value4()));
   }
