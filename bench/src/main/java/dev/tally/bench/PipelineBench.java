@@ -90,8 +90,9 @@ public final class PipelineBench {
       BalanceReader readBalance,
       String key, String phase, int total, int batch, int threads) throws Exception {
     long before = readBalance.get();
+    List<RecordUsageRequest> requests = requests(key, phase, total, batch);
     long t0 = System.nanoTime();
-    long cost = recordConcurrently(metering, key, phase, total, batch, threads);
+    long cost = recordConcurrently(metering, requests, threads);
     long acked = System.nanoTime();
     while (readBalance.get() != before - cost) {
       Thread.sleep(5);
@@ -114,9 +115,10 @@ public final class PipelineBench {
     long before = readBalance.get();
     stack.stopWallet();
     int batches = total / batch;
+    List<RecordUsageRequest> requests = requests(key, "apart", total, batch);
     DebitBench.Cpu cpu0 = DebitBench.Cpu.now();
     long t0 = System.nanoTime();
-    long cost = recordConcurrently(metering, key, "apart", total, batch, threads);
+    long cost = recordConcurrently(metering, requests, threads);
     double ingest = batches * batch / secs(System.nanoTime() - t0);
     DebitBench.Cpu cpu1 = DebitBench.Cpu.now();
     stack.startWallet();
@@ -143,19 +145,30 @@ public final class PipelineBench {
         cpu3.jvmSince(cpu2) / 1e3 / debited, cpu3.postgresSince(cpu2) / 1e3 / debited, ingest / debit);
   }
 
-  /** {@code total / batch} RecordUsage calls by {@code threads} clients as fast as acknowledged; their cost. */
-  private static long recordConcurrently(MeteringServiceGrpc.MeteringServiceBlockingStub metering, String key,
-      String phase, int total, int batch, int threads) throws Exception {
+  /**
+   * The {@code total / batch} RecordUsage requests of a phase, built before it is timed: the load client
+   * shares the machine, and what it costs to build them is not what the service costs to take them.
+   */
+  private static List<RecordUsageRequest> requests(String key, String phase, int total, int batch) {
+    List<RecordUsageRequest> out = new ArrayList<>();
+    for (int b = 0; b < total / batch; b++) {
+      out.add(request(key, phase + "-" + b, batch));
+    }
+    return out;
+  }
+
+  /** The requests sent by {@code threads} clients, each as soon as the previous was acknowledged; their cost. */
+  private static long recordConcurrently(MeteringServiceGrpc.MeteringServiceBlockingStub metering,
+      List<RecordUsageRequest> requests, int threads) throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {
-      int batches = total / batch;
       List<Future<Long>> futures = new ArrayList<>();
       for (int t = 0; t < threads; t++) {
         int thread = t;
         futures.add(pool.submit(() -> {
           long cost = 0;
-          for (int b = thread; b < batches; b += threads) {
-            cost += record(metering, key, phase + "-" + b, batch);
+          for (int b = thread; b < requests.size(); b += threads) {
+            cost += record(metering, requests.get(b));
           }
           return cost;
         }));
@@ -181,16 +194,20 @@ public final class PipelineBench {
     }
   }
 
-  /** One RecordUsage call of {@code size} records; returns their cost. */
-  private static long record(MeteringServiceGrpc.MeteringServiceBlockingStub metering, String key, String batchId,
-      int size) {
+  /** A RecordUsage request of {@code size} records, occurring now. */
+  private static RecordUsageRequest request(String key, String batchId, int size) {
     RecordUsageRequest.Builder req = RecordUsageRequest.newBuilder();
     for (int i = 0; i < size; i++) {
       req.addRecords(UsageRecord.newBuilder().setEventId(batchId + "-" + i).setApiKey(key)
           .setMeter("output_tokens").setQuantity(100).setOccurredAt(ProtoTime.ts(Instant.now())));
     }
+    return req.build();
+  }
+
+  /** One RecordUsage call; returns its records' cost. */
+  private static long record(MeteringServiceGrpc.MeteringServiceBlockingStub metering, RecordUsageRequest request) {
     long cost = 0;
-    for (RecordResult r : metering.recordUsage(req.build()).getResultsList()) {
+    for (RecordResult r : metering.recordUsage(request).getResultsList()) {
       cost += r.getCostNanos();
     }
     return cost;
@@ -232,7 +249,7 @@ public final class PipelineBench {
       if (wait > 0) {
         Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
       }
-      cumulative += record(metering, key, "paced-" + sent, size);
+      cumulative += record(metering, request(key, "paced-" + sent, size));
       acked.add(new long[] {System.nanoTime(), before - cumulative});
       sent++;
     }

@@ -111,6 +111,26 @@ class UsagePipelineTest {
     assertEquals(Status.Code.PERMISSION_DENIED, denied.getStatus().getCode());
   }
 
+  /** Pricing caches discounts; a change the consumer commits applies to the very next call all the same. */
+  @Test
+  void aDiscountChangeAppliesToTheNextRecordedUsage() {
+    Setup s = f.setup("disc-change", 10 * DOLLAR);
+    String w = s.team().getWallet();
+    Instant now = Instant.now();
+    assertEquals(600_000L, f.recordUsage(record("dc-1", s.key(), "output_tokens", 1_000, now)).getResults(0)
+        .getNetCostNanos());
+    f.wallet(Caller.PLATFORM).setDiscount(SetDiscountRequest.newBuilder().setWallet(w).setDiscountBasisPoints(2_000)
+        .build());
+    f.awaitDiscountKnown(w, 2_000);
+    assertEquals(480_000L, f.recordUsage(record("dc-2", s.key(), "output_tokens", 1_000, now)).getResults(0)
+        .getNetCostNanos());
+    f.wallet(Caller.PLATFORM).setDiscount(SetDiscountRequest.newBuilder().setWallet(w).setDiscountBasisPoints(0)
+        .build());
+    f.awaitDiscountKnown(w, 0);
+    assertEquals(600_000L, f.recordUsage(record("dc-3", s.key(), "output_tokens", 1_000, now)).getResults(0)
+        .getNetCostNanos());
+  }
+
   @Test
   void discountAndGrantOrderApplyToRecordedUsage() {
     Setup s = f.setup("disc", 10 * DOLLAR);

@@ -9,7 +9,6 @@ import com.google.protobuf.Parser;
 import dev.tally.common.db.jooq.tables.records.RequestLogRecord;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -66,16 +65,17 @@ public final class Idempotency {
 
   /** Protobuf bytes with map entries in a stable order, so equal messages hash equally. */
   public static byte[] deterministicBytes(Message message) {
+    // Straight into an array of the exact size (a stream would allocate a 4 KiB buffer per message).
+    byte[] bytes = new byte[message.getSerializedSize()];
+    CodedOutputStream out = CodedOutputStream.newInstance(bytes);
+    out.useDeterministicSerialization();
     try {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream(message.getSerializedSize());
-      CodedOutputStream out = CodedOutputStream.newInstance(bytes);
-      out.useDeterministicSerialization();
       message.writeTo(out);
-      out.flush();
-      return bytes.toByteArray();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+    out.checkNoSpaceLeft();
+    return bytes;
   }
 
   public static byte[] sha256(byte[] data) {

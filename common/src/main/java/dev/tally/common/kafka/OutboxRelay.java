@@ -50,6 +50,16 @@ public final class OutboxRelay implements AutoCloseable {
     worker.wake();
   }
 
+  /**
+   * For {@code Database.afterCommit}: wakes the relay when the committing thread appended to the outbox (a
+   * wake after every commit made the relay query an empty outbox after each RecordUsage).
+   */
+  public void wakeIfAppended() {
+    if (Outbox.takeAppended()) {
+      wake();
+    }
+  }
+
   /** Relays until the outbox is empty; returns how many rows were shipped. */
   public int drain() {
     int total = 0;

@@ -125,4 +125,45 @@ class OutboxRelayTest {
       assertEquals(List.of("live-1"), ids);
     }
   }
+
+  /** Only a commit that appended wakes the relay: most commits of a service append nothing. */
+  @Test
+  void aCommitWakesTheRelayOnlyWhenItAppended() throws Exception {
+    String topic = TestInfra.unique("outbox-wake");
+    clients.ensureTopics(Set.of(topic));
+    try (KafkaProducer<String, byte[]> producer = clients.producer("outbox-wake");
+        OutboxRelay relay = new OutboxRelay(db, producer, Duration.ofMinutes(5), "wake").start();
+        KafkaConsumer<String, byte[]> consumer = clients.consumer("outbox-wake-reader", TestInfra.unique("g"))) {
+      consumer.subscribe(List.of(topic));
+      db.afterCommit(relay::wakeIfAppended); // as the services wire it
+      Outbox.takeAppended(); // what earlier tests appended on this thread without the hook
+      List<String> ids = new ArrayList<>();
+      long until = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+      while (System.nanoTime() < until) { // the relay settles into its 5-minute idle wait; the group joins
+        consumer.poll(Duration.ofMillis(200)).forEach(r -> ids.add("early"));
+      }
+      // A row written past Outbox.append, then a commit that appended nothing: no wake, nothing shipped.
+      db.transaction(tx -> tx.dsl().insertInto(OUTBOX).set(OUTBOX.TOPIC, topic).set(OUTBOX.RECORD_KEY, "teams/w")
+          .set(OUTBOX.PAYLOAD, event("unannounced").toByteArray()).execute());
+      db.transaction(tx -> tx.dsl().selectOne().fetch());
+      until = System.nanoTime() + Duration.ofSeconds(1).toNanos();
+      while (System.nanoTime() < until) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+          ids.add(IdentityEvent.parseFrom(r.value()).getEventId());
+        }
+      }
+      assertEquals(List.of(), ids, "commits that appended nothing left the relay asleep");
+      db.transaction(tx -> {
+        Outbox.append(tx.dsl(), topic, "teams/w", event("announced"));
+        return null;
+      });
+      until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (ids.size() < 2 && System.nanoTime() < until) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+          ids.add(IdentityEvent.parseFrom(r.value()).getEventId());
+        }
+      }
+      assertEquals(List.of("unannounced", "announced"), ids, "the appending commit woke it");
+    }
+  }
 }

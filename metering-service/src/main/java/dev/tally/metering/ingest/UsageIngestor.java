@@ -86,12 +86,14 @@ public final class UsageIngestor {
 
   public List<RecordResult> record(Caller caller, List<UsageRecord> records) {
     List<RecordResult> results = recordAll(caller, records);
-    if (registry != null) {
+    if (registry != null) { // one counter lookup per result and reason, not per record
+      Map<RecordStatus, Map<String, Integer>> counts = new java.util.EnumMap<>(RecordStatus.class);
       for (RecordResult r : results) {
-        registry.counter("tally.usage.records", "result",
-            r.getStatus().name().substring("RECORD_STATUS_".length()).toLowerCase(java.util.Locale.ROOT),
-            "reason", r.getReason()).increment();
+        counts.computeIfAbsent(r.getStatus(), k -> new HashMap<>()).merge(r.getReason(), 1, Integer::sum);
       }
+      counts.forEach((status, reasons) -> reasons.forEach((reason, n) -> registry.counter("tally.usage.records",
+          "result", status.name().substring("RECORD_STATUS_".length()).toLowerCase(java.util.Locale.ROOT),
+          "reason", reason).increment(n)));
     }
     return results;
   }
@@ -156,10 +158,10 @@ public final class UsageIngestor {
 
   /**
    * The events to publish, priced at their team's net price (each carries its discount, see
-   * {@link Discounts}, read for all the call's teams in one query) and their payload hash.
+   * {@link Discounts}, read for all the call's teams at once) and their payload hash.
    */
   private List<Candidate> candidates(List<Valid> valid, Instant now) {
-    Map<String, Integer> bps = discounts.of(db.dsl(), valid.stream().map(v -> v.key().billingAccount())
+    Map<String, Integer> bps = discounts.recent(db.dsl(), valid.stream().map(v -> v.key().billingAccount())
         .collect(java.util.stream.Collectors.toSet()));
     com.google.protobuf.Timestamp recordedAt = ProtoTime.ts(now);
     List<Candidate> out = new ArrayList<>(valid.size());
