@@ -70,7 +70,7 @@ public final class MeteringServiceMain {
         .metrics(registry);
     runner.manage(new RollupCompactor(db, java.time.Duration.ofSeconds(1))).start();
     TransactionalConsumer rollups = runner.manage(new TransactionalConsumer(db, kafka, "metering-rollups",
-        Topics.USAGE, "metering-rollups", new RollupApplier()::apply)).start();
+        Topics.USAGE, "metering-rollups", new RollupApplier())).start();
     // Team discounts, from the wallet's state events: usage is priced net when recorded.
     TransactionalConsumer walletStates = runner.manage(new TransactionalConsumer(db, kafka, "metering-discounts",
         Topics.WALLET, "metering-discounts", discounts::apply)).start();

@@ -65,7 +65,20 @@ public final class TransactionalConsumer implements AutoCloseable {
 
     /** Called in the parking transaction of a record this handler could not apply (e.g. to emit an event). */
     default void parked(DSLContext tx, ConsumerRecord<String, byte[]> record, String error) {}
+
+    /**
+     * Whether applying {@code record} changes nothing (it is not this handler's business, from its headers or
+     * key alone). A batch of only such records commits no transaction: its offsets are stored with the next
+     * batch that does, or after {@link TransactionalConsumer#IGNORED_OFFSETS_EVERY}; after a restart they are
+     * read and ignored again.
+     */
+    default boolean ignores(ConsumerRecord<String, byte[]> record) {
+      return false;
+    }
   }
+
+  /** Longest a worker goes without storing the offsets of records its handler ignores, by default. */
+  public static final Duration IGNORED_OFFSETS_EVERY = Duration.ofSeconds(5);
 
   /**
    * A record's protobuf payload; an unreadable one fails as bad data, so the consumer parks it (never skips
@@ -102,6 +115,7 @@ public final class TransactionalConsumer implements AutoCloseable {
   private final Queue<Worker> seekRequests = new ConcurrentLinkedQueue<>();
   private List<Worker> workers = List.of();
   private int workerCount = 1;
+  private Duration ignoredOffsetsEvery = IGNORED_OFFSETS_EVERY;
   private volatile long backlog;
   private volatile long progressAtNanos = System.nanoTime();
 
@@ -131,6 +145,12 @@ public final class TransactionalConsumer implements AutoCloseable {
       throw new IllegalArgumentException("workers must be within 1..64, got " + n);
     }
     this.workerCount = n;
+    return this;
+  }
+
+  /** How long a worker may go without storing the offsets of ignored records (before {@link #start}). */
+  public TransactionalConsumer ignoredOffsetsEvery(Duration every) {
+    this.ignoredOffsetsEvery = every;
     return this;
   }
 
@@ -291,6 +311,10 @@ public final class TransactionalConsumer implements AutoCloseable {
     private volatile int acceptedEpoch;
     private volatile boolean busy;
     private Duration backoff = MIN_BACKOFF;
+    /** The last ignored record per partition not yet stored, read in epoch {@link #ignoredEpoch}. */
+    private final Map<Integer, ConsumerRecord<String, byte[]>> ignored = new HashMap<>();
+    private int ignoredEpoch = -1;
+    private long storedAtNanos = System.nanoTime();
 
     Worker(int index, String name) {
       this.index = index;
@@ -363,7 +387,20 @@ public final class TransactionalConsumer implements AutoCloseable {
           if (stale) {
             continue;
           }
-          applyIsolating(merged);
+          if (ignoredEpoch != first.epoch()) { // read before a seek: read again from the stored offsets
+            ignored.clear();
+            ignoredEpoch = first.epoch();
+          }
+          if (ignoresAll(merged) && System.nanoTime() - storedAtNanos < ignoredOffsetsEvery.toNanos()) {
+            merged.forEach(r -> ignored.put(r.partition(), r));
+          } else {
+            if (!ignored.isEmpty()) { // their offsets go with this batch (applying them changes nothing)
+              merged.addAll(0, ignored.values());
+              ignored.clear();
+            }
+            applyIsolating(merged);
+            storedAtNanos = System.nanoTime();
+          }
           progressed();
           backoff = MIN_BACKOFF;
         } catch (RuntimeException | LinkageError | OutOfMemoryError e) {
@@ -384,6 +421,15 @@ public final class TransactionalConsumer implements AutoCloseable {
     public String toString() {
       return group + "-worker-" + index;
     }
+  }
+
+  private boolean ignoresAll(List<ConsumerRecord<String, byte[]>> batch) {
+    for (ConsumerRecord<String, byte[]> r : batch) {
+      if (!handler.ignores(r)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Commits {@code batch}, or, when it holds bad data, every good record of it and parks each bad one. */

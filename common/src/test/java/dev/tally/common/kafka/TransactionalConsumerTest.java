@@ -172,4 +172,57 @@ class TransactionalConsumerTest {
           () -> applied(topic) == 1 && !consumer.stalled(Duration.ofSeconds(2)));
     }
   }
+
+  /**
+   * Records the handler ignores commit no transaction of their own: their offsets go with the next batch it
+   * applies, and a consumer started after that reads neither them nor what was applied again.
+   */
+  @Test
+  void ignoredRecordsCommitNothingUntilABatchThatIsApplied() throws Exception {
+    String topic = TestInfra.unique("ignored");
+    clients.ensureTopics(Set.of(topic));
+    List<String> skips = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      skips.add("skip-" + i);
+    }
+    send(topic, skips.toArray(String[]::new));
+    AtomicInteger ignoredSeen = new AtomicInteger();
+    AtomicInteger applies = new AtomicInteger();
+    Recorder recorder = new Recorder();
+    TransactionalConsumer.BatchHandler handler = new TransactionalConsumer.BatchHandler() {
+      @Override
+      public boolean ignores(ConsumerRecord<String, byte[]> r) {
+        boolean skip = new String(r.value(), StandardCharsets.UTF_8).startsWith("skip-");
+        if (skip) {
+          ignoredSeen.incrementAndGet();
+        }
+        return skip;
+      }
+
+      @Override
+      public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
+        applies.incrementAndGet();
+        recorder.apply(tx, records.stream().filter(r -> !ignores(r)).toList());
+      }
+    };
+    String group = TestInfra.unique("g");
+    var offsets = dev.tally.common.db.jooq.Tables.CONSUMER_OFFSETS;
+    try (TransactionalConsumer consumer = new TransactionalConsumer(db, clients, group, topic, group, handler)
+        .ignoredOffsetsEvery(Duration.ofMinutes(10)).start()) {
+      Await.until("the ignored records read", Duration.ofSeconds(30), () -> ignoredSeen.get() >= 50);
+      assertEquals(0, applies.get(), "no transaction for records the handler ignores");
+      assertEquals(0, db.dsl().fetchCount(offsets, offsets.CONSUMER_GROUP.eq(group)), "no offsets stored yet");
+      send(topic, topic + "-real-1");
+      Await.until("applied", Duration.ofSeconds(30), () -> applied(topic + "-real-") == 1);
+      assertEquals(51L, db.dsl().select(org.jooq.impl.DSL.max(offsets.NEXT_OFFSET)).from(offsets)
+          .where(offsets.CONSUMER_GROUP.eq(group)).fetchOne().value1(), "stored past the ignored records");
+    }
+    int seenBefore = ignoredSeen.get();
+    send(topic, topic + "-real-2");
+    try (TransactionalConsumer again = new TransactionalConsumer(db, clients, group, topic, group, handler).start()) {
+      Await.until("the next record applied", Duration.ofSeconds(30), () -> applied(topic + "-real-") == 2);
+    }
+    assertEquals(seenBefore, ignoredSeen.get(), "the restarted consumer did not read the ignored records again");
+    assertEquals(2, applied(topic + "-real-"), "each applied record once");
+  }
 }

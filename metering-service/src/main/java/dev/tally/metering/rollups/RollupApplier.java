@@ -21,16 +21,23 @@ import org.jooq.DSLContext;
  * counted here, each event once (claimed by billing account and id in the batch's transaction), so the rollups
  * agree with the ledger however often an event is delivered.
  */
-public final class RollupApplier {
+public final class RollupApplier implements TransactionalConsumer.BatchHandler {
   private static final String[] CLAIM_TYPES = {"text", "text"};
   private static final String CLAIM = "insert into rolled_events (billing_account, event_id) select * from "
       + ColumnArrays.unnest(CLAIM_TYPES) + " on conflict do nothing returning billing_account, event_id";
 
+  /** What its publisher counted already: most batches are only that, and then commit nothing. */
+  @Override
+  public boolean ignores(ConsumerRecord<String, byte[]> record) {
+    return record.headers().lastHeader(UsageDeltas.COUNTED_HEADER) != null;
+  }
+
   /** Counts the batch's events not counted before: two statements whatever the batch holds. */
+  @Override
   public void apply(DSLContext tx, List<ConsumerRecord<String, byte[]>> records) {
     Map<String, UsageEvent> events = new LinkedHashMap<>();
     for (ConsumerRecord<String, byte[]> r : records) {
-      if (r.headers().lastHeader(UsageDeltas.COUNTED_HEADER) != null) {
+      if (ignores(r)) {
         continue;
       }
       UsageEvent e = TransactionalConsumer.parse(r, UsageEvent.parser(), "usage");
