@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Enforces the {@link InputGuard} rule and the protovalidate rules declared in the contracts on every
+ * Enforces the {@link InputGuard} rules and the protovalidate rules declared in the contracts on every
  * request message before a handler sees it. A violation fails the call with {@code INVALID_ARGUMENT}, a {@code BadRequest} naming each field
  * and reason {@code INVALID_ARGUMENT}. Must sit inside {@link ErrorMappingInterceptor}.
  */
@@ -44,7 +44,7 @@ public final class ValidationInterceptor implements ServerInterceptor {
 
   /** Throws {@link TallyException} listing every violated field of {@code message}. */
   public void validate(Message message) {
-    InputGuard.check(message);
+    List<TallyException.FieldViolation> identifiers = InputGuard.checkStorage(message);
     ValidationResult result;
     try {
       result = validator.validate(message);
@@ -52,7 +52,7 @@ public final class ValidationInterceptor implements ServerInterceptor {
       throw new IllegalStateException("validation rules of " + message.getDescriptorForType().getFullName()
           + " cannot be evaluated: " + e.getMessage(), e);
     }
-    if (result.isSuccess()) {
+    if (result.isSuccess() && identifiers.isEmpty()) {
       return;
     }
     List<TallyException.FieldViolation> violations = new ArrayList<>();
@@ -60,6 +60,7 @@ public final class ValidationInterceptor implements ServerInterceptor {
       build.buf.validate.Violation proto = violation.toProto();
       violations.add(new TallyException.FieldViolation(path(proto.getField()), proto.getMessage()));
     }
+    violations.addAll(identifiers);
     TallyException.FieldViolation first = violations.getFirst();
     throw new TallyException(
         Status.Code.INVALID_ARGUMENT,

@@ -42,4 +42,27 @@ class InputGuardTest {
         .addRecords(fine("b")).addRecords(fine("c").setOccurredAt(Timestamp.newBuilder().setSeconds(-1L << 40)))
         .build()));
   }
+
+  /** Identifiers (declared with the contracts' {@code identifier} option) hold only {@code [A-Za-z0-9._:-]}. */
+  @Test
+  void identifiersHoldOnlyTheirCharacters() {
+    assertDoesNotThrow(() -> InputGuard.check(RecordUsageRequest.newBuilder()
+        .addRecords(fine("Batch-7_run:3.a")).build()));
+    for (String bad : new String[] {"a b", "fix-1~void-1", "é", "a/b", "a+b"}) {
+      assertEquals("records[1].event_id", refusedField(RecordUsageRequest.newBuilder().addRecords(fine("ok"))
+          .addRecords(fine(bad)).build()), bad);
+    }
+    assertEquals("request_id", fieldOf(() -> InputGuard.check(dev.tally.proto.metering.v1.CorrectUsageRequest
+        .newBuilder().setEventId("e").setRequestId("r~1").build())));
+    assertDoesNotThrow(() -> InputGuard.check(dev.tally.proto.metering.v1.CorrectUsageRequest.newBuilder()
+        .setEventId("e").build()), "an empty identifier is protovalidate's to judge");
+    // Fields without the option keep any text.
+    assertDoesNotThrow(() -> InputGuard.check(RecordUsageRequest.newBuilder()
+        .addRecords(fine("a").setModel("gpt 4o / mini ~ é")).build()));
+  }
+
+  private static String fieldOf(org.junit.jupiter.api.function.Executable call) {
+    TallyException e = assertThrows(TallyException.class, call);
+    return e.metadata().get("field");
+  }
 }
