@@ -70,6 +70,22 @@ class UsagePipelineTest {
     assertEquals(6_000_000L + 3_000_000L, f.usageDebits(s.team().getWallet()));
   }
 
+  /** An id repeated within one request: the first takes the claim, the copy is answered against it. */
+  @Test
+  void anIdRepeatedInOneRequestIsChargedOnce() {
+    Setup s = f.setup("repeat", 10 * DOLLAR);
+    Instant now = Instant.now();
+    RecordUsageResponse r = f.recordUsage(record("rp-1", s.key(), "output_tokens", 1_000, now),
+        record("rp-1", s.key(), "output_tokens", 1_000, now), record("rp-2", s.key(), "output_tokens", 1_000, now),
+        record("rp-2", s.key(), "output_tokens", 2_000, now));
+    assertResult(r.getResults(0), RecordStatus.RECORD_STATUS_ACCEPTED, "");
+    assertResult(r.getResults(1), RecordStatus.RECORD_STATUS_DUPLICATE, "");
+    assertEquals(600_000L, r.getResults(1).getCostNanos());
+    assertResult(r.getResults(2), RecordStatus.RECORD_STATUS_ACCEPTED, "");
+    assertResult(r.getResults(3), RecordStatus.RECORD_STATUS_REJECTED, "IDEMPOTENCY_KEY_REUSED");
+    f.awaitBalance(s.team().getWallet(), 10 * DOLLAR - 2 * 600_000L);
+  }
+
   @Test
   void aConflictingReplayIsRejectedAndNotCharged() {
     Setup s = f.setup("conflict", 10 * DOLLAR);

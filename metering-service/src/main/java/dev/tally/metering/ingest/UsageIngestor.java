@@ -1,7 +1,5 @@
 package dev.tally.metering.ingest;
 
-import static dev.tally.metering.db.jooq.Tables.INGESTED;
-
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.ColumnArrays;
 import dev.tally.common.db.Database;
@@ -181,9 +179,19 @@ public final class UsageIngestor {
     return out;
   }
 
+  /** An event's identity in the ingest log. */
+  private record EventKey(String account, String eventId) {
+    static EventKey of(UsageEvent e) {
+      return new EventKey(e.getBillingAccount(), e.getEventId());
+    }
+  }
+
+  /** What an event id was accepted as: its payload hash, list cost and discount. */
+  private record Accepted(byte[] hash, long cost, long discount) {}
+
   private void claimAndPublish(DSLContext tx, List<Candidate> candidates, RecordResult[] results) {
     // One statement from arrays whatever the batch size (a rendered multi-row insert cost more than the rest).
-    java.util.Set<String> claimed = new java.util.HashSet<>();
+    java.util.Set<EventKey> claimed = new java.util.HashSet<>();
     String[] types = {"text", "text", "bytea", "bigint", "bigint", "bytea", "bigint"};
     tx.connection(c -> {
       try (var ps = c.prepareStatement("insert into ingested (billing_account, event_id, payload_hash, cost_nanos, "
@@ -194,15 +202,14 @@ public final class UsageIngestor {
             k.bytes(), k.event().getQuantity()});
         try (var rs = ps.executeQuery()) {
           while (rs.next()) {
-            claimed.add(rs.getString(1) + "|" + rs.getString(2));
+            claimed.add(new EventKey(rs.getString(1), rs.getString(2)));
           }
         }
       }
     });
-    Map<String, org.jooq.Record3<byte[], Long, Long>> existing = new HashMap<>();
-    List<Candidate> repeated = candidates.stream()
-        .filter(c -> !claimed.contains(c.event().getBillingAccount() + "|" + c.event().getEventId())).toList();
-    if (!repeated.isEmpty()) { // a retried batch: what each repeated id was accepted as, in one read
+    Map<EventKey, Accepted> existing = new HashMap<>();
+    if (claimed.size() < candidates.size()) { // a retried batch: what each repeated id was accepted as, in one read
+      List<Candidate> repeated = candidates.stream().filter(c -> !claimed.contains(EventKey.of(c.event()))).toList();
       tx.connection(c -> {
         try (var ps = c.prepareStatement("select i.billing_account, i.event_id, i.payload_hash, i.cost_nanos, "
             + "i.discount_nanos from ingested i join " + ColumnArrays.unnest("text", "text")
@@ -211,30 +218,32 @@ public final class UsageIngestor {
               k -> new Object[] {k.event().getBillingAccount(), k.event().getEventId()});
           try (var rs = ps.executeQuery()) {
             while (rs.next()) {
-              existing.put(rs.getString(1) + "|" + rs.getString(2), tx.newRecord(INGESTED.PAYLOAD_HASH,
-                  INGESTED.COST_NANOS, INGESTED.DISCOUNT_NANOS).values(rs.getBytes(3), rs.getLong(4), rs.getLong(5)));
+              existing.put(new EventKey(rs.getString(1), rs.getString(2)),
+                  new Accepted(rs.getBytes(3), rs.getLong(4), rs.getLong(5)));
             }
           }
         }
       });
     }
-    List<Candidate> fresh = new ArrayList<>();
+    boolean allNew = claimed.size() == candidates.size();
+    List<Candidate> fresh = new ArrayList<>(claimed.size());
     for (Candidate c : candidates) {
       UsageEvent e = c.event();
-      String k = e.getBillingAccount() + "|" + e.getEventId();
+      EventKey k = EventKey.of(e);
       if (claimed.remove(k)) { // the first of a repeated id in one request takes the claim
         fresh.add(c);
         results[c.index()] = RecordResult.newBuilder().setEventId(e.getEventId())
             .setStatus(RecordStatus.RECORD_STATUS_ACCEPTED).setCostNanos(e.getCostNanos())
             .setNetCostNanos(e.getCostNanos() - e.getDiscountNanos()).setCurrencyCode(e.getCurrencyCode()).build();
-        existing.putIfAbsent(k, tx.newRecord(INGESTED.PAYLOAD_HASH, INGESTED.COST_NANOS, INGESTED.DISCOUNT_NANOS)
-            .values(c.hash(), e.getCostNanos(), e.getDiscountNanos()));
+        if (!allNew) { // a later record of this request may repeat the id
+          existing.putIfAbsent(k, new Accepted(c.hash(), e.getCostNanos(), e.getDiscountNanos()));
+        }
         continue;
       }
-      var prior = existing.get(k);
-      results[c.index()] = Arrays.equals(prior.value1(), c.hash())
+      Accepted prior = existing.get(k);
+      results[c.index()] = Arrays.equals(prior.hash(), c.hash())
           ? RecordResult.newBuilder().setEventId(e.getEventId()).setStatus(RecordStatus.RECORD_STATUS_DUPLICATE)
-              .setCostNanos(prior.value2()).setNetCostNanos(prior.value2() - prior.value3())
+              .setCostNanos(prior.cost()).setNetCostNanos(prior.cost() - prior.discount())
               .setCurrencyCode(e.getCurrencyCode()).build()
           : rejected(e.getEventId(), Reasons.IDEMPOTENCY_KEY_REUSED);
     }
