@@ -65,7 +65,7 @@ public final class IdentityServiceMain {
     kafka.ensureTopics(Topics.ALL);
     OutboxRelay relay = runner.manage(
         new OutboxRelay(db, runner.manage(kafka.producer("identity-outbox")), Duration.ofSeconds(1), "identity"));
-    db.afterCommit(relay::wakeIfAppended);
+    relay.wakeOnAppends();
     relay.metrics(registry).start();
     InvitationMailer mailer = InvitationMailer.NONE;
     if (config.smtp().enabled()) {

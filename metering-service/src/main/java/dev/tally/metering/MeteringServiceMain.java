@@ -55,7 +55,7 @@ public final class MeteringServiceMain {
     // The outbox carries the audit events of price changes (usage itself is published before the claims commit).
     dev.tally.common.kafka.OutboxRelay relay = runner.manage(new dev.tally.common.kafka.OutboxRelay(db,
         runner.manage(kafka.producer("metering-outbox")), java.time.Duration.ofSeconds(1), "metering"));
-    db.afterCommit(relay::wakeIfAppended);
+    relay.wakeOnAppends();
     relay.metrics(registry).start();
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());
     ManagedChannel identity = NettyChannelBuilder.forTarget(config.identityTarget()).usePlaintext()
@@ -63,8 +63,7 @@ public final class MeteringServiceMain {
     runner.manage(identity::shutdownNow);
     ApiKeyDirectory keys = new ApiKeyDirectory(identity, signer);
     PriceCatalog catalog = new PriceCatalog();
-    Discounts discounts = new Discounts();
-    db.afterCommit(discounts::afterCommit);
+    Discounts discounts = new Discounts().newGenerationOnChanges(db);
     UsageIngestor ingestor = new UsageIngestor(db, catalog, discounts, keys,
         runner.manage(kafka.producer("metering-ingest")), clock, config.maxAge(), config.maxFutureSkew())
         .metrics(registry);

@@ -74,7 +74,7 @@ public final class WalletServiceMain {
     kafka.ensureTopics(Topics.ALL);
     OutboxRelay relay = runner.manage(
         new OutboxRelay(db, runner.manage(kafka.producer("wallet-outbox")), Duration.ofSeconds(1), "wallet"));
-    db.afterCommit(relay::wakeIfAppended);
+    relay.wakeOnAppends();
     relay.metrics(registry).start();
 
     CallerSigner signer = new CallerSigner(config.internalAuthKey(), Clock.systemUTC());

@@ -78,11 +78,7 @@ public final class ColumnArrays {
     long[] longs = new long[values.length];
     for (int i = 0; i < values.length; i++) {
       if (values[i] == null) {
-        StringBuilder sb = new StringBuilder(values.length * 8).append('{');
-        for (int j = 0; j < values.length; j++) {
-          sb.append(j == 0 ? "" : ",").append(values[j] == null ? "NULL" : values[j].toString());
-        }
-        ps.setString(index, sb.append('}').toString());
+        ps.setString(index, textArray(values));
         return;
       }
       longs[i] = ((Number) values[i]).longValue();

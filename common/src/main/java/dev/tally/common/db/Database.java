@@ -36,6 +36,16 @@ public final class Database implements AutoCloseable {
   private final DSLContext dsl;
   private final DatabaseConfig config;
   private final List<Runnable> afterCommit = new CopyOnWriteArrayList<>();
+  /** Hooks that run only after a transaction that {@link #mark marked} their tag. */
+  private final List<java.util.Map.Entry<Object, Runnable>> afterMarkedCommit = new CopyOnWriteArrayList<>();
+
+  /** What this thread's running transaction marked, and how deep in transactions it is. */
+  private static final class Marks {
+    int depth;
+    final java.util.Set<Object> tags = new java.util.HashSet<>();
+  }
+
+  private static final ThreadLocal<Marks> MARKS = ThreadLocal.withInitial(Marks::new);
 
   private Database(HikariDataSource dataSource, DatabaseConfig config) {
     this.dataSource = dataSource;
@@ -107,9 +117,34 @@ public final class Database implements AutoCloseable {
    * statements are limited to the time left, and an already expired call does no work at all.
    */
   public <T> T transaction(TransactionalCallable<T> work) {
-    T result = transactionWithoutHooks(work);
+    Marks marks = MARKS.get();
+    if (marks.depth++ == 0) {
+      marks.tags.clear(); // what a rolled-back transaction marked is forgotten
+    }
+    T result;
+    try {
+      result = transactionWithoutHooks(work);
+    } finally {
+      marks.depth--;
+    }
     afterCommit.forEach(Runnable::run);
+    if (marks.depth == 0 && !marks.tags.isEmpty()) {
+      for (var hook : afterMarkedCommit) {
+        if (marks.tags.contains(hook.getKey())) {
+          hook.getValue().run();
+        }
+      }
+      marks.tags.clear();
+    }
     return result;
+  }
+
+  /**
+   * Marks this thread's running transaction with {@code tag}: when it commits, the hooks registered for that
+   * tag with {@link #afterCommitOf} run (e.g. the outbox relay is woken only by transactions that appended).
+   */
+  public static void mark(Object tag) {
+    MARKS.get().tags.add(tag);
   }
 
   /**
@@ -121,9 +156,14 @@ public final class Database implements AutoCloseable {
     return transaction(tx -> Idempotency.once(tx.dsl(), caller.key(), method, requestId, request, parser, work));
   }
 
-  /** Runs {@code hook} after every committed transaction (e.g. to wake the outbox relay). */
+  /** Runs {@code hook} after every committed transaction. */
   public void afterCommit(Runnable hook) {
     afterCommit.add(hook);
+  }
+
+  /** Runs {@code hook} after every committed transaction {@link #mark marked} with {@code tag}. */
+  public void afterCommitOf(Object tag, Runnable hook) {
+    afterMarkedCommit.add(java.util.Map.entry(tag, hook));
   }
 
   /**

@@ -12,7 +12,6 @@ import dev.tally.proto.options.v1.Options;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -113,7 +112,8 @@ public final class InputGuard {
       }
       return;
     }
-    for (FieldDescriptor f : fieldsRead(message.getDescriptorForType())) {
+    for (FieldRead read : fieldsRead(message.getDescriptorForType())) {
+      FieldDescriptor f = read.field();
       if (f.isRepeated()) {
         int n = message.getRepeatedFieldCount(f);
         if (n == 0) {
@@ -125,34 +125,30 @@ public final class InputGuard {
           if (f.isMapField()) {
             checkMapEntry((Message) value, name, identifiers);
           } else {
-            checkValue(f, value, name.index(i), identifiers);
+            checkValue(value, read.identifier(), name.index(i), identifiers);
           }
         }
       } else if (f.getJavaType() == FieldDescriptor.JavaType.STRING || message.hasField(f)) {
-        checkValue(f, message.getField(f), path.field(f.getName()), identifiers); // unset: ""
+        checkValue(message.getField(f), read.identifier(), path.field(f.getName()), identifiers); // unset: ""
       }
     }
   }
+
+  /** A field the rule reads, and whether the contract declares it {@code (tally.options.v1.field).identifier}. */
+  private record FieldRead(FieldDescriptor field, boolean identifier) {}
 
   /**
    * Per message type, the fields the rule reads (strings and messages, maps and lists of them), found once:
    * walking every field of every message ({@code getAllFields}, a sorted map each) cost more than the checks.
    */
-  private static final Map<Descriptor, FieldDescriptor[]> FIELDS_READ = new ConcurrentHashMap<>();
+  private static final Map<Descriptor, FieldRead[]> FIELDS_READ = new ConcurrentHashMap<>();
 
-  /** The fields declared {@code (tally.options.v1.field).identifier}, found with each type's plan. */
-  private static final Set<FieldDescriptor> IDENTIFIERS = ConcurrentHashMap.newKeySet();
-
-  private static FieldDescriptor[] fieldsRead(Descriptor type) {
+  private static FieldRead[] fieldsRead(Descriptor type) {
     return FIELDS_READ.computeIfAbsent(type, t -> t.getFields().stream()
         .filter(f -> f.getJavaType() == FieldDescriptor.JavaType.STRING
             || f.getJavaType() == FieldDescriptor.JavaType.MESSAGE)
-        .peek(f -> {
-          if (f.getOptions().getExtension(Options.field).getIdentifier()) {
-            IDENTIFIERS.add(f);
-          }
-        })
-        .toArray(FieldDescriptor[]::new));
+        .map(f -> new FieldRead(f, f.getOptions().getExtension(Options.field).getIdentifier()))
+        .toArray(FieldRead[]::new));
   }
 
   /**
@@ -183,18 +179,17 @@ public final class InputGuard {
       }
     }
     Path entryName = name.key(key);
-    FieldDescriptor valueField = entry.getDescriptorForType().findFieldByNumber(2);
-    checkValue(valueField, value, entryName, identifiers);
+    checkValue(value, false, entryName, identifiers);
   }
 
-  private static void checkValue(FieldDescriptor f, Object value, Path name,
+  private static void checkValue(Object value, boolean identifier, Path name,
       List<TallyException.FieldViolation> identifiers) {
     if (value instanceof String s) {
       String problem = stringProblem(s);
       if (problem != null) {
         throw invalid(name.toString(), problem);
       }
-      if (IDENTIFIERS.contains(f) && !isIdentifier(s)) {
+      if (identifier && !isIdentifier(s)) {
         identifiers.add(new TallyException.FieldViolation(ErrorMapper.clip(name.toString(), 200),
             "must contain only letters, digits and the characters . _ : -"));
       }

@@ -3,23 +3,12 @@ package dev.tally.common.kafka;
 import static dev.tally.common.db.jooq.Tables.OUTBOX;
 
 import com.google.protobuf.Message;
+import dev.tally.common.db.Database;
 import org.jooq.DSLContext;
 
 /** Appends events to the transactional outbox of the current transaction; {@link OutboxRelay} ships them. */
 public final class Outbox {
-  /** Set when this thread appends; its commit then wakes the relay (most commits append nothing). */
-  private static final ThreadLocal<Boolean> APPENDED = new ThreadLocal<>();
-
   private Outbox() {}
-
-  /** Whether this thread appended since it last asked (then its commit has something for the relay). */
-  static boolean takeAppended() {
-    if (APPENDED.get() == null) {
-      return false;
-    }
-    APPENDED.remove();
-    return true;
-  }
 
   /** One event to append. */
   public record Entry(String topic, String key, Message event) {}
@@ -34,7 +23,7 @@ public final class Outbox {
       insert = insert.values(e.topic(), e.key(), e.event().toByteArray());
     }
     insert.execute();
-    APPENDED.set(Boolean.TRUE);
+    Database.mark(Outbox.class); // its commit wakes the relay (see OutboxRelay#wakeOnAppends)
   }
 
   public static void append(DSLContext tx, String topic, String key, Message event) {
@@ -43,6 +32,6 @@ public final class Outbox {
         .set(OUTBOX.RECORD_KEY, key)
         .set(OUTBOX.PAYLOAD, event.toByteArray())
         .execute();
-    APPENDED.set(Boolean.TRUE);
+    Database.mark(Outbox.class); // its commit wakes the relay (see OutboxRelay#wakeOnAppends)
   }
 }

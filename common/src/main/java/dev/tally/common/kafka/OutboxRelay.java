@@ -51,13 +51,12 @@ public final class OutboxRelay implements AutoCloseable {
   }
 
   /**
-   * For {@code Database.afterCommit}: wakes the relay when the committing thread appended to the outbox (a
-   * wake after every commit made the relay query an empty outbox after each RecordUsage).
+   * Wakes the relay after each transaction of its database that appended to the outbox (a wake after every
+   * commit made it query an empty outbox after each RecordUsage).
    */
-  public void wakeIfAppended() {
-    if (Outbox.takeAppended()) {
-      wake();
-    }
+  public OutboxRelay wakeOnAppends() {
+    db.afterCommitOf(Outbox.class, this::wake);
+    return this;
   }
 
   /** Relays until the outbox is empty; returns how many rows were shipped. */

@@ -65,4 +65,25 @@ class DatabaseTest {
         () -> db.transaction(tx -> tx.dsl().execute("select pg_sleep(5)"))));
     assertEquals("57014", e.sqlState()); // query_canceled by statement_timeout
   }
+
+  /** A tagged hook runs after a commit that marked its tag, never after one that did not or that rolled back. */
+  @Test
+  void markedHooksRunOnlyAfterTheCommitThatMarked() {
+    Object tag = new Object();
+    java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+    db.afterCommitOf(tag, runs::incrementAndGet);
+    db.transaction(tx -> tx.dsl().selectOne().fetch());
+    assertEquals(0, runs.get(), "unmarked");
+    db.transaction(tx -> {
+      Database.mark(tag);
+      return db.transaction(inner -> inner.dsl().selectOne().fetch()); // a nested one keeps the outer's marks
+    });
+    assertEquals(1, runs.get(), "marked, once");
+    assertThrows(IllegalStateException.class, () -> db.transaction(tx -> {
+      Database.mark(tag);
+      throw new IllegalStateException("rolled back");
+    }));
+    db.transaction(tx -> tx.dsl().selectOne().fetch());
+    assertEquals(1, runs.get(), "what a rolled-back transaction marked is forgotten");
+  }
 }

@@ -116,12 +116,7 @@ class OutboxRelayTest {
       });
       relay.wake(); // without it the relay would sleep for its 5-minute idle wait
       List<String> ids = new ArrayList<>();
-      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (ids.isEmpty() && System.nanoTime() < until) {
-        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          ids.add(IdentityEvent.parseFrom(r.value()).getEventId());
-        }
-      }
+      read(consumer, ids, 1, Duration.ofSeconds(30));
       assertEquals(List.of("live-1"), ids);
     }
   }
@@ -135,35 +130,32 @@ class OutboxRelayTest {
         OutboxRelay relay = new OutboxRelay(db, producer, Duration.ofMinutes(5), "wake").start();
         KafkaConsumer<String, byte[]> consumer = clients.consumer("outbox-wake-reader", TestInfra.unique("g"))) {
       consumer.subscribe(List.of(topic));
-      db.afterCommit(relay::wakeIfAppended); // as the services wire it
-      Outbox.takeAppended(); // what earlier tests appended on this thread without the hook
+      relay.wakeOnAppends(); // as the services wire it
       List<String> ids = new ArrayList<>();
-      long until = System.nanoTime() + Duration.ofSeconds(2).toNanos();
-      while (System.nanoTime() < until) { // the relay settles into its 5-minute idle wait; the group joins
-        consumer.poll(Duration.ofMillis(200)).forEach(r -> ids.add("early"));
-      }
+      read(consumer, ids, Integer.MAX_VALUE, Duration.ofSeconds(2)); // the relay idles, the group joins
       // A row written past Outbox.append, then a commit that appended nothing: no wake, nothing shipped.
       db.transaction(tx -> tx.dsl().insertInto(OUTBOX).set(OUTBOX.TOPIC, topic).set(OUTBOX.RECORD_KEY, "teams/w")
           .set(OUTBOX.PAYLOAD, event("unannounced").toByteArray()).execute());
       db.transaction(tx -> tx.dsl().selectOne().fetch());
-      until = System.nanoTime() + Duration.ofSeconds(1).toNanos();
-      while (System.nanoTime() < until) {
-        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          ids.add(IdentityEvent.parseFrom(r.value()).getEventId());
-        }
-      }
+      read(consumer, ids, Integer.MAX_VALUE, Duration.ofSeconds(1));
       assertEquals(List.of(), ids, "commits that appended nothing left the relay asleep");
       db.transaction(tx -> {
         Outbox.append(tx.dsl(), topic, "teams/w", event("announced"));
         return null;
       });
-      until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (ids.size() < 2 && System.nanoTime() < until) {
-        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          ids.add(IdentityEvent.parseFrom(r.value()).getEventId());
-        }
-      }
+      read(consumer, ids, 2, Duration.ofSeconds(30));
       assertEquals(List.of("unannounced", "announced"), ids, "the appending commit woke it");
+    }
+  }
+
+  /** Adds the event ids {@code consumer} reads to {@code ids} until it holds {@code want} or {@code within} passed. */
+  private static void read(KafkaConsumer<String, byte[]> consumer, List<String> ids, int want, Duration within)
+      throws Exception {
+    long until = System.nanoTime() + within.toNanos();
+    while (ids.size() < want && System.nanoTime() < until) {
+      for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+        ids.add(IdentityEvent.parseFrom(r.value()).getEventId());
+      }
     }
   }
 }

@@ -4,6 +4,7 @@ import static dev.tally.metering.db.jooq.Tables.DISCOUNTS;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.tally.common.db.Database;
 import dev.tally.common.kafka.TransactionalConsumer;
 import dev.tally.proto.events.v1.WalletEvent;
 import java.time.Duration;
@@ -38,15 +39,11 @@ public final class Discounts {
   private final Cache<Cached, Integer> recent = Caffeine.newBuilder().maximumSize(100_000)
       .expireAfterWrite(SHARED_STALENESS).build();
   private final AtomicLong generation = new AtomicLong();
-  /** Set on the consumer's thread when a batch changes a discount; its commit starts another generation. */
-  private final ThreadLocal<Boolean> changing = ThreadLocal.withInitial(() -> false);
 
-  /** To run after every commit of the service's database (see {@code Database.afterCommit}). */
-  public void afterCommit() {
-    if (changing.get()) {
-      changing.set(false);
-      generation.incrementAndGet();
-    }
+  /** Starts a generation after each commit of {@code db} that changed a discount. */
+  public Discounts newGenerationOnChanges(Database db) {
+    db.afterCommitOf(this, generation::incrementAndGet);
+    return this;
   }
 
   /** Keeps the newest discount of each wallet in a batch of wallet.v1 events (older versions lose). */
@@ -67,11 +64,10 @@ public final class Discounts {
     }
     Map<String, Integer> before = of(tx, newest.keySet());
     for (WalletEvent e : newest.values()) {
-      if (before.getOrDefault(e.getWallet(), 0) != e.getStateChanged().getDiscountBasisPoints()
-          && !changing.get()) {
-        // Before the commit too: a call in between caches what it read under this generation, not the next.
+      if (before.getOrDefault(e.getWallet(), 0) != e.getStateChanged().getDiscountBasisPoints()) {
+        // Now and after the commit: a call in between caches what it read under this generation, not the next.
         generation.incrementAndGet();
-        changing.set(true);
+        Database.mark(this);
       }
       tx.insertInto(DISCOUNTS).set(DISCOUNTS.BILLING_ACCOUNT, e.getWallet())
           .set(DISCOUNTS.BASIS_POINTS, e.getStateChanged().getDiscountBasisPoints())

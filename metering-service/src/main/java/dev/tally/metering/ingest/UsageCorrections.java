@@ -27,8 +27,9 @@ import org.jooq.DSLContext;
 
 /**
  * Voids or amends recorded usage by publishing a correction event ({@code corrects} set) that the wallet turns
- * into a reversal and a replacement; the difference is counted in the rollups in the same transaction. The corrected event's row is locked,
- * so corrections of one event are published in order; what it counts now is kept on that row.
+ * into a reversal and a replacement; the difference is counted in the rollups in the same transaction. The
+ * corrected event's row is locked, so corrections of one event are published in order; what it counts now is
+ * kept on that row.
  */
 public final class UsageCorrections {
   /** How long after recording usage may be corrected. */

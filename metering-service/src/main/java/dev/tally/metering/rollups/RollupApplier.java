@@ -17,7 +17,7 @@ import org.jooq.DSLContext;
 
 /**
  * Counts in the rollups the usage on {@code usage.v1} that its publisher did not count: what metering records
- * it counts itself ({@link UsageDeltas#COUNTED_HEADER}); what others publish (the wallet's metered sessions) is
+ * it counts itself ({@link UsageDeltas#countedByPublisher}); what others publish (the wallet's metered sessions) is
  * counted here, each event once (claimed by billing account and id in the batch's transaction), so the rollups
  * agree with the ledger however often an event is delivered.
  */
@@ -29,7 +29,7 @@ public final class RollupApplier implements TransactionalConsumer.BatchHandler {
   /** What its publisher counted already: most batches are only that, and then commit nothing. */
   @Override
   public boolean ignores(ConsumerRecord<String, byte[]> record) {
-    return record.headers().lastHeader(UsageDeltas.COUNTED_HEADER) != null;
+    return UsageDeltas.countedByPublisher(record);
   }
 
   /** Counts the batch's events not counted before: two statements whatever the batch holds. */

@@ -13,6 +13,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
@@ -22,12 +23,12 @@ import org.jooq.DSLContext;
  * Usage counted in the transaction that claims it: RecordUsage and CorrectUsage add their events' per-minute
  * sums to {@code usage_deltas} (append-only, so concurrent calls never wait on a shared row) and
  * {@link RollupCompactor} folds them into the rollups. Counting where an event is claimed makes it count
- * exactly once without a second claim per event; events published with {@link #COUNTED_HEADER} are therefore
+ * exactly once without a second claim per event; events published by {@link #counted} are therefore
  * skipped by the rollup consumer, which counts only what others publish.
  */
 public final class UsageDeltas {
   /** Kafka header on usage events already counted by their publisher. */
-  public static final String COUNTED_HEADER = "tally-counted";
+  static final String COUNTED_HEADER = "tally-counted";
 
   private static final String[] TYPES =
       {"timestamptz", "text", "text", "text", "text", "text", "text", "bigint", "bigint", "bigint", "bigint"};
@@ -55,6 +56,11 @@ public final class UsageDeltas {
   /** The {@code usage.v1} record of an event counted with {@link #add}: the rollup consumer skips it. */
   public static ProducerRecord<String, byte[]> counted(String billingAccount, byte[] event) {
     return new ProducerRecord<>(Topics.USAGE, null, billingAccount, event, COUNTED);
+  }
+
+  /** Whether {@code record} was published by {@link #counted}, its event counted already. */
+  public static boolean countedByPublisher(ConsumerRecord<String, byte[]> record) {
+    return record.headers().lastHeader(COUNTED_HEADER) != null;
   }
 
   /** Adds the per-minute sums of {@code events} (each counted once by the caller's claim) in one statement. */
