@@ -176,6 +176,40 @@ final class WalletFixture implements AutoCloseable {
     walletChannel = NettyChannelBuilder.forAddress("localhost", wallet.server().port()).usePlaintext().build();
   }
 
+  /** Another wallet service on the same database and clock: a second replica, as a deployment runs them. */
+  final class Replica implements AutoCloseable {
+    private final ServiceRunner replicaRunner = new ServiceRunner();
+    private final ManagedChannel channel;
+
+    private Replica() throws Exception {
+      var running = WalletServiceMain.start(walletConfig, replicaRunner, clock);
+      channel = NettyChannelBuilder.forAddress("localhost", running.server().port()).usePlaintext().build();
+    }
+
+    dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.WalletInternalServiceBlockingStub internal() {
+      return dev.tally.proto.wallet.v1.WalletInternalServiceGrpc.newBlockingStub(channel)
+          .withCallCredentials(signer.credentials(dev.tally.common.auth.Caller.PLATFORM))
+          .withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    void deposit(String wallet, long nanos, String reference) {
+      WalletServiceGrpc.newBlockingStub(channel).withCallCredentials(signer.credentials(
+          dev.tally.common.auth.Caller.PLATFORM)).withDeadlineAfter(30, TimeUnit.SECONDS)
+          .deposit(DepositRequest.newBuilder().setWallet(wallet).setAmountNanos(nanos).setCurrencyCode("USD")
+              .setExternalReference(reference).build());
+    }
+
+    @Override
+    public void close() {
+      channel.shutdownNow();
+      replicaRunner.closeAll();
+    }
+  }
+
+  Replica startReplica() throws Exception {
+    return new Replica();
+  }
+
   @Override
   public void close() {
     identityChannel.shutdownNow();

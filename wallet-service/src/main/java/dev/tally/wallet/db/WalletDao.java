@@ -52,7 +52,37 @@ public final class WalletDao {
 
   /** Locks several wallets in name order (one order for every caller: no deadlocks). */
   public List<WalletsRecord> lockAll(DSLContext tx, Collection<String> names) {
-    return tx.selectFrom(WALLETS).where(WALLETS.NAME.in(names)).orderBy(WALLETS.NAME).forUpdate().fetch();
+    // Plain JDBC with one array parameter: the same prepared statement whatever the number of wallets, and
+    // no query rendered per call (jOOQ's rendering and mapping of this row were a tenth of a reservation's CPU).
+    List<WalletsRecord> out = new java.util.ArrayList<>(names.size());
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement(LOCK_ALL)) {
+        ps.setArray(1, c.createArrayOf("text", names.toArray()));
+        try (var rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.add(walletRow(rs));
+          }
+        }
+      }
+    });
+    return out;
+  }
+
+  private static final org.jooq.Field<?>[] WALLET_FIELDS = WALLETS.fields();
+  private static final String LOCK_ALL = "select " + java.util.Arrays.stream(WALLET_FIELDS)
+      .map(f -> f.getName()).collect(java.util.stream.Collectors.joining(", "))
+      + " from wallets where name = any(?) order by name for update";
+
+  /** A wallets row read by {@link #LOCK_ALL} as a record in the state jOOQ's fetch leaves it (nothing changed). */
+  @SuppressWarnings("unchecked")
+  private static WalletsRecord walletRow(java.sql.ResultSet rs) throws java.sql.SQLException {
+    WalletsRecord r = new WalletsRecord();
+    for (int i = 0; i < WALLET_FIELDS.length; i++) {
+      org.jooq.Field<Object> f = (org.jooq.Field<Object>) WALLET_FIELDS[i];
+      r.set(f, rs.getObject(i + 1, f.getType()));
+    }
+    r.changed(false);
+    return r;
   }
 
   public void store(DSLContext tx, WalletsRecord wallet) {
@@ -358,6 +388,33 @@ public final class WalletDao {
             w.merge(r.value3(), amount, Long::sum);
           }
         });
+    return out;
+  }
+
+  /**
+   * When time alone next changes each wallet's money: the earliest expiry of its pending holds and of its
+   * live grants (absent when it has neither), one read by index whatever the number of holds.
+   */
+  public Map<String, OffsetDateTime> nextExpiryOf(DSLContext tx, Collection<String> wallets) {
+    Map<String, OffsetDateTime> out = new java.util.HashMap<>();
+    if (wallets.isEmpty()) {
+      return out;
+    }
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("select u.w, least((select min(h.expire_time) from holds h where h.wallet = u.w "
+          + "and h.state = 'pending'), (select min(g.expire_time) from grants g where g.wallet = u.w "
+          + "and g.remaining > 0)) from unnest(?::text[]) as u(w)")) {
+        ps.setArray(1, c.createArrayOf("text", wallets.toArray()));
+        try (var rs = ps.executeQuery()) {
+          while (rs.next()) {
+            OffsetDateTime at = rs.getObject(2, OffsetDateTime.class);
+            if (at != null) {
+              out.put(rs.getString(1), at);
+            }
+          }
+        }
+      }
+    });
     return out;
   }
 

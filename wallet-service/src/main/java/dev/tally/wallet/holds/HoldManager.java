@@ -9,7 +9,6 @@ import dev.tally.wallet.db.UsageLineDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.usage.UsageLine;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
-import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.ledger.Ledger;
 import dev.tally.wallet.usage.Charges;
@@ -20,7 +19,15 @@ import dev.tally.wallet.wallets.WalletBook;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.jooq.DSLContext;
 
 /**
@@ -29,15 +36,26 @@ import org.jooq.DSLContext;
  * the wallet's row lock, so two Reserves can never spend the same money.
  */
 public final class HoldManager {
+  /** Wallets whose admission state a replica keeps in memory by default (a few hundred bytes each). */
+  public static final long DEFAULT_CACHED_WALLETS = 100_000;
+
   private final WalletBook book;
   private final WalletDao wallets;
   private final Ledger ledger;
   private final UsageLineDao lines;
   private final Charges charges;
   private final WalletEvents events;
+  private final AdmissionCache cache;
 
   public HoldManager(WalletBook book, WalletDao wallets, UsageLineDao lines, Ledger ledger, Charges charges,
       WalletEvents events) {
+    this(book, wallets, lines, ledger, charges, events, DEFAULT_CACHED_WALLETS);
+  }
+
+  /** {@code cachedWallets}: how many wallets' admission state this replica keeps in memory at most. */
+  public HoldManager(WalletBook book, WalletDao wallets, UsageLineDao lines, Ledger ledger, Charges charges,
+      WalletEvents events, long cachedWallets) {
+    this.cache = new AdmissionCache(cachedWallets);
     this.book = book;
     this.lines = lines;
     this.wallets = wallets;
@@ -52,30 +70,34 @@ public final class HoldManager {
   public record Request(String wallet, long amount, String apiKey, String member, Duration ttl) {}
 
   /**
-   * A wallet locked for a batch of reservations, with what its decisions read (once per batch, for every
-   * wallet of the batch at once, then kept current in memory as holds are added): its limits with their
-   * windows' spend, the amounts held per limited subject (only for wallets with limits: the wallet's total
-   * held is a column, so a wallet without limits never reads its pending holds) and its balance.
+   * A wallet locked for a batch of reservations, with what its decisions read (from this replica's memory
+   * when it still describes the wallet, else read once per batch for all such wallets at once, then kept
+   * current in memory as holds are added): its limits with their windows' spend, the amounts held per limited
+   * subject (only for wallets with limits: the wallet's total held is a column, so a wallet without limits
+   * never reads its pending holds) and its balance.
    */
   public static final class Locked {
     final WalletsRecord wallet;
     final List<Snapshot.LimitState> limits;
-    final java.util.Map<String, Long> heldBySubject;
+    final Map<String, Long> heldBySubject;
     final long balance;
-    final List<HoldsRecord> added = new java.util.ArrayList<>();
+    final List<HoldsRecord> added = new ArrayList<>();
     boolean changed;
+    /** The first moment time alone changes what was read (a window ends, a hold or grant expires). */
+    Instant validUntil;
 
-    Locked(WalletsRecord wallet, List<Snapshot.LimitState> limits, java.util.Map<String, Long> heldBySubject,
-        long balance, boolean changed) {
+    Locked(WalletsRecord wallet, List<Snapshot.LimitState> limits, Map<String, Long> heldBySubject, long balance,
+        boolean changed, Instant validUntil) {
       this.wallet = wallet;
       this.limits = limits;
       this.heldBySubject = heldBySubject;
       this.balance = balance;
       this.changed = changed;
+      this.validUntil = validUntil;
     }
 
     /** Counts a new hold the way {@link WalletDao#pendingHeldBySubject} counts stored ones. */
-    void held(Request r) {
+    void held(Request r, HoldsRecord hold) {
       heldBySubject.merge(wallet.getName(), r.amount(), Long::sum);
       if (r.member() != null && !r.member().isEmpty()) {
         heldBySubject.merge(r.member(), r.amount(), Long::sum);
@@ -83,30 +105,90 @@ public final class HoldManager {
       if (r.apiKey() != null && !r.apiKey().isEmpty()) {
         heldBySubject.merge(r.apiKey(), r.amount(), Long::sum);
       }
+      Instant expires = hold.getExpireTime().toInstant();
+      if (expires.isBefore(validUntil)) {
+        validUntil = expires;
+      }
     }
   }
 
   /**
-   * Locks the wallets of a batch of reservations (created when not seen yet: a team's creation may still be
-   * on its way) in name order and reads what their decisions need, with a fixed number of statements
-   * whatever their number.
+   * Locks the wallets of a batch of reservations in name order (created first when not known yet: a team's
+   * creation may still be on its way) and gets what their decisions need: from this replica's memory for
+   * wallets whose rows it still describes (see {@link AdmissionCache}), else read with a fixed number of
+   * statements for all the others together, after their housekeeping.
    */
-  public java.util.Map<String, Locked> lockAll(DSLContext tx, java.util.Collection<String> walletNames) {
-    java.util.TreeSet<String> names = new java.util.TreeSet<>(walletNames);
-    book.ensureAll(tx, names);
+  public Map<String, Locked> lockAll(DSLContext tx, Collection<String> walletNames) {
+    TreeSet<String> names = new TreeSet<>(walletNames);
+    if (!cache.allKnown(names)) {
+      book.ensureAll(tx, names);
+    }
     List<WalletsRecord> rows = wallets.lockAll(tx, names);
-    java.util.Set<WalletsRecord> housekept = new java.util.HashSet<>(book.housekeepAll(tx, rows));
-    List<Snapshot> snapshots = book.snapshotAll(tx, rows);
-    List<String> limited = snapshots.stream().filter(sn -> !sn.limits().isEmpty()).map(sn -> sn.wallet().getName())
-        .toList();
-    java.util.Map<String, java.util.Map<String, Long>> held = wallets.pendingHeldBySubject(tx, limited);
-    java.util.Map<String, Locked> out = new java.util.LinkedHashMap<>();
-    for (Snapshot sn : snapshots) {
-      String name = sn.wallet().getName();
-      out.put(name, new Locked(sn.wallet(), sn.limits(), held.getOrDefault(name, new java.util.HashMap<>()),
-          sn.balance(), housekept.contains(sn.wallet())));
+    Instant now = book.now();
+    Map<String, Locked> out = new LinkedHashMap<>();
+    List<WalletsRecord> stale = new ArrayList<>();
+    for (WalletsRecord row : rows) {
+      AdmissionCache.Entry e = cache.fresh(row, now);
+      if (e == null) {
+        stale.add(row);
+        out.put(row.getName(), null); // keeps name order
+      } else {
+        out.put(row.getName(), new Locked(row, e.limits(), new HashMap<>(e.heldBySubject()), e.balance(), false,
+            e.validUntil()));
+      }
+    }
+    if (!stale.isEmpty()) {
+      read(tx, stale).forEach(l -> out.put(l.wallet.getName(), l));
     }
     return out;
+  }
+
+  /** The admission state of wallets not known in memory, read after their housekeeping. */
+  private List<Locked> read(DSLContext tx, List<WalletsRecord> rows) {
+    Set<WalletsRecord> housekept = new HashSet<>(book.housekeepAll(tx, rows));
+    List<Snapshot> snapshots = book.snapshotAll(tx, rows);
+    List<String> names = rows.stream().map(WalletsRecord::getName).toList();
+    List<String> limited = snapshots.stream().filter(sn -> !sn.limits().isEmpty()).map(sn -> sn.wallet().getName())
+        .toList();
+    Map<String, Map<String, Long>> held = wallets.pendingHeldBySubject(tx, limited);
+    Map<String, OffsetDateTime> expiries = wallets.nextExpiryOf(tx, names);
+    List<Locked> out = new ArrayList<>(rows.size());
+    for (Snapshot sn : snapshots) {
+      WalletsRecord w = sn.wallet();
+      String name = w.getName();
+      out.add(new Locked(w, sn.limits(), held.getOrDefault(name, new HashMap<>()), sn.balance(),
+          housekept.contains(w), validUntil(w, sn, expiries.get(name))));
+    }
+    return out;
+  }
+
+  /** The first moment after which time alone changes a wallet's admission state. */
+  private static Instant validUntil(WalletsRecord w, Snapshot sn, OffsetDateTime nextExpiry) {
+    Instant until = Instant.MAX;
+    for (Snapshot.LimitState l : sn.limits()) {
+      if (l.resetTime() != null && l.resetTime().toInstant().isBefore(until)) {
+        until = l.resetTime().toInstant();
+      }
+    }
+    if (nextExpiry != null && nextExpiry.toInstant().isBefore(until)) {
+      until = nextExpiry.toInstant();
+    }
+    if (w.getPlan() != null && w.getPlanPeriodEnd() != null && w.getPlanPeriodEnd().toInstant().isBefore(until)) {
+      until = w.getPlanPeriodEnd().toInstant();
+    }
+    return until;
+  }
+
+  /**
+   * Keeps in memory the admission state a committed batch left its wallets in (their rows' versions as
+   * stored by {@link #finishAll}), so the next batch for them reads nothing but their rows. Called only after
+   * the batch's transaction committed: what a rolled-back one decided is never remembered.
+   */
+  public void remember(Collection<Locked> committed) {
+    for (Locked l : committed) {
+      cache.put(l.wallet.getName(), new AdmissionCache.Entry(l.wallet.getVersion(), l.balance, l.limits,
+          l.heldBySubject, l.validUntil));
+    }
   }
 
   /**
@@ -122,7 +204,7 @@ public final class HoldManager {
     String walletName = w.getName();
     Instant now = book.now();
     AdmissionRules.Request request = new AdmissionRules.Request(r.amount(), r.member(), r.apiKey());
-    List<AdmissionRules.Limit> limits = new java.util.ArrayList<>(locked.limits.size());
+    List<AdmissionRules.Limit> limits = new ArrayList<>(locked.limits.size());
     for (AdmissionRules.Limit l : AdmissionRules.resolveDefaults(AdmissionLimits.of(locked.limits), request)) {
       limits.add(l.withHeld(locked.heldBySubject.getOrDefault(l.subject(), 0L)));
     }
@@ -141,7 +223,7 @@ public final class HoldManager {
     hold.setCreateTime(book.nowOdt());
     locked.added.add(hold);
     w.setHeld(w.getHeld() + r.amount());
-    locked.held(r);
+    locked.held(r, hold);
     // A soft-mode wallet reserves only while a gateway has no state of it yet: tell the gateways.
     locked.changed |= "soft".equals(w.getAdmissionMode());
     // Suspension applies from the next request on: available at or below the threshold.
@@ -159,8 +241,8 @@ public final class HoldManager {
    * wallet made Kafka the largest cost of admission. The next state event (usage, settle, deposit) carries
    * the held amount; a soft-mode wallet (reserving only while a gateway has no state of it) always emits.
    */
-  public void finishAll(DSLContext tx, java.util.Collection<Locked> batch) {
-    List<HoldsRecord> added = new java.util.ArrayList<>();
+  public void finishAll(DSLContext tx, Collection<Locked> batch) {
+    List<HoldsRecord> added = new ArrayList<>();
     batch.forEach(l -> added.addAll(l.added));
     wallets.insertHolds(tx, added);
     book.afterChangeAll(tx, batch.stream().filter(l -> l.changed).map(l -> l.wallet).toList());

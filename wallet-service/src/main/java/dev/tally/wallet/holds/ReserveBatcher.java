@@ -156,7 +156,7 @@ public final class ReserveBatcher implements AutoCloseable {
   private void decide(List<Pending> batch) {
     List<Runnable> completions = new ArrayList<>();
     try {
-      db.transaction(tx -> {
+      Map<String, HoldManager.Locked> committed = db.transaction(tx -> {
         completions.clear();
         Map<String, HoldManager.Locked> locked = holds.lockAll(tx.dsl(),
             batch.stream().map(p -> p.call().reservation().wallet()).toList());
@@ -165,8 +165,9 @@ public final class ReserveBatcher implements AutoCloseable {
               : decideOne(tx.dsl(), locked.get(p.call().reservation().wallet()), p.call()));
         }
         holds.finishAll(tx.dsl(), locked.values());
-        return null;
+        return locked;
       });
+      holds.remember(committed.values());
       completions.forEach(Runnable::run);
     } catch (Exception e) {
       for (Pending p : batch) {
