@@ -50,7 +50,8 @@ public final class Database implements AutoCloseable {
   private Database(HikariDataSource dataSource, DatabaseConfig config) {
     this.dataSource = dataSource;
     this.config = config;
-    this.dsl = DSL.using(dataSource, SQLDialect.POSTGRES, new Settings().withExecuteLogging(false));
+    this.dsl = DSL.using(new org.jooq.impl.DefaultConfiguration().set(new PooledConnections(dataSource))
+        .set(SQLDialect.POSTGRES).set(new Settings().withExecuteLogging(false)));
   }
 
   /** Opens the pool and, when configured, migrates the schema to the latest version. */
@@ -66,6 +67,8 @@ public final class Database implements AutoCloseable {
     hikari.setValidationTimeout(Math.min(config.connectionTimeout().toMillis(), 5_000));
     hikari.setIdleTimeout(600_000);
     hikari.setMaxLifetime(1_800_000);
+    // Every connection is handed out at this level, so jOOQ can be told without asking the server.
+    hikari.setTransactionIsolation(PooledConnections.ISOLATION_NAME);
     hikari.setConnectionInitSql("set search_path to " + config.schema() + ", public");
     hikari.addDataSourceProperty("options", "-c statement_timeout=" + config.statementTimeout().toMillis());
     hikari.addDataSourceProperty("reWriteBatchedInserts", "true");
@@ -186,7 +189,8 @@ public final class Database implements AutoCloseable {
     long acquireMs = Math.max(1, Math.min(remainingMs - ANSWER_MARGIN_MS, config.connectionTimeout().toMillis()));
     try (java.sql.Connection connection = ((com.zaxxer.hikari.pool.HikariPool) dataSource.getHikariPoolMXBean())
         .getConnection(acquireMs)) {
-      return DSL.using(connection, SQLDialect.POSTGRES, dsl.settings()).transactionResult(tx -> {
+      DSLContext own = DSL.using(PooledConnections.wrap(connection), SQLDialect.POSTGRES, dsl.settings());
+      return own.transactionResult(tx -> {
         tx.dsl().execute("set local statement_timeout = " + Math.max(1, timeoutMs));
         return work.run(tx);
       });

@@ -17,11 +17,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class DatabaseTest {
+  private static DatabaseConfig config;
   private static Database db;
 
   @BeforeAll
   static void open() {
-    db = Database.open(TestInfra.newDatabase(DatabaseTest.class, "probe"), "probe", null);
+    config = TestInfra.newDatabase(DatabaseTest.class, "probe");
+    db = Database.open(config, "probe", null);
   }
 
   @AfterAll
@@ -35,6 +37,24 @@ class DatabaseTest {
     String name = db.dsl().select(field("name", String.class)).from(table("probe.probe")).where(field("id").eq(1L))
         .fetchOne(0, String.class);
     assertEquals("a", name);
+  }
+
+  @Test
+  void connectionsAreHandedOutAtTheIsolationTheyReportWithoutAskingTheServer() {
+    String database = db.dsl().fetchValue(field("current_database()", String.class));
+    db.dsl().execute("alter database \"" + database + "\" set default_transaction_isolation = 'serializable'");
+    try (Database fresh = Database.open(config, "probe", null)) { // a new pool on the same database
+      // New sessions start serializable now; the pool puts each connection back to READ COMMITTED, which is
+      // what the connection tells jOOQ (PooledConnections) instead of sending SHOW TRANSACTION ISOLATION LEVEL.
+      String inTransaction = fresh.<String>transaction(tx -> tx.dsl().fetch("show transaction_isolation")
+          .get(0).get(0, String.class));
+      assertEquals("read committed", inTransaction);
+      int reported = fresh.<Integer>transaction(tx -> tx.dsl().connectionResult(
+          java.sql.Connection::getTransactionIsolation));
+      assertEquals(java.sql.Connection.TRANSACTION_READ_COMMITTED, reported);
+    } finally {
+      db.dsl().execute("alter database \"" + database + "\" reset default_transaction_isolation");
+    }
   }
 
   @Test

@@ -246,7 +246,8 @@ public final class HoldManager {
     batch.forEach(l -> added.addAll(l.added));
     wallets.insertHolds(tx, added);
     book.afterChangeAll(tx, batch.stream().filter(l -> l.changed).map(l -> l.wallet).toList());
-    wallets.storeAll(tx, batch.stream().filter(l -> !l.changed && !l.added.isEmpty()).map(l -> l.wallet).toList());
+    wallets.storeHeldAll(tx, batch.stream().filter(l -> !l.changed && !l.added.isEmpty()).map(l -> l.wallet)
+        .toList());
   }
 
   /** Posts the actual cost of a held request and frees the hold. */
@@ -299,7 +300,7 @@ public final class HoldManager {
     if (locked.changed) {
       book.afterChangeAll(tx, List.of(w));
     } else {
-      wallets.storeAll(tx, List.of(w)); // its held amount
+      wallets.storeHeldAll(tx, List.of(w));
     }
     return new Reserved(hold, added.available());
   }
