@@ -22,9 +22,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -90,7 +87,6 @@ class AdmissionMemoryTest {
     // Both replicas know the wallet before the race.
     f.internal().reserve(reserve(wallet, DOLLAR / 10, "", ""));
     other.internal().reserve(reserve(wallet, DOLLAR / 10, "", ""));
-    ExecutorService pool = Executors.newFixedThreadPool(16);
     List<Callable<Boolean>> calls = new ArrayList<>();
     for (int i = 0; i < 64; i++) {
       WalletInternalServiceBlockingStub via = i % 2 == 0 ? f.internal() : other.internal();
@@ -105,14 +101,7 @@ class AdmissionMemoryTest {
         }
       });
     }
-    int granted = 0;
-    try {
-      for (Future<Boolean> r : pool.invokeAll(calls)) {
-        granted += r.get() ? 1 : 0;
-      }
-    } finally {
-      pool.shutdownNow();
-    }
+    int granted = WalletFixture.countTrue(calls);
     Wallet w = f.get(wallet);
     assertEquals(2 * (DOLLAR / 10) + granted * (DOLLAR / 20), w.getHeldNanos(), "every granted hold counted once");
     assertTrue(w.getAvailableNanos() >= 0, "holds exceed the balance: " + w);

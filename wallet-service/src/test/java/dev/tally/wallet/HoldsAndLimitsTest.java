@@ -54,7 +54,6 @@ class HoldsAndLimitsTest {
     Team team = f.newTeam(owner, "Race");
     f.deposit(team.getWallet(), 10 * DOLLAR, "pay_race");
     f.as(owner).setSpendingLimit(limit(team.getName(), Period.PERIOD_DAY, 5 * DOLLAR));
-    ExecutorService pool = Executors.newFixedThreadPool(16);
     List<Callable<Boolean>> calls = new ArrayList<>();
     for (int i = 0; i < 64; i++) {
       calls.add(() -> {
@@ -67,14 +66,7 @@ class HoldsAndLimitsTest {
         }
       });
     }
-    int granted = 0;
-    try {
-      for (Future<Boolean> r : pool.invokeAll(calls)) {
-        granted += r.get() ? 1 : 0;
-      }
-    } finally {
-      pool.shutdownNow();
-    }
+    int granted = WalletFixture.countTrue(calls);
     assertEquals(50, granted, "exactly the limit's worth of holds");
     Wallet w = f.get(team.getWallet());
     assertEquals(5 * DOLLAR, w.getHeldNanos());
@@ -87,7 +79,6 @@ class HoldsAndLimitsTest {
     TestUser owner = f.newUser("race2-owner");
     Team team = f.newTeam(owner, "Race2");
     f.deposit(team.getWallet(), 2 * DOLLAR, "pay_race2");
-    ExecutorService pool = Executors.newFixedThreadPool(16);
     List<Callable<Boolean>> calls = new ArrayList<>();
     for (int i = 0; i < 64; i++) {
       calls.add(() -> {
@@ -100,14 +91,7 @@ class HoldsAndLimitsTest {
         }
       });
     }
-    int granted = 0;
-    try {
-      for (Future<Boolean> r : pool.invokeAll(calls)) {
-        granted += r.get() ? 1 : 0;
-      }
-    } finally {
-      pool.shutdownNow();
-    }
+    int granted = WalletFixture.countTrue(calls);
     Wallet w = f.get(team.getWallet());
     assertEquals(granted * (DOLLAR / 20), w.getHeldNanos());
     assertTrue(w.getHeldNanos() <= w.getBalanceNanos(), "holds exceed the balance");

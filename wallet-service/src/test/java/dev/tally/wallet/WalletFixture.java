@@ -167,6 +167,20 @@ final class WalletFixture implements AutoCloseable {
 
 
 
+  /** Runs the calls 16 at a time and counts those that answered true. */
+  static int countTrue(java.util.List<java.util.concurrent.Callable<Boolean>> calls) throws Exception {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(16);
+    int granted = 0;
+    try {
+      for (java.util.concurrent.Future<Boolean> r : pool.invokeAll(calls)) {
+        granted += r.get() ? 1 : 0;
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    return granted;
+  }
+
   /** Stops the wallet service and starts a new one on the same database (a restart). */
   void restartWallet() throws Exception {
     walletChannel.shutdownNow();

@@ -237,16 +237,22 @@ public final class WalletDao {
     return out;
   }
 
-  /** Stores what the money path changes on many locked wallets in one statement (and bumps their versions). */
-  public void storeAll(DSLContext tx, List<WalletsRecord> changed) {
-    if (changed.isEmpty()) {
-      return;
-    }
+  /** Stamps rows about to be stored with their next version and the time; returns the time. */
+  private static OffsetDateTime bumpVersions(List<WalletsRecord> changed) {
     OffsetDateTime now = OffsetDateTime.now();
     changed.forEach(w -> {
       w.setVersion(w.getVersion() + 1);
       w.setUpdateTime(now);
     });
+    return now;
+  }
+
+  /** Stores what the money path changes on many locked wallets in one statement (and bumps their versions). */
+  public void storeAll(DSLContext tx, List<WalletsRecord> changed) {
+    if (changed.isEmpty()) {
+      return;
+    }
+    OffsetDateTime now = bumpVersions(changed);
     tx.connection(c -> {
       try (var ps = c.prepareStatement("update wallets w set status = u.status, held = u.held, "
           + "low_balance_notified = u.low, auto_refill_requested = u.refill, plan_period_start = u.pps, "
@@ -289,11 +295,7 @@ public final class WalletDao {
     if (changed.isEmpty()) {
       return;
     }
-    OffsetDateTime now = OffsetDateTime.now();
-    changed.forEach(w -> {
-      w.setVersion(w.getVersion() + 1);
-      w.setUpdateTime(now);
-    });
+    OffsetDateTime now = bumpVersions(changed);
     tx.connection(c -> {
       try (var ps = c.prepareStatement("update wallets w set held = u.held, version = u.version, update_time = ? "
           + "from unnest(?::text[], ?::bigint[], ?::bigint[]) as u(name, held, version) where w.name = u.name")) {
