@@ -127,8 +127,17 @@ public final class KafkaClients {
       throws InterruptedException, ExecutionException, TimeoutException {
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (true) {
-      boolean ready = admin.describeTopics(topics).allTopicNames().get(10, TimeUnit.SECONDS).values().stream()
-          .allMatch(t -> t.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty()));
+      boolean ready;
+      try {
+        ready = admin.describeTopics(topics).allTopicNames().get(10, TimeUnit.SECONDS).values().stream()
+            .allMatch(t -> t.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty()));
+      } catch (ExecutionException e) {
+        // A topic just created may not be in the answering broker's metadata yet: not ready, not an error.
+        if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)) {
+          throw e;
+        }
+        ready = false;
+      }
       if (ready) {
         return;
       }

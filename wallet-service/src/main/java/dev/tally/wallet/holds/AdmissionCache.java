@@ -15,7 +15,7 @@ import java.util.Map;
  *
  * <p>An entry is used only while the wallet's row still carries the version the entry was read or written
  * at, and that is checked under the row's lock: every transaction that changes a wallet's money, limits,
- * spend or holds stores the row and bumps its version (WalletBook.afterChange, WalletDao.storeAll), so a
+ * spend or holds stores the row and bumps its version (WalletBook.afterChange, WalletDao.bumpVersions), so a
  * change by another path or another replica is seen by the next batch, which reads that wallet again. Time
  * alone changes an entry too (a limit's window ends, a hold or a grant expires, a plan renews): it is used
  * only before the first such moment. A batch for wallets it knows therefore reads nothing but their locked
