@@ -237,14 +237,13 @@ public final class WalletDao {
     return out;
   }
 
-  /** Stamps rows about to be stored with their next version and the time; returns the time. */
-  private static OffsetDateTime bumpVersions(List<WalletsRecord> changed) {
+  /** Stamps rows about to be stored with their next version and the time. */
+  private static void bumpVersions(List<WalletsRecord> changed) {
     OffsetDateTime now = OffsetDateTime.now();
     changed.forEach(w -> {
       w.setVersion(w.getVersion() + 1);
       w.setUpdateTime(now);
     });
-    return now;
   }
 
   /** Stores what the money path changes on many locked wallets in one statement (and bumps their versions). */
@@ -252,7 +251,7 @@ public final class WalletDao {
     if (changed.isEmpty()) {
       return;
     }
-    OffsetDateTime now = bumpVersions(changed);
+    bumpVersions(changed);
     tx.connection(c -> {
       try (var ps = c.prepareStatement("update wallets w set status = u.status, held = u.held, "
           + "low_balance_notified = u.low, auto_refill_requested = u.refill, plan_period_start = u.pps, "
@@ -289,21 +288,19 @@ public final class WalletDao {
 
   /**
    * Stores only the held amount of wallets whose reservations changed nothing else (and bumps their
-   * versions), in one statement: the hot path of admission binds three arrays, not {@link #storeAll}'s 13.
+   * versions), in one statement: the hot path of admission binds four arrays, not {@link #storeAll}'s 13.
    */
   public void storeHeldAll(DSLContext tx, List<WalletsRecord> changed) {
     if (changed.isEmpty()) {
       return;
     }
-    OffsetDateTime now = bumpVersions(changed);
+    bumpVersions(changed);
+    String[] types = {"text", "bigint", "bigint", "timestamptz"};
     tx.connection(c -> {
-      try (var ps = c.prepareStatement("update wallets w set held = u.held, version = u.version, update_time = ? "
-          + "from unnest(?::text[], ?::bigint[], ?::bigint[]) as u(name, held, version) where w.name = u.name")) {
-        ps.setObject(1, now);
-        ps.setArray(2, c.createArrayOf("text", changed.stream().map(WalletsRecord::getName).toArray()));
-        var pg = c.unwrap(org.postgresql.PGConnection.class); // primitive arrays go in binary
-        ps.setArray(3, pg.createArrayOf("bigint", changed.stream().mapToLong(WalletsRecord::getHeld).toArray()));
-        ps.setArray(4, pg.createArrayOf("bigint", changed.stream().mapToLong(WalletsRecord::getVersion).toArray()));
+      try (var ps = c.prepareStatement("update wallets w set held = u.held, version = u.version, update_time = u.ut "
+          + "from " + ColumnArrays.unnest(types) + " as u(name, held, version, ut) where w.name = u.name")) {
+        ColumnArrays.bind(c, ps, types, changed, w -> new Object[] {w.getName(), w.getHeld(), w.getVersion(),
+            w.getUpdateTime().toString()});
         ps.executeUpdate();
       }
     });

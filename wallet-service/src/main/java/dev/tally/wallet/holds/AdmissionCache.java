@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.wallets.Snapshot;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -26,11 +27,10 @@ final class AdmissionCache {
   record Entry(long version, long balance, List<Snapshot.LimitState> limits, Map<String, Long> heldBySubject,
       Instant validUntil) {}
 
-  private final Cache<String, Entry> entries;
+  /** Wallets whose state a replica keeps at most (a few hundred bytes each); the rest are read per batch. */
+  private static final long MAX_WALLETS = 100_000;
 
-  AdmissionCache(long maxWallets) {
-    this.entries = Caffeine.newBuilder().maximumSize(maxWallets).build();
-  }
+  private final Cache<String, Entry> entries = Caffeine.newBuilder().maximumSize(MAX_WALLETS).build();
 
   /** The entry of a locked wallet row if it still describes it at {@code now}, else null. */
   Entry fresh(WalletsRecord row, Instant now) {
@@ -56,7 +56,23 @@ final class AdmissionCache {
     entries.put(wallet, entry);
   }
 
-  void invalidate(String wallet) {
-    entries.invalidate(wallet);
+  /**
+   * The first moment after which time alone changes a wallet's admission state as just read: a limit's
+   * window ends, a pending hold or live grant expires ({@code nextExpiry}), its plan renews.
+   */
+  static Instant validUntil(WalletsRecord w, Snapshot sn, OffsetDateTime nextExpiry) {
+    Instant until = Instant.MAX;
+    for (Snapshot.LimitState l : sn.limits()) {
+      if (l.resetTime() != null && l.resetTime().toInstant().isBefore(until)) {
+        until = l.resetTime().toInstant();
+      }
+    }
+    if (nextExpiry != null && nextExpiry.toInstant().isBefore(until)) {
+      until = nextExpiry.toInstant();
+    }
+    if (w.getPlan() != null && w.getPlanPeriodEnd() != null && w.getPlanPeriodEnd().toInstant().isBefore(until)) {
+      until = w.getPlanPeriodEnd().toInstant();
+    }
+    return until;
   }
 }

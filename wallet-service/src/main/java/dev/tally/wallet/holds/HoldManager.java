@@ -36,26 +36,16 @@ import org.jooq.DSLContext;
  * the wallet's row lock, so two Reserves can never spend the same money.
  */
 public final class HoldManager {
-  /** Wallets whose admission state a replica keeps in memory by default (a few hundred bytes each). */
-  public static final long DEFAULT_CACHED_WALLETS = 100_000;
-
   private final WalletBook book;
   private final WalletDao wallets;
   private final Ledger ledger;
   private final UsageLineDao lines;
   private final Charges charges;
   private final WalletEvents events;
-  private final AdmissionCache cache;
+  private final AdmissionCache cache = new AdmissionCache();
 
   public HoldManager(WalletBook book, WalletDao wallets, UsageLineDao lines, Ledger ledger, Charges charges,
       WalletEvents events) {
-    this(book, wallets, lines, ledger, charges, events, DEFAULT_CACHED_WALLETS);
-  }
-
-  /** {@code cachedWallets}: how many wallets' admission state this replica keeps in memory at most. */
-  public HoldManager(WalletBook book, WalletDao wallets, UsageLineDao lines, Ledger ledger, Charges charges,
-      WalletEvents events, long cachedWallets) {
-    this.cache = new AdmissionCache(cachedWallets);
     this.book = book;
     this.lines = lines;
     this.wallets = wallets;
@@ -157,26 +147,9 @@ public final class HoldManager {
       WalletsRecord w = sn.wallet();
       String name = w.getName();
       out.add(new Locked(w, sn.limits(), held.getOrDefault(name, new HashMap<>()), sn.balance(),
-          housekept.contains(w), validUntil(w, sn, expiries.get(name))));
+          housekept.contains(w), AdmissionCache.validUntil(w, sn, expiries.get(name))));
     }
     return out;
-  }
-
-  /** The first moment after which time alone changes a wallet's admission state. */
-  private static Instant validUntil(WalletsRecord w, Snapshot sn, OffsetDateTime nextExpiry) {
-    Instant until = Instant.MAX;
-    for (Snapshot.LimitState l : sn.limits()) {
-      if (l.resetTime() != null && l.resetTime().toInstant().isBefore(until)) {
-        until = l.resetTime().toInstant();
-      }
-    }
-    if (nextExpiry != null && nextExpiry.toInstant().isBefore(until)) {
-      until = nextExpiry.toInstant();
-    }
-    if (w.getPlan() != null && w.getPlanPeriodEnd() != null && w.getPlanPeriodEnd().toInstant().isBefore(until)) {
-      until = w.getPlanPeriodEnd().toInstant();
-    }
-    return until;
   }
 
   /**
