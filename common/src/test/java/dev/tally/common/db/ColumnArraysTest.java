@@ -32,7 +32,8 @@ class ColumnArraysTest {
         new Row("quote \" and \\ backslash", 9_223_372_036_854_775_807L, new byte[] {0, (byte) 0xff}),
         new Row("{braces}, commas, NULL", null, null), new Row(null, 0L, new byte[] {2}),
         new Row("NULL", 42L, new byte[] {3}), new Row("  spaced\ttab\nline  ", 7L, new byte[] {4}),
-        new Row("ünïcödé 🎉", 8L, new byte[] {5}));
+        new Row("ünïcödé 🎉", 8L, new byte[] {5}), new Row("only a \" quote", 9L, new byte[] {6}),
+        new Row("only a \\ backslash\\", 10L, new byte[] {7}));
     String[] types = {"text", "bigint", "bytea"};
     List<Row> back = new ArrayList<>();
     db.dsl().connection(c -> {
