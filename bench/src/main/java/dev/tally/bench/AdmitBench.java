@@ -53,6 +53,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * wallet's key), on the embedded stack in this process. Each measurement keeps {@code concurrency} calls in
  * flight (async stubs, 1 s deadline) for the given seconds after a one-second warm-up and prints calls/s,
  * p50/p99/max latency of successful calls, CPU ms per 1,000 calls (this JVM + PostgreSQL) and errors by code.
+ * Then each target once per round on a fixed schedule at half the best rate it reached (open loop: latency from
+ * when a call was due), for the latency at half rate.
  * Arguments: seconds per measurement (5), rounds (3), wallets (1000), concurrencies (64,1024,4096).
  */
 public final class AdmitBench {
@@ -103,6 +105,7 @@ public final class AdmitBench {
       // Every successful hard Admit leaves a hold pending for its 10-minute TTL (nothing settles here):
       // the holds made so far are the pending holds the next hard measurement decides against.
       Map<String, Long> pending = new LinkedHashMap<>();
+      Map<String, Double> bestRate = new LinkedHashMap<>();
       for (int concurrency : concurrencies) {
         Map<String, List<Result>> results = new LinkedHashMap<>();
         for (int r = 0; r <= rounds; r++) {
@@ -122,6 +125,7 @@ public final class AdmitBench {
         }
         double echoRate = results.containsKey("echo") ? median(results.get("echo"), Result::rate) : Double.NaN;
         for (var e : results.entrySet()) {
+          bestRate.merge(e.getKey(), median(e.getValue(), Result::rate), Math::max);
           String line = String.format("c=%-5d %-11s %,8.0f calls/s  ÷ echo %.3f  p50 %6.1f ms  p99 %6.1f ms  "
               + "cpu %6.1f ms/1k  errors %s", concurrency, e.getKey(), median(e.getValue(), Result::rate),
               median(e.getValue(), Result::rate) / echoRate, median(e.getValue(), Result::p50),
@@ -129,6 +133,23 @@ public final class AdmitBench {
               e.getValue().getLast().errors());
           summary.add(line);
         }
+      }
+      // Latency at half the best rate any concurrency reached: calls issued on a fixed schedule (open loop).
+      for (var t : targets.entrySet()) {
+        double best = bestRate.getOrDefault(t.getKey(), 0.0);
+        if (best <= 0) {
+          continue;
+        }
+        List<Result> paced = new ArrayList<>();
+        for (int r = 0; r < Math.max(1, rounds); r++) {
+          Result res = paced(t.getValue(), best / 2, seconds);
+          System.out.printf("paced    round %d %-11s at %,.0f calls/s: %s%n", r + 1, t.getKey(), best / 2, res);
+          paced.add(res);
+        }
+        summary.add(String.format("paced %-11s %,8.0f calls/s (half of %,.0f)  p50 %6.1f ms  p99 %6.1f ms  "
+            + "max %6.1f ms  errors %s", t.getKey(), median(paced, Result::rate), best,
+            median(paced, Result::p50), median(paced, Result::p99), median(paced, Result::max),
+            paced.getLast().errors()));
       }
       System.out.println("summary (medians), load " + Files.readString(Path.of("/proc/loadavg")).trim());
       summary.forEach(l -> System.out.println("  " + l));
@@ -222,6 +243,70 @@ public final class AdmitBench {
     errors.forEach((k, v) -> errorCounts.put(k, v.get()));
     return new Result(calls / (double) seconds, pct(sorted, 0.50), pct(sorted, 0.99), n == 0 ? 0 : sorted[n - 1] / 1e6,
         (cpu1 - cpu0) / 1e6 / Math.max(1, total / 1000.0), errorCounts, ok.get());
+  }
+
+  /**
+   * Calls issued on a fixed schedule at {@code rate} per second for a warm-up second, then for {@code seconds},
+   * measured; each call's latency runs from when it was due (a late issue counts against the target), and
+   * calls never wait for each other.
+   */
+  private static Result paced(Target target, double rate, int seconds) throws Exception {
+    long start = System.nanoTime();
+    long warmUntil = start + TimeUnit.SECONDS.toNanos(1);
+    long end = warmUntil + TimeUnit.SECONDS.toNanos(seconds);
+    long interval = (long) (1e9 / rate);
+    AtomicLong ok = new AtomicLong();
+    Map<Status.Code, AtomicLong> errors = new ConcurrentHashMap<>();
+    long[] latencies = new long[(int) Math.min(4_000_000, rate * seconds + 1_000)];
+    AtomicLong recorded = new AtomicLong();
+    AtomicLong outstanding = new AtomicLong();
+    long cpu0 = 0;
+    long i = 0;
+    for (long due = start; due < end; due += interval, i++) {
+      long wait = due - System.nanoTime();
+      if (wait > 0) {
+        java.util.concurrent.locks.LockSupport.parkNanos(wait);
+      }
+      if (cpu0 == 0 && due >= warmUntil) {
+        cpu0 = cpuNanos();
+      }
+      boolean measured = due >= warmUntil;
+      long dueAt = due;
+      outstanding.incrementAndGet();
+      Futures.addCallback(target.call(i), new FutureCallback<Object>() {
+        @Override
+        public void onSuccess(Object result) {
+          if (measured) {
+            ok.incrementAndGet();
+            long k = recorded.getAndIncrement();
+            if (k < latencies.length) {
+              latencies[(int) k] = System.nanoTime() - dueAt;
+            }
+          }
+          outstanding.decrementAndGet();
+        }
+
+        @Override
+        public void onFailure(Throwable t) {
+          if (measured) {
+            errors.computeIfAbsent(Status.fromThrowable(t).getCode(), k -> new AtomicLong()).incrementAndGet();
+          }
+          outstanding.decrementAndGet();
+        }
+      }, MoreExecutors.directExecutor());
+    }
+    while (outstanding.get() > 0 && System.nanoTime() < end + TimeUnit.SECONDS.toNanos(5)) {
+      Thread.sleep(1);
+    }
+    long cpu1 = cpuNanos();
+    long total = ok.get() + errors.values().stream().mapToLong(AtomicLong::get).sum();
+    int n = (int) Math.min(recorded.get(), latencies.length);
+    long[] sorted = Arrays.copyOf(latencies, n);
+    Arrays.sort(sorted);
+    Map<Status.Code, Long> errorCounts = new EnumMap<>(Status.Code.class);
+    errors.forEach((k, v) -> errorCounts.put(k, v.get()));
+    return new Result(ok.get() / (double) seconds, pct(sorted, 0.50), pct(sorted, 0.99),
+        n == 0 ? 0 : sorted[n - 1] / 1e6, (cpu1 - cpu0) / 1e6 / Math.max(1, total / 1000.0), errorCounts, ok.get());
   }
 
   /** One of the concurrent call chains: the next call starts when the previous one ends. */

@@ -32,7 +32,9 @@ import java.util.concurrent.Future;
  *       (after Kafka); reports events acknowledged per second and events debited per second (until the
  *       wallet's balance shows the last one).
  *   <li>Apart: each half alone — events recorded while the wallet service is stopped, then the backlog
- *       debited with nothing recording; rates and CPU ms per 1,000 events (this JVM + PostgreSQL).
+ *       debited with nothing recording; rates and CPU ms per 1,000 events (this JVM + PostgreSQL), and this
+ *       JVM's share by thread with garbage collection and JIT compilation apart (the JIT still takes a third
+ *       of the JVM's CPU here a minute in). Run twice, the first as warm-up of what only this phase runs.
  *   <li>Visibility at half the maximum end-to-end rate: one client records batches (about 20 a second) at a fixed pace
  *       for 10 s while a watcher reads the wallet's balance every 5 ms; each batch's latency runs from its
  *       acknowledgement to the first balance that includes it. Reports p50/p99/max.
@@ -69,7 +71,9 @@ public final class PipelineBench {
 
       maxRate(meteringStub, readBalance, key, "warm-up", total / 2, batch, threads);
       double[] max = maxRate(meteringStub, readBalance, key, "max", total, batch, threads);
-      apart(stack, meteringStub, readBalance, key, total, batch, threads);
+      // Once to warm what only this phase runs (a backlog after the wallet's restart), once measured.
+      apart(stack, meteringStub, readBalance, key, "apart-warm-up", total, batch, threads);
+      apart(stack, meteringStub, readBalance, key, "apart", total, batch, threads);
       double half = Math.min(max[0], max[1]) / 2;
       visibility(meteringStub, readBalance, key, half, Duration.ofSeconds(10));
 
@@ -111,16 +115,18 @@ public final class PipelineBench {
    * from its first debit to its last, so its start-up and group join are not counted).
    */
   private static void apart(TallyStack stack, MeteringServiceGrpc.MeteringServiceBlockingStub metering,
-      BalanceReader readBalance, String key, int total, int batch, int threads) throws Exception {
+      BalanceReader readBalance, String key, String phase, int total, int batch, int threads) throws Exception {
     long before = readBalance.get();
     stack.stopWallet();
     int batches = total / batch;
-    List<RecordUsageRequest> requests = requests(key, "apart", total, batch);
+    List<RecordUsageRequest> requests = requests(key, phase, total, batch);
     DebitBench.Cpu cpu0 = DebitBench.Cpu.now();
+    ThreadCpu threads0 = ThreadCpu.now();
     long t0 = System.nanoTime();
     long cost = recordConcurrently(metering, requests, threads);
     double ingest = batches * batch / secs(System.nanoTime() - t0);
     DebitBench.Cpu cpu1 = DebitBench.Cpu.now();
+    String recordingThreads = ThreadCpu.now().since(threads0, (long) batches * batch, 0.02);
     stack.startWallet();
     long target = before - cost;
     long perEvent = cost / ((long) batches * batch);
@@ -131,18 +137,22 @@ public final class PipelineBench {
     }
     long t1 = System.nanoTime();
     DebitBench.Cpu cpu2 = DebitBench.Cpu.now();
+    ThreadCpu threads2 = ThreadCpu.now();
     while (readBalance.get() != target) {
       Thread.sleep(2);
     }
+    String debitingThreads = ThreadCpu.now().since(threads2, (first - target) / perEvent, 0.02);
     double debited = (first - target) / (double) perEvent;
     double debit = debited / secs(System.nanoTime() - t1);
     DebitBench.Cpu cpu3 = DebitBench.Cpu.now();
     double events = (double) batches * batch;
-    System.out.printf("apart    recorded alone (wallet stopped) %,8.0f events/s, %.0f cpu-ms/1k (jvm %.0f, postgresql "
+    System.out.printf("%-8s recorded alone (wallet stopped) %,8.0f events/s, %.0f cpu-ms/1k (jvm %.0f, postgresql "
         + "%.0f) | debited alone (backlog, nothing recording) %,8.0f events/s, %.0f cpu-ms/1k (jvm %.0f, postgresql "
-        + "%.0f) | ingest ÷ debit %.2f%n", ingest, cpu1.since(cpu0) / 1e3 / events, cpu1.jvmSince(cpu0) / 1e3 / events,
+        + "%.0f) | ingest ÷ debit %.2f%n", phase, ingest, cpu1.since(cpu0) / 1e3 / events, cpu1.jvmSince(cpu0) / 1e3 / events,
         cpu1.postgresSince(cpu0) / 1e3 / events, debit, cpu3.since(cpu2) / 1e3 / debited,
         cpu3.jvmSince(cpu2) / 1e3 / debited, cpu3.postgresSince(cpu2) / 1e3 / debited, ingest / debit);
+    System.out.printf("%-8s jvm cpu-ms/1k by thread, recording: %s%n", phase, recordingThreads);
+    System.out.printf("%-8s jvm cpu-ms/1k by thread, debiting: %s%n", phase, debitingThreads);
   }
 
   /**
