@@ -216,33 +216,57 @@ public final class AdmitBench {
     }
   }
 
+  /** How the measured calls of one measurement ended: successes with their latencies, failures by code. */
+  private static final class Outcomes {
+    private final AtomicLong ok = new AtomicLong();
+    private final Map<Status.Code, AtomicLong> errors = new ConcurrentHashMap<>();
+    private final long[] latencies;
+    private final AtomicLong recorded = new AtomicLong();
+
+    Outcomes(int capacity) {
+      latencies = new long[capacity];
+    }
+
+    void succeeded(long latencyNanos) {
+      ok.incrementAndGet();
+      long i = recorded.getAndIncrement();
+      if (i < latencies.length) {
+        latencies[(int) i] = latencyNanos;
+      }
+    }
+
+    void failed(Throwable t) {
+      errors.computeIfAbsent(Status.fromThrowable(t).getCode(), k -> new AtomicLong()).incrementAndGet();
+    }
+
+    /** The measurement over {@code seconds}, with the CPU it took. */
+    Result result(int seconds, long cpuNanos) {
+      long calls = ok.get();
+      long total = calls + errors.values().stream().mapToLong(AtomicLong::get).sum();
+      int n = (int) Math.min(recorded.get(), latencies.length);
+      long[] sorted = Arrays.copyOf(latencies, n);
+      Arrays.sort(sorted);
+      Map<Status.Code, Long> errorCounts = new EnumMap<>(Status.Code.class);
+      errors.forEach((k, v) -> errorCounts.put(k, v.get()));
+      return new Result(calls / (double) seconds, pct(sorted, 0.50), pct(sorted, 0.99),
+          n == 0 ? 0 : sorted[n - 1] / 1e6, cpuNanos / 1e6 / Math.max(1, total / 1000.0), errorCounts, calls);
+    }
+  }
+
   /** Keeps {@code concurrency} calls in flight for a warm-up second, then for {@code seconds}, measured. */
   private static Result run(Target target, int concurrency, int seconds) throws Exception {
     long warmUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
     long end = warmUntil + TimeUnit.SECONDS.toNanos(seconds);
     AtomicLong issued = new AtomicLong();
-    AtomicLong ok = new AtomicLong();
-    Map<Status.Code, AtomicLong> errors = new ConcurrentHashMap<>();
-    long[] latencies = new long[4_000_000];
-    AtomicLong recorded = new AtomicLong();
+    Outcomes outcomes = new Outcomes(4_000_000);
     CountDownLatch done = new CountDownLatch(concurrency);
     for (int c = 0; c < concurrency; c++) {
-      chain(target, issued, ok, errors, latencies, recorded, done, warmUntil, end);
+      chain(target, issued, outcomes, done, warmUntil, end);
     }
     Thread.sleep(Math.max(0, (warmUntil - System.nanoTime()) / 1_000_000));
     long cpu0 = cpuNanos();
-    long okAtStart = ok.get();
     done.await(seconds + 30L, TimeUnit.SECONDS);
-    long cpu1 = cpuNanos();
-    long calls = ok.get() - okAtStart;
-    long total = calls + errors.values().stream().mapToLong(AtomicLong::get).sum();
-    int n = (int) Math.min(recorded.get(), latencies.length);
-    long[] sorted = Arrays.copyOf(latencies, n);
-    Arrays.sort(sorted);
-    Map<Status.Code, Long> errorCounts = new EnumMap<>(Status.Code.class);
-    errors.forEach((k, v) -> errorCounts.put(k, v.get()));
-    return new Result(calls / (double) seconds, pct(sorted, 0.50), pct(sorted, 0.99), n == 0 ? 0 : sorted[n - 1] / 1e6,
-        (cpu1 - cpu0) / 1e6 / Math.max(1, total / 1000.0), errorCounts, ok.get());
+    return outcomes.result(seconds, cpuNanos() - cpu0);
   }
 
   /**
@@ -255,10 +279,7 @@ public final class AdmitBench {
     long warmUntil = start + TimeUnit.SECONDS.toNanos(1);
     long end = warmUntil + TimeUnit.SECONDS.toNanos(seconds);
     long interval = (long) (1e9 / rate);
-    AtomicLong ok = new AtomicLong();
-    Map<Status.Code, AtomicLong> errors = new ConcurrentHashMap<>();
-    long[] latencies = new long[(int) Math.min(4_000_000, rate * seconds + 1_000)];
-    AtomicLong recorded = new AtomicLong();
+    Outcomes outcomes = new Outcomes((int) Math.min(4_000_000, rate * seconds + 1_000));
     AtomicLong outstanding = new AtomicLong();
     long cpu0 = 0;
     long i = 0;
@@ -274,53 +295,37 @@ public final class AdmitBench {
         cpu0 = cpuNanos();
       }
       for (long due = start + i * interval; due <= now && due < end; due = start + ++i * interval) {
-        issue(target, i, due, due >= warmUntil, ok, errors, latencies, recorded, outstanding);
+        long dueAt = due;
+        boolean measured = due >= warmUntil;
+        outstanding.incrementAndGet();
+        Futures.addCallback(target.call(i), new FutureCallback<Object>() {
+          @Override
+          public void onSuccess(Object result) {
+            if (measured) {
+              outcomes.succeeded(System.nanoTime() - dueAt);
+            }
+            outstanding.decrementAndGet();
+          }
+
+          @Override
+          public void onFailure(Throwable t) {
+            if (measured) {
+              outcomes.failed(t);
+            }
+            outstanding.decrementAndGet();
+          }
+        }, MoreExecutors.directExecutor());
       }
     }
     while (outstanding.get() > 0 && System.nanoTime() < end + TimeUnit.SECONDS.toNanos(5)) {
       Thread.sleep(1);
     }
-    long cpu1 = cpuNanos();
-    long total = ok.get() + errors.values().stream().mapToLong(AtomicLong::get).sum();
-    int n = (int) Math.min(recorded.get(), latencies.length);
-    long[] sorted = Arrays.copyOf(latencies, n);
-    Arrays.sort(sorted);
-    Map<Status.Code, Long> errorCounts = new EnumMap<>(Status.Code.class);
-    errors.forEach((k, v) -> errorCounts.put(k, v.get()));
-    return new Result(ok.get() / (double) seconds, pct(sorted, 0.50), pct(sorted, 0.99),
-        n == 0 ? 0 : sorted[n - 1] / 1e6, (cpu1 - cpu0) / 1e6 / Math.max(1, total / 1000.0), errorCounts, ok.get());
-  }
-
-  /** One paced call, due at {@code dueAt}; its latency counts from then. */
-  private static void issue(Target target, long i, long dueAt, boolean measured, AtomicLong ok,
-      Map<Status.Code, AtomicLong> errors, long[] latencies, AtomicLong recorded, AtomicLong outstanding) {
-    outstanding.incrementAndGet();
-    Futures.addCallback(target.call(i), new FutureCallback<Object>() {
-      @Override
-      public void onSuccess(Object result) {
-        if (measured) {
-          ok.incrementAndGet();
-          long k = recorded.getAndIncrement();
-          if (k < latencies.length) {
-            latencies[(int) k] = System.nanoTime() - dueAt;
-          }
-        }
-        outstanding.decrementAndGet();
-      }
-
-      @Override
-      public void onFailure(Throwable t) {
-        if (measured) {
-          errors.computeIfAbsent(Status.fromThrowable(t).getCode(), k -> new AtomicLong()).incrementAndGet();
-        }
-        outstanding.decrementAndGet();
-      }
-    }, MoreExecutors.directExecutor());
+    return outcomes.result(seconds, cpuNanos() - cpu0);
   }
 
   /** One of the concurrent call chains: the next call starts when the previous one ends. */
-  private static void chain(Target target, AtomicLong issued, AtomicLong ok, Map<Status.Code, AtomicLong> errors,
-      long[] latencies, AtomicLong recorded, CountDownLatch done, long warmUntil, long end) {
+  private static void chain(Target target, AtomicLong issued, Outcomes outcomes, CountDownLatch done,
+      long warmUntil, long end) {
     long started = System.nanoTime();
     if (started >= end) {
       done.countDown();
@@ -331,23 +336,19 @@ public final class AdmitBench {
       @Override
       public void onSuccess(Object result) {
         if (measured) {
-          ok.incrementAndGet();
-          long i = recorded.getAndIncrement();
-          if (i < latencies.length) {
-            latencies[(int) i] = System.nanoTime() - started;
-          }
+          outcomes.succeeded(System.nanoTime() - started);
         }
-        chain(target, issued, ok, errors, latencies, recorded, done, warmUntil, end);
+        chain(target, issued, outcomes, done, warmUntil, end);
       }
 
       @Override
       public void onFailure(Throwable t) {
         if (measured) {
-          errors.computeIfAbsent(Status.fromThrowable(t).getCode(), k -> new AtomicLong()).incrementAndGet();
+          outcomes.failed(t);
         }
         // A failure may complete on the calling thread: start the next call elsewhere, not deeper in this stack.
-        java.util.concurrent.ForkJoinPool.commonPool().execute(() ->
-            chain(target, issued, ok, errors, latencies, recorded, done, warmUntil, end));
+        java.util.concurrent.ForkJoinPool.commonPool().execute(() -> chain(target, issued, outcomes, done,
+            warmUntil, end));
       }
     }, MoreExecutors.directExecutor());
   }
