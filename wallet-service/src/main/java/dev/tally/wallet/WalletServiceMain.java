@@ -86,11 +86,11 @@ public final class WalletServiceMain {
     Ledger ledger = new Ledger();
     WalletEvents events = new WalletEvents().metrics(registry);
     WalletBook book = new WalletBook(walletDao, ledger, events, config.policy(), clock);
-    Charges charges = new Charges(walletDao);
+    Charges charges = new Charges();
     AppliedEventDao applied = new AppliedEventDao();
     UsageLineDao usageLines = new UsageLineDao();
     if (config.policy().chargeExpiredHolds()) {
-      book.onExpiredHolds(new ChargeExpiredHolds(charges, usageLines, ledger, walletDao, events, clock));
+      book.onExpiredHolds(new ChargeExpiredHolds(charges, usageLines, ledger, events, clock));
     }
     UsageApplier usage = new UsageApplier(book, walletDao, ledger, charges, usageLines, events).metrics(registry);
     dev.tally.common.metrics.SampledGauges.register(registry, "tally.holds.pending", "pending holds",
@@ -113,7 +113,7 @@ public final class WalletServiceMain {
         WalletGrpcService.USAGE_CONSUMER, Topics.USAGE, "wallet-usage", usage))
         // Partitions hold disjoint wallets and every batch locks wallets, then accounts, in one global order.
         .workers(config.kafka().consumerWorkers()).start();
-    Housekeeper housekeeper = runner.manage(new Housekeeper(db, walletDao, book, new EndedAlerts(walletDao, events),
+    Housekeeper housekeeper = runner.manage(new Housekeeper(db, walletDao, book, new EndedAlerts(events),
         Duration.ofSeconds(30))).start();
 
     ReserveBatcher reserves = runner.manage(new ReserveBatcher(db, holds));

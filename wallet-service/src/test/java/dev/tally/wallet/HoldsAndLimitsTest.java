@@ -1,5 +1,6 @@
 package dev.tally.wallet;
 
+import dev.tally.wallet.db.HoldDao;
 import dev.tally.common.testing.GrpcAssertions;
 import static dev.tally.wallet.WalletFixture.DOLLAR;
 import static dev.tally.wallet.WalletFixture.reserve;
@@ -286,7 +287,7 @@ class HoldsAndLimitsTest {
     TestUser owner = f.newUser("wave-owner");
     Team team = f.newTeam(owner, "Wave");
     f.deposit(team.getWallet(), 10 * DOLLAR, "pay_wave");
-    int holds = dev.tally.wallet.db.WalletDao.DUE_HOLDS_PER_PASS + 500;
+    int holds = dev.tally.wallet.db.HoldDao.DUE_HOLDS_PER_PASS + 500;
     long each = 1_000;
     for (int sent = 0; sent < holds; sent += 1_000) {
       ReserveBatchRequest.Builder batch = ReserveBatchRequest.newBuilder();

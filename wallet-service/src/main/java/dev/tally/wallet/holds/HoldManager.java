@@ -6,6 +6,7 @@ import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Ids;
 import dev.tally.common.db.Idempotency;
 import dev.tally.wallet.db.UsageLineDao;
+import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.usage.UsageLine;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
@@ -38,6 +39,7 @@ import org.jooq.DSLContext;
 public final class HoldManager {
   private final WalletBook book;
   private final WalletDao wallets;
+  private final HoldDao holdRows = new HoldDao();
   private final Ledger ledger;
   private final UsageLineDao lines;
   private final Charges charges;
@@ -140,7 +142,7 @@ public final class HoldManager {
     List<String> names = rows.stream().map(WalletsRecord::getName).toList();
     List<String> limited = snapshots.stream().filter(sn -> !sn.limits().isEmpty()).map(sn -> sn.wallet().getName())
         .toList();
-    Map<String, Map<String, Long>> held = wallets.pendingHeldBySubject(tx, limited);
+    Map<String, Map<String, Long>> held = holdRows.pendingHeldBySubject(tx, limited);
     Map<String, OffsetDateTime> expiries = wallets.nextExpiryOf(tx, names);
     List<Locked> out = new ArrayList<>(rows.size());
     for (Snapshot sn : snapshots) {
@@ -217,7 +219,7 @@ public final class HoldManager {
   public void finishAll(DSLContext tx, Collection<Locked> batch) {
     List<HoldsRecord> added = new ArrayList<>();
     batch.forEach(l -> added.addAll(l.added));
-    wallets.insertHolds(tx, added);
+    holdRows.insertHolds(tx, added);
     book.afterChangeAll(tx, batch.stream().filter(l -> l.changed).map(l -> l.wallet).toList());
     wallets.storeHeldAll(tx, batch.stream().filter(l -> !l.changed && !l.added.isEmpty()).map(l -> l.wallet)
         .toList());
@@ -226,7 +228,7 @@ public final class HoldManager {
   /** Posts the actual cost of a held request and frees the hold. */
   public HoldsRecord settle(DSLContext tx, String walletName, String holdId, long actual, String eventId) {
     WalletsRecord w = book.lockExisting(tx, walletName);
-    HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    HoldsRecord hold = holdRows.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
     if (!"pending".equals(hold.getState())) {
       throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
@@ -240,10 +242,10 @@ public final class HoldManager {
       Charges.Posted posted = Charges.postings(List.of(line), book.now());
       lines.insertAll(tx, posted.lines());
       ledger.post(tx, posted.transfers());
-      spend.flush(tx, wallets, events);
+      spend.flush(tx, events);
       hold.setSettled(line.charged());
     }
-    wallets.closeHold(tx, holdId, "settled", hold.getSettled());
+    holdRows.closeHold(tx, holdId, "settled", hold.getSettled());
     w.setHeld(w.getHeld() - hold.getAmount());
     book.afterChange(tx, w);
     hold.setState("settled");
@@ -257,7 +259,7 @@ public final class HoldManager {
    */
   public Reserved extend(DSLContext tx, String walletName, String holdId, long listAmount) {
     Locked locked = lockAll(tx, List.of(walletName)).get(walletName);
-    HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    HoldsRecord hold = holdRows.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
     if (!"pending".equals(hold.getState())) {
       throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
@@ -267,7 +269,7 @@ public final class HoldManager {
     // The decision and the wallet's totals are those of a reservation; what is stored is the one hold, larger.
     locked.added.clear();
     long net = added.hold().getAmount();
-    wallets.extendHold(tx, holdId, net, added.hold().getExpireTime());
+    holdRows.extendHold(tx, holdId, net, added.hold().getExpireTime());
     hold.setAmount(hold.getAmount() + net);
     hold.setExpireTime(added.hold().getExpireTime());
     if (locked.changed) {
@@ -280,11 +282,11 @@ public final class HoldManager {
 
   public HoldsRecord release(DSLContext tx, String walletName, String holdId) {
     WalletsRecord w = book.lockExisting(tx, walletName);
-    HoldsRecord hold = wallets.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    HoldsRecord hold = holdRows.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
     if (!"pending".equals(hold.getState())) {
       throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
-    wallets.closeHold(tx, holdId, "released", 0);
+    holdRows.closeHold(tx, holdId, "released", 0);
     w.setHeld(w.getHeld() - hold.getAmount());
     book.afterChange(tx, w);
     hold.setState("released");

@@ -6,6 +6,7 @@ import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Wallets;
 import dev.tally.wallet.access.BillingAccess;
+import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.holds.AdmissionLimits;
@@ -28,6 +29,7 @@ public final class EffectiveLimits {
 
   private final WalletBook book;
   private final WalletDao wallets;
+  private final HoldDao holdRows = new HoldDao();
   private final BillingAccess access;
 
   public EffectiveLimits(WalletBook book, WalletDao wallets, BillingAccess access) {
@@ -99,7 +101,7 @@ public final class EffectiveLimits {
     WalletsRecord w = wallets.get(tx, wallet).orElseThrow(() -> TallyException.notFound(Reasons.NOT_FOUND,
         "wallet " + wallet + " not found"));
     Snapshot s = book.snapshot(tx, w);
-    Map<String, Long> held = wallets.pendingHeldBySubject(tx, List.of(wallet)).getOrDefault(wallet, Map.of());
+    Map<String, Long> held = holdRows.pendingHeldBySubject(tx, List.of(wallet)).getOrDefault(wallet, Map.of());
     java.util.Set<String> ownLimits = new java.util.HashSet<>();
     s.limits().stream().filter(l -> !l.fromDefault() && !AdmissionRules.isDefault(l.subject()))
         .forEach(l -> ownLimits.add(l.subject() + "|" + l.period()));

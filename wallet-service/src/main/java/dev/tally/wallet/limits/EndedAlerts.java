@@ -3,7 +3,7 @@ package dev.tally.wallet.limits;
 import static dev.tally.wallet.db.jooq.Tables.LIMITS;
 import static dev.tally.wallet.db.jooq.Tables.SPEND;
 
-import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.LimitDao;
 import dev.tally.wallet.events.WalletEvents;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -17,11 +17,10 @@ import org.jooq.impl.DSL;
 public final class EndedAlerts {
   private static final int BATCH = 500;
 
-  private final WalletDao wallets;
+  private final LimitDao limitRows = new LimitDao();
   private final WalletEvents events;
 
-  public EndedAlerts(WalletDao wallets, WalletEvents events) {
-    this.wallets = wallets;
+  public EndedAlerts(WalletEvents events) {
     this.events = events;
   }
 
@@ -45,7 +44,7 @@ public final class EndedAlerts {
       var row = r.into(SPEND);
       events.thresholdResolved(tx, row.getWallet(), row.getSubject(), row.getPeriod(), row.getNotifiedPct(),
           r.get("limit_nanos", Long.class), row.getSpent(), "PERIOD_RESET");
-      wallets.setNotifiedPct(tx, row, 0);
+      limitRows.setNotifiedPct(tx, row, 0);
     }
     return ended.size();
   }

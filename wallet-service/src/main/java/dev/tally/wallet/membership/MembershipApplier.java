@@ -4,6 +4,8 @@ import dev.tally.common.db.Idempotency;
 import dev.tally.common.ids.Ids;
 import dev.tally.proto.events.v1.IdentityEvent;
 import dev.tally.wallet.db.AppliedEventDao;
+import dev.tally.wallet.db.GrantDao;
+import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
@@ -29,6 +31,8 @@ public final class MembershipApplier {
 
   private final WalletBook book;
   private final WalletDao wallets;
+  private final HoldDao holdRows = new HoldDao();
+  private final GrantDao grantRows = new GrantDao();
   private final Ledger ledger;
   private final AppliedEventDao applied;
 
@@ -81,11 +85,11 @@ public final class MembershipApplier {
     Map<String, WalletsRecord> locked = lock(tx, teamWallet, ownerWallet);
     WalletsRecord team = locked.get(teamWallet);
     WalletsRecord owner = locked.get(ownerWallet);
-    for (HoldsRecord h : wallets.pendingHolds(tx, teamWallet)) {
-      wallets.closeHold(tx, h.getId(), "released", 0);
+    for (HoldsRecord h : holdRows.pendingHolds(tx, teamWallet)) {
+      holdRows.closeHold(tx, h.getId(), "released", 0);
     }
     team.setHeld(0L);
-    for (GrantsRecord g : wallets.liveGrants(tx, teamWallet, book.nowOdt())) {
+    for (GrantsRecord g : grantRows.liveGrants(tx, teamWallet, book.nowOdt())) {
       book.expireGrant(tx, team, g, "forfeited: team deleted");
     }
     long paid = ledger.balance(tx, Accounts.paid(teamWallet));

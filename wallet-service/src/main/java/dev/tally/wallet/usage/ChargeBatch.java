@@ -1,7 +1,8 @@
 package dev.tally.wallet.usage;
 
 import dev.tally.common.admission.AdmissionRules;
-import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.GrantDao;
+import dev.tally.wallet.db.LimitDao;
 import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.LimitsRecord;
 import dev.tally.wallet.db.jooq.tables.records.SpendRecord;
@@ -42,6 +43,8 @@ public final class ChargeBatch {
   private final Map<Key, Long> increments = new TreeMap<>();
   private final Map<String, List<GrantsRecord>> grants = new HashMap<>();
   private final Map<String, GrantsRecord> drawn = new TreeMap<>();
+  private final GrantDao grantRows = new GrantDao();
+  private final LimitDao limitRows = new LimitDao();
 
   /**
    * The highest of a limit's alert percentages that {@code spent} reaches of {@code limit}, or 0: the one
@@ -96,32 +99,32 @@ public final class ChargeBatch {
    * Writes the batch with a fixed number of statements: the drawn lots' remaining credit, every spend
    * increment in one upsert, the limits of the touched wallets in one read; then notifies thresholds crossed.
    */
-  public void flush(DSLContext tx, WalletDao wallets, WalletEvents events) {
+  public void flush(DSLContext tx, WalletEvents events) {
     Map<String, Long> remaining = new TreeMap<>();
     drawn.values().forEach(g -> remaining.put(g.getId(), g.getRemaining()));
-    wallets.setRemainingAll(tx, remaining);
+    grantRows.setRemainingAll(tx, remaining);
     drawn.clear();
     grants.clear();
     if (increments.isEmpty()) {
       return;
     }
     Map<String, LimitsRecord> limits = new HashMap<>();
-    for (LimitsRecord l : wallets.limitsOf(tx, increments.keySet().stream().map(Key::wallet)
+    for (LimitsRecord l : limitRows.limitsOf(tx, increments.keySet().stream().map(Key::wallet)
         .collect(java.util.stream.Collectors.toSet()))) {
       limits.put(l.getWallet() + "|" + l.getSubject() + "|" + l.getPeriod(), l);
     }
     // Only windows something reads: a limit's (a member's or key's under a team default too), and the
     // wallet's month (its period spend). A limit set later starts from the usage lines (WalletManager), so no
     // row is kept that nobody reads.
-    List<WalletDao.SpendIncrement> adds = new java.util.ArrayList<>(increments.size());
+    List<LimitDao.SpendIncrement> adds = new java.util.ArrayList<>(increments.size());
     increments.forEach((k, v) -> {
       boolean walletMonth = k.subject().equals(k.wallet()) && k.period().equals("month");
       if (walletMonth || limitOf(limits, k.wallet(), k.subject(), k.period()) != null) {
-        adds.add(new WalletDao.SpendIncrement(k.wallet(), k.subject(), k.period(), k.windowStart(), k.windowEnd(), v));
+        adds.add(new LimitDao.SpendIncrement(k.wallet(), k.subject(), k.period(), k.windowStart(), k.windowEnd(), v));
       }
     });
     increments.clear();
-    for (SpendRecord row : wallets.addSpendAll(tx, adds)) {
+    for (SpendRecord row : limitRows.addSpendAll(tx, adds)) {
       LimitsRecord limit = limitOf(limits, row.getWallet(), row.getSubject(), row.getPeriod());
       if (limit == null) {
         continue;
@@ -130,7 +133,7 @@ public final class ChargeBatch {
       if (crossed > row.getNotifiedPct()) {
         events.thresholdCrossed(tx, row.getWallet(), row.getSubject(), row.getPeriod(), crossed,
             limit.getLimitNanos(), row.getSpent());
-        wallets.setNotifiedPct(tx, row, crossed);
+        limitRows.setNotifiedPct(tx, row, crossed);
       }
     }
   }

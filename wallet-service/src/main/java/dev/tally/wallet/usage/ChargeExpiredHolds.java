@@ -2,7 +2,6 @@ package dev.tally.wallet.usage;
 
 import dev.tally.common.db.Idempotency;
 import dev.tally.wallet.db.UsageLineDao;
-import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.events.WalletEvents;
@@ -23,16 +22,13 @@ public final class ChargeExpiredHolds implements ExpiredHolds {
   private final Charges charges;
   private final UsageLineDao lines;
   private final Ledger ledger;
-  private final WalletDao wallets;
   private final WalletEvents events;
   private final Clock clock;
 
-  public ChargeExpiredHolds(Charges charges, UsageLineDao lines, Ledger ledger, WalletDao wallets,
-      WalletEvents events, Clock clock) {
+  public ChargeExpiredHolds(Charges charges, UsageLineDao lines, Ledger ledger, WalletEvents events, Clock clock) {
     this.charges = charges;
     this.lines = lines;
     this.ledger = ledger;
-    this.wallets = wallets;
     this.events = events;
     this.clock = clock;
   }
@@ -53,7 +49,7 @@ public final class ChargeExpiredHolds implements ExpiredHolds {
     Charges.Posted posted = Charges.postings(charged, clock.instant());
     lines.insertAll(tx, posted.lines());
     ledger.post(tx, posted.transfers());
-    spend.flush(tx, wallets, events);
+    spend.flush(tx, events);
     return true;
   }
 }

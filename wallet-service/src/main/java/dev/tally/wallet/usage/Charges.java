@@ -2,7 +2,7 @@ package dev.tally.wallet.usage;
 
 import dev.tally.common.ids.Ids;
 import dev.tally.common.ids.Wallets;
-import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.GrantDao;
 import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.ledger.Accounts;
@@ -23,10 +23,9 @@ import org.jooq.DSLContext;
  * of a batch reach the ledger as at most two postings per wallet ({@link #postings}).
  */
 public final class Charges {
-  private final WalletDao wallets;
+  private final GrantDao grantRows = new GrantDao();
 
-  public Charges(WalletDao wallets) {
-    this.wallets = wallets;
+  public Charges() {
   }
 
   /**
@@ -43,7 +42,7 @@ public final class Charges {
     long fromGrants = 0;
     if (charge > 0) {
       for (GrantsRecord g : spend.grants(w.getName(),
-          () -> wallets.liveGrants(tx, w.getName(), now.atOffset(ZoneOffset.UTC)))) {
+          () -> grantRows.liveGrants(tx, w.getName(), now.atOffset(ZoneOffset.UTC)))) {
         long take = Math.min(g.getRemaining(), charge - fromGrants);
         if (take <= 0) {
           continue;

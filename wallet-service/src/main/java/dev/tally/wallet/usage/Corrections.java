@@ -4,7 +4,7 @@ import dev.tally.common.db.Idempotency;
 import dev.tally.common.ids.Ids;
 import dev.tally.proto.events.v1.UsageEvent;
 import dev.tally.wallet.db.UsageLineDao;
-import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.GrantDao;
 import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.wallets.WalletBook;
@@ -23,12 +23,11 @@ import org.jooq.DSLContext;
 final class Corrections {
   private final Charges charges;
   private final UsageLineDao lines;
-  private final WalletDao wallets;
+  private final GrantDao grantRows = new GrantDao();
 
-  Corrections(Charges charges, UsageLineDao lines, WalletDao wallets) {
+  Corrections(Charges charges, UsageLineDao lines) {
     this.charges = charges;
     this.lines = lines;
-    this.wallets = wallets;
   }
 
   /** The lines of correction {@code e}; {@code earlier} are this batch's lines not stored yet. */
@@ -65,7 +64,7 @@ final class Corrections {
       lot.setRemaining(sums[0]);
       lot.setPriority(0);
       lot.setSource("correction");
-      wallets.insertGrant(tx, lot);
+      grantRows.insertGrant(tx, lot);
     }
     spend.add(w.getName(), WalletBook.periods(w), Charges.subjects(w.getName(), chain.member(), chain.apiKey()),
         chain.occurTime().toInstant(), -(sums[0] + sums[1]));

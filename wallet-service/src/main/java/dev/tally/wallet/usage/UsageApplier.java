@@ -8,6 +8,8 @@ import dev.tally.common.kafka.TransactionalConsumer;
 import dev.tally.proto.events.v1.UsageParked;
 import dev.tally.proto.events.v1.UsageEvent;
 import dev.tally.wallet.db.UsageLineDao;
+import dev.tally.wallet.db.GrantDao;
+import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
@@ -37,6 +39,8 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
 
   private final WalletBook book;
   private final WalletDao wallets;
+  private final HoldDao holdRows = new HoldDao();
+  private final GrantDao grantRows = new GrantDao();
   private final Ledger ledger;
   private final Charges charges;
   private final UsageLineDao lines;
@@ -53,7 +57,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     this.charges = charges;
     this.lines = lines;
     this.events = events;
-    this.corrections = new Corrections(charges, lines, wallets);
+    this.corrections = new Corrections(charges, lines);
   }
 
   /** Usage events debited and duplicates absorbed, as counters. */
@@ -127,7 +131,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     book.housekeepAll(tx, rows);
     rows.forEach(w -> locked.put(w.getName(), w));
     ChargeBatch spend = new ChargeBatch();
-    spend.preloadGrants(names, wallets.liveGrantsOf(tx, names, book.now().atOffset(java.time.ZoneOffset.UTC)));
+    spend.preloadGrants(names, grantRows.liveGrantsOf(tx, names, book.now().atOffset(java.time.ZoneOffset.UTC)));
     List<UsageLine> charged = new ArrayList<>(batch.size());
     Map<String, Long> holds = new LinkedHashMap<>();
     batch.forEach((key, e) -> {
@@ -151,7 +155,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
     lines.insertAll(tx, posted.lines());
     Ledger.Deferred revenue = ledger.postDeferringSystemAccounts(tx, posted.transfers());
     holds.forEach((hold, amount) -> settleHold(tx, locked, hold, amount));
-    spend.flush(tx, wallets, events);
+    spend.flush(tx, events);
     book.afterChangeAll(tx, List.copyOf(locked.values()));
     revenue.finish(tx); // last: every batch of every wallet updates the revenue row, locked until commit
     appliedEvents.addAndGet(batch.size());
@@ -164,9 +168,9 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
       return; // a hold of another wallet is not this usage's to settle
     }
     String prefix = w.getName() + "/holds/";
-    HoldsRecord hold = wallets.hold(tx, w.getName(), holdName.substring(prefix.length())).orElse(null);
+    HoldsRecord hold = holdRows.hold(tx, w.getName(), holdName.substring(prefix.length())).orElse(null);
     if (hold != null && "pending".equals(hold.getState())) {
-      wallets.closeHold(tx, hold.getId(), "settled", charged);
+      holdRows.closeHold(tx, hold.getId(), "settled", charged);
       w.setHeld(w.getHeld() - hold.getAmount());
     }
   }

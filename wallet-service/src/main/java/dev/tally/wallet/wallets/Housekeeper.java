@@ -1,6 +1,7 @@
 package dev.tally.wallet.wallets;
 
 import dev.tally.common.db.Database;
+import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.limits.EndedAlerts;
@@ -20,6 +21,7 @@ public final class Housekeeper implements AutoCloseable {
 
   private final Database db;
   private final WalletDao wallets;
+  private final HoldDao holdRows = new HoldDao();
   private final WalletBook book;
   private final EndedAlerts alerts;
   private final Duration every;
@@ -42,7 +44,7 @@ public final class Housekeeper implements AutoCloseable {
 
   /** One pass; returns the number of wallets brought up to date. */
   public int runOnce() {
-    Set<String> due = new LinkedHashSet<>(db.transaction(tx -> wallets.walletsWithDueHolds(tx.dsl(), book.nowOdt(), BATCH)));
+    Set<String> due = new LinkedHashSet<>(db.transaction(tx -> holdRows.walletsWithDueHolds(tx.dsl(), book.nowOdt(), BATCH)));
     due.addAll(db.transaction(tx -> wallets.walletsWithDueGrantsOrPlans(tx.dsl(), book.nowOdt(), BATCH)));
     for (String name : due) {
       db.transaction(tx -> {

@@ -6,6 +6,9 @@ import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Ids;
 import dev.tally.common.ids.Wallets;
 import dev.tally.wallet.config.WalletPolicy;
+import dev.tally.wallet.db.GrantDao;
+import dev.tally.wallet.db.HoldDao;
+import dev.tally.wallet.db.LimitDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.GrantsRecord;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
@@ -37,6 +40,9 @@ public final class WalletBook {
   private static final Pattern NAME = Pattern.compile("wallets/(team|user)-[A-Za-z0-9_-]{1,64}");
 
   private final WalletDao wallets;
+  private final LimitDao limitRows = new LimitDao();
+  private final HoldDao holdRows = new HoldDao();
+  private final GrantDao grantRows = new GrantDao();
   private final Ledger ledger;
   private volatile ExpiredHolds expiredHolds = ExpiredHolds.RELEASE;
   private final WalletEvents events;
@@ -102,10 +108,10 @@ public final class WalletBook {
     OffsetDateTime now = nowOdt();
     List<String> names = locked.stream().map(WalletsRecord::getName).toList();
     Map<String, List<HoldsRecord>> dueHolds = new java.util.HashMap<>();
-    wallets.duePendingHoldsOf(tx, names, now).forEach(h ->
+    holdRows.duePendingHoldsOf(tx, names, now).forEach(h ->
         dueHolds.computeIfAbsent(h.getWallet(), k -> new ArrayList<>()).add(h));
     Map<String, List<GrantsRecord>> dueGrants = new java.util.HashMap<>();
-    wallets.dueGrantsOf(tx, names, now).forEach(g ->
+    grantRows.dueGrantsOf(tx, names, now).forEach(g ->
         dueGrants.computeIfAbsent(g.getWallet(), k -> new ArrayList<>()).add(g));
     List<WalletsRecord> changed = new ArrayList<>();
     ClosingHolds closing = new ClosingHolds();
@@ -115,7 +121,7 @@ public final class WalletBook {
         changed.add(w);
       }
     }
-    closing.close(tx, wallets);
+    closing.close(tx, holdRows);
     return changed;
   }
 
@@ -124,9 +130,9 @@ public final class WalletBook {
     final List<String> released = new ArrayList<>();
     final List<String> charged = new ArrayList<>();
 
-    void close(DSLContext tx, WalletDao wallets) {
-      wallets.closeHolds(tx, released, "expired", false);
-      wallets.closeHolds(tx, charged, "expired", true);
+    void close(DSLContext tx, HoldDao holdRows) {
+      holdRows.closeHolds(tx, released, "expired", false);
+      holdRows.closeHolds(tx, charged, "expired", true);
     }
   }
 
@@ -171,23 +177,23 @@ public final class WalletBook {
     });
     Map<String, Long> balances = ledger.balances(tx, accounts);
     Map<String, List<LimitsRecord>> limits = new java.util.HashMap<>();
-    wallets.limitsOf(tx, names).forEach(l -> limits.computeIfAbsent(l.getWallet(), k -> new ArrayList<>()).add(l));
+    limitRows.limitsOf(tx, names).forEach(l -> limits.computeIfAbsent(l.getWallet(), k -> new ArrayList<>()).add(l));
     limits.values().forEach(l -> l.sort(java.util.Comparator.comparing(LimitsRecord::getSubject)
         .thenComparing(LimitsRecord::getPeriod)));
-    List<WalletDao.SpendIncrement> windows = new ArrayList<>();
-    List<WalletDao.SpendIncrement> defaultWindows = new ArrayList<>();
+    List<LimitDao.SpendIncrement> windows = new ArrayList<>();
+    List<LimitDao.SpendIncrement> defaultWindows = new ArrayList<>();
     for (WalletsRecord w : ws) {
       String name = w.getName();
       Periods periods = periods(w);
-      windows.add(WalletDao.SpendIncrement.window(name, name, "month", periods, now));
+      windows.add(LimitDao.SpendIncrement.window(name, name, "month", periods, now));
       for (LimitsRecord l : limits.getOrDefault(name, List.of())) {
-        var window = WalletDao.SpendIncrement.window(name, l.getSubject(), l.getPeriod(), periods, now);
+        var window = LimitDao.SpendIncrement.window(name, l.getSubject(), l.getPeriod(), periods, now);
         (AdmissionRules.isDefault(l.getSubject()) ? defaultWindows : windows).add(window);
       }
     }
-    Map<String, Long> spent = wallets.spentAll(tx, windows);
+    Map<String, Long> spent = limitRows.spentAll(tx, windows);
     // A team default counts against each member or key on its own: the windows of those that spent in it.
-    Map<String, List<WalletDao.Spent>> underDefaults = wallets.spentUnderDefaults(tx, defaultWindows);
+    Map<String, List<LimitDao.Spent>> underDefaults = limitRows.spentUnderDefaults(tx, defaultWindows);
     List<Snapshot> snapshots = new ArrayList<>(ws.size());
     for (WalletsRecord w : ws) {
       String name = w.getName();
@@ -202,12 +208,12 @@ public final class WalletBook {
         List<Integer> alerts = List.of(l.getAlertPercents());
         if (!AdmissionRules.isDefault(l.getSubject())) {
           states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(),
-              spent.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(), start), 0L), reset, alerts,
+              spent.getOrDefault(LimitDao.windowKey(name, l.getSubject(), l.getPeriod(), start), 0L), reset, alerts,
               false));
           continue;
         }
         states.add(new Snapshot.LimitState(l.getSubject(), l.getPeriod(), l.getLimitNanos(), 0, reset, alerts, false));
-        for (WalletDao.Spent s : underDefaults.getOrDefault(WalletDao.windowKey(name, l.getSubject(), l.getPeriod(),
+        for (LimitDao.Spent s : underDefaults.getOrDefault(LimitDao.windowKey(name, l.getSubject(), l.getPeriod(),
             start), List.of())) {
           if (!explicit.contains(s.subject() + "|" + l.getPeriod())) { // an override replaces the default
             states.add(new Snapshot.LimitState(s.subject(), l.getPeriod(), l.getLimitNanos(), s.spent(), reset, alerts,
@@ -218,9 +224,9 @@ public final class WalletBook {
       OffsetDateTime monthStart = periods.windowStart("month", now);
       snapshots.add(new Snapshot(w, balances.getOrDefault(Accounts.paid(name), 0L),
           balances.getOrDefault(Accounts.granted(name), 0L), w.getHeld(),
-          spent.getOrDefault(WalletDao.windowKey(name, name, "month", monthStart), 0L), monthStart,
+          spent.getOrDefault(LimitDao.windowKey(name, name, "month", monthStart), 0L), monthStart,
           periods.windowEnd("month", now), states,
-          w.getPlan() == null ? 0 : wallets.grantedSince(tx, name, "plan", monthStart)));
+          w.getPlan() == null ? 0 : grantRows.grantedSince(tx, name, "plan", monthStart)));
     }
     return snapshots;
   }
@@ -232,9 +238,9 @@ public final class WalletBook {
   public boolean housekeep(DSLContext tx, WalletsRecord w) {
     OffsetDateTime now = nowOdt();
     ClosingHolds closing = new ClosingHolds();
-    boolean changed = housekeep(tx, w, wallets.duePendingHoldsOf(tx, List.of(w.getName()), now),
-        wallets.dueGrantsOf(tx, List.of(w.getName()), now), closing);
-    closing.close(tx, wallets);
+    boolean changed = housekeep(tx, w, holdRows.duePendingHoldsOf(tx, List.of(w.getName()), now),
+        grantRows.dueGrantsOf(tx, List.of(w.getName()), now), closing);
+    closing.close(tx, holdRows);
     return changed;
   }
 
@@ -291,7 +297,7 @@ public final class WalletBook {
     g.setPriority(priority);
     g.setExpireTime(expire);
     g.setSource(source);
-    wallets.insertGrant(tx, g);
+    grantRows.insertGrant(tx, g);
   }
 
   /** Takes back what is left of a grant (GRANT_EXPIRY transfer). */
@@ -299,7 +305,7 @@ public final class WalletBook {
     ledger.postOne(tx, NewTransfer.simple(Ids.newId(), Accounts.granted(w.getName()),
         Accounts.grants(w.getCurrencyCode()), g.getRemaining(), w.getCurrencyCode(), "grant_expiry",
         "grant " + g.getId() + " " + why, nowOdt()));
-    wallets.setRemaining(tx, g.getId(), 0);
+    grantRows.setRemaining(tx, g.getId(), 0);
   }
 
   /**

@@ -12,6 +12,7 @@ import dev.tally.common.ids.PageTokens;
 import dev.tally.wallet.access.BillingAccess;
 import dev.tally.wallet.db.TransferDao;
 import dev.tally.wallet.db.UsageLineDao;
+import dev.tally.wallet.db.LimitDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.events.WalletEvents;
 import dev.tally.wallet.db.jooq.tables.records.SpendRecord;
@@ -42,6 +43,7 @@ public final class WalletManager {
 
   private final WalletBook book;
   private final WalletDao wallets;
+  private final LimitDao limitRows = new LimitDao();
   private final TransferDao transfers;
   private final UsageLineDao usageLines;
   private final Ledger ledger;
@@ -155,7 +157,7 @@ public final class WalletManager {
     List<Integer> alerts = alertPercents.isEmpty() ? ChargeBatch.DEFAULT_ALERTS
         : alertPercents.stream().distinct().sorted().toList();
     WalletsRecord w = book.lockFresh(tx, wallet);
-    String before = wallets.limits(tx, wallet).stream()
+    String before = limitRows.limits(tx, wallet).stream()
         .filter(l -> l.getSubject().equals(subject) && l.getPeriod().equals(period))
         .map(l -> Long.toString(l.getLimitNanos())).findFirst().orElse("none");
     Map<String, String> details = Map.of("subject", subject, "period", period, "before.limit_nanos", before,
@@ -167,7 +169,7 @@ public final class WalletManager {
     // what the usage lines in its current window add up to. A limit below that is accepted and blocks at once
     // (remaining 0): lowering a cap is how an admin stops spending now, so it must never be refused.
     java.util.Set<String> ownLimits = new java.util.HashSet<>();
-    wallets.limits(tx, wallet).forEach(l -> ownLimits.add(l.getSubject() + "|" + l.getPeriod()));
+    limitRows.limits(tx, wallet).forEach(l -> ownLimits.add(l.getSubject() + "|" + l.getPeriod()));
     for (SpendRecord window : recount(tx, w, subject, period)) {
       // An alert that fired in this window is over once the limit no longer puts the spend past it.
       int stillCrossed = clear ? 0 : ChargeBatch.highestCrossed(window.getSpent(), limit, alerts);
@@ -176,15 +178,15 @@ public final class WalletManager {
       if (window.getNotifiedPct() > stillCrossed && !overridden) {
         events.thresholdResolved(tx, wallet, window.getSubject(), period, window.getNotifiedPct(), clear ? 0 : limit,
             window.getSpent(), clear ? "LIMIT_CLEARED" : "LIMIT_RAISED");
-        wallets.setNotifiedPct(tx, window, stillCrossed);
+        limitRows.setNotifiedPct(tx, window, stillCrossed);
       }
     }
     if (clear) {
-      wallets.deleteLimit(tx, wallet, subject, period);
+      limitRows.deleteLimit(tx, wallet, subject, period);
       audit(tx, caller, wallet, action, details);
       return book.afterChange(tx, w);
     }
-    wallets.putLimit(tx, wallet, subject, period, limit, alerts);
+    limitRows.putLimit(tx, wallet, subject, period, limit, alerts);
     audit(tx, caller, wallet, action, details);
     return book.afterChange(tx, w);
   }
@@ -194,16 +196,16 @@ public final class WalletManager {
    * up to: for a team default, the window of every member or key that spent in it. Returns the windows.
    */
   private List<SpendRecord> recount(DSLContext tx, WalletsRecord w, String subject, String period) {
-    var window = WalletDao.SpendIncrement.window(w.getName(), subject, period, WalletBook.periods(w), book.now());
+    var window = LimitDao.SpendIncrement.window(w.getName(), subject, period, WalletBook.periods(w), book.now());
     if (!AdmissionRules.isDefault(subject)) {
-      return wallets.setSpendAll(tx, List.of(window.withAmount(usageLines.spent(tx, w.getName(), subject,
+      return limitRows.setSpendAll(tx, List.of(window.withAmount(usageLines.spent(tx, w.getName(), subject,
           window.windowStart(), window.windowEnd()))));
     }
-    List<WalletDao.SpendIncrement> each = new ArrayList<>();
+    List<LimitDao.SpendIncrement> each = new ArrayList<>();
     usageLines.spentPerSubject(tx, w.getName(), subject.equals(AdmissionRules.KEY_DEFAULT), window.windowStart(),
-        window.windowEnd()).forEach((who, spent) -> each.add(new WalletDao.SpendIncrement(w.getName(), who, period,
+        window.windowEnd()).forEach((who, spent) -> each.add(new LimitDao.SpendIncrement(w.getName(), who, period,
         window.windowStart(), window.windowEnd(), spent)));
-    return wallets.setSpendAll(tx, each);
+    return limitRows.setSpendAll(tx, each);
   }
 
   /**
@@ -224,7 +226,7 @@ public final class WalletManager {
     w.setTimeZone(anchor.zone().getId());
     wallets.store(tx, w);
     recount(tx, w, wallet, "month");
-    for (var l : wallets.limits(tx, wallet)) {
+    for (var l : limitRows.limits(tx, wallet)) {
       recount(tx, w, l.getSubject(), l.getPeriod());
     }
     return book.afterChange(tx, w);
