@@ -170,7 +170,7 @@ public final class AdmitBench {
         .setApiKeySecret(keys.get((int) (i % keys.size()))).setMeter("requests").setEstimatedCostNanos(1_000).build());
   }
 
-  private static CallCredentials platform() {
+  static CallCredentials platform() {
     Metadata m = new Metadata();
     m.put(AUTHORIZATION, "Bearer " + GatewayConfig.DEV_PLATFORM_TOKEN);
     return new CallCredentials() {
@@ -200,7 +200,7 @@ public final class AdmitBench {
     return secrets;
   }
 
-  private static Metadata actingUser(String user) {
+  static Metadata actingUser(String user) {
     Metadata m = new Metadata();
     m.put(Metadata.Key.of("x-tally-user", Metadata.ASCII_STRING_MARSHALLER), user);
     return m;
