@@ -83,8 +83,9 @@ public final class AdmitBench {
       ManagedChannel echoChannel = NettyChannelBuilder.forAddress("127.0.0.1", echo.getPort()).usePlaintext().build();
       System.out.printf("admit bench: %d s per measurement, %d rounds, %,d wallets, load %s%n", seconds, rounds,
           wallets, Files.readString(Path.of("/proc/loadavg")).trim());
-      List<String> hard = keys(gateway, "hard", wallets, AdmissionMode.ADMISSION_MODE_HARD);
-      List<String> soft = keys(gateway, "soft", wallets, AdmissionMode.ADMISSION_MODE_SOFT);
+      long million = 1_000_000L * 1_000_000_000L; // $1M each, in nanos
+      List<String> hard = keys(gateway, "hard", wallets, million, AdmissionMode.ADMISSION_MODE_HARD);
+      List<String> soft = keys(gateway, "soft", wallets, million, AdmissionMode.ADMISSION_MODE_SOFT);
       Thread.sleep(3_000); // soft mode reaches the gateway's cache through wallet.v1
       var health = HealthGrpc.newFutureStub(echoChannel);
       var admission = AdmissionServiceGrpc.newFutureStub(gateway).withCallCredentials(platform());
@@ -181,8 +182,8 @@ public final class AdmitBench {
     };
   }
 
-  /** {@code count} teams with $1M each, their wallets in {@code mode}; returns their keys' secrets. */
-  private static List<String> keys(ManagedChannel gateway, String tag, int count, AdmissionMode mode) {
+  /** {@code count} teams with {@code depositNanos} each, their wallets in {@code mode}; their keys' secrets. */
+  static List<String> keys(ManagedChannel gateway, String tag, int count, long depositNanos, AdmissionMode mode) {
     var identity = IdentityServiceGrpc.newBlockingStub(gateway).withCallCredentials(platform());
     var wallet = WalletServiceGrpc.newBlockingStub(gateway).withCallCredentials(platform());
     List<String> secrets = new ArrayList<>();
@@ -193,7 +194,7 @@ public final class AdmitBench {
       var team = asOwner.createTeam(CreateTeamRequest.newBuilder().setDisplayName("Bench " + tag + i).build()).getTeam();
       secrets.add(asOwner.createApiKey(CreateApiKeyRequest.newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM)
           .setTeam(team.getName()).setDisplayName("bench").build()).getSecret());
-      wallet.deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(1_000_000L * 1_000_000_000L)
+      wallet.deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(depositNanos)
           .setCurrencyCode("USD").setExternalReference("bench-" + tag + i).build());
       wallet.setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(team.getName()).setMode(mode).build());
     }

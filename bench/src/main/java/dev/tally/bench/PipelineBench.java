@@ -141,8 +141,8 @@ public final class PipelineBench {
     while (readBalance.get() != target) {
       Thread.sleep(2);
     }
-    String debitingThreads = ThreadCpu.now().since(threads2, (first - target) / perEvent, 0.02);
-    double debited = (first - target) / (double) perEvent;
+    long debited = (first - target) / perEvent; // events, from exact nanos: every event costs perEvent
+    String debitingThreads = ThreadCpu.now().since(threads2, debited, 0.02);
     double debit = debited / secs(System.nanoTime() - t1);
     DebitBench.Cpu cpu3 = DebitBench.Cpu.now();
     double events = (double) batches * batch;

@@ -1,28 +1,23 @@
 package dev.tally.bench;
 
+import dev.tally.common.export.CsvStream;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.proto.admission.v1.AdmitRequest;
 import dev.tally.proto.admission.v1.AdmitResponse;
-import dev.tally.proto.identity.v1.ApiKeyKind;
-import dev.tally.proto.identity.v1.CreateApiKeyRequest;
-import dev.tally.proto.identity.v1.CreateTeamRequest;
-import dev.tally.proto.identity.v1.IdentityServiceGrpc;
-import dev.tally.proto.identity.v1.UpsertUserRequest;
 import dev.tally.proto.metering.v1.MeteringServiceGrpc;
 import dev.tally.proto.metering.v1.RecordUsageRequest;
 import dev.tally.proto.metering.v1.UsageRecord;
 import dev.tally.proto.wallet.v1.AdmissionMode;
-import dev.tally.proto.wallet.v1.DepositRequest;
 import dev.tally.proto.wallet.v1.GetWalletRequest;
-import dev.tally.proto.wallet.v1.SetAdmissionModeRequest;
 import dev.tally.proto.wallet.v1.WalletServiceGrpc;
 import dev.tally.stack.StackConfig;
 import dev.tally.stack.TallyStack;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.nio.file.Files;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -37,8 +32,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * How far soft mode overspends: a team wallet in soft mode with {@code dollars} on it, and {@code callers}
  * clients that each Admit a call, record its usage (the estimate, exactly) and go again, until Admit refuses
  * them. Soft mode decides on the gateway's copy of the wallet's state, which follows the debits through
- * {@code wallet.v1}; what was admitted while that copy was behind ends below zero. Prints the spend rate, the
- * overspend in dollars and in calls, and as seconds of spend at that rate (the copy's effective lag).
+ * {@code wallet.v1}; what was admitted while that copy was behind ends below zero. Prints the calls and what
+ * they spent, and the overspend in dollars, in calls and as milliseconds of spend at that rate (the copy's
+ * effective lag).
  * Arguments: dollars (2), callers per measurement (8,64), output tokens per call (10000, $0.006).
  */
 public final class SoftOverspendBench {
@@ -54,7 +50,7 @@ public final class SoftOverspendBench {
       ManagedChannel gateway = NettyChannelBuilder.forAddress("127.0.0.1", stack.gatewayPort()).usePlaintext().build();
       for (int round = 0; round < 3; round++) {
         for (String c : callerCounts) {
-          measure(gateway, "r" + round + "c" + c, dollars * DOLLAR, Integer.parseInt(c), tokens);
+          measure(gateway, "r" + round + "c" + c, Math.multiplyExact(dollars, DOLLAR), Integer.parseInt(c), tokens);
         }
       }
       gateway.shutdownNow();
@@ -63,7 +59,7 @@ public final class SoftOverspendBench {
 
   private static void measure(ManagedChannel gateway, String tag, long deposit, int callers, long tokens)
       throws Exception {
-    String secret = softTeam(gateway, tag, deposit);
+    String secret = AdmitBench.keys(gateway, "soft-" + tag, 1, deposit, AdmissionMode.ADMISSION_MODE_SOFT).getFirst();
     var admission = AdmissionServiceGrpc.newBlockingStub(gateway).withCallCredentials(AdmitBench.platform());
     var metering = MeteringServiceGrpc.newBlockingStub(gateway).withCallCredentials(AdmitBench.platform());
     var wallet = WalletServiceGrpc.newBlockingStub(gateway).withCallCredentials(AdmitBench.platform());
@@ -101,37 +97,24 @@ public final class SoftOverspendBench {
     for (Future<?> f : done) {
       f.get();
     }
-    double seconds = (System.nanoTime() - t0) / 1e9;
+    long elapsedMs = Math.max(1, (System.nanoTime() - t0) / 1_000_000);
     pool.shutdown();
     // Wait until every recorded call is debited: the balance then stops moving.
-    long expected = deposit - admitted.get() * cost; // every admission but the probe's was recorded at its estimate
+    long spent = Math.multiplyExact(admitted.get(), cost); // every admission but the probe's, recorded at its estimate
+    long expected = deposit - spent;
     long balance = Long.MIN_VALUE;
     for (int i = 0; i < 600 && balance != expected; i++) {
       Thread.sleep(50);
       balance = wallet.getWallet(GetWalletRequest.newBuilder().setName(walletName).build()).getWallet().getBalanceNanos();
     }
-    double rate = admitted.get() / seconds;
     long over = Math.max(0, -balance);
-    System.out.printf("callers %3d: %,6d calls admitted in %.1f s (%,.0f calls/s, $%.3f/s); final balance $%.4f; "
-        + "overspend $%.4f = %.1f calls = %.0f ms of spend%n", callers, admitted.get(), seconds, rate,
-        rate * cost / DOLLAR, balance / (double) DOLLAR, over / (double) DOLLAR, over / (double) cost,
-        over / (rate * cost) * 1e3);
-  }
-
-  /** A new team with {@code deposit} on its wallet in soft mode; returns its team key's secret. */
-  private static String softTeam(ManagedChannel gateway, String tag, long deposit) {
-    var identity = IdentityServiceGrpc.newBlockingStub(gateway).withCallCredentials(AdmitBench.platform());
-    var wallet = WalletServiceGrpc.newBlockingStub(gateway).withCallCredentials(AdmitBench.platform());
-    String owner = identity.upsertUser(UpsertUserRequest.newBuilder().setExternalId("soft-" + tag)
-        .setEmail("soft-" + tag + "@example.com").build()).getUser().getName();
-    var asOwner = identity.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(AdmitBench.actingUser(owner)));
-    var team = asOwner.createTeam(CreateTeamRequest.newBuilder().setDisplayName("Soft " + tag).build()).getTeam();
-    String secret = asOwner.createApiKey(CreateApiKeyRequest.newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM)
-        .setTeam(team.getName()).setDisplayName("soft").build()).getSecret();
-    wallet.deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(deposit)
-        .setCurrencyCode("USD").setExternalReference("soft-" + tag).build());
-    wallet.setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(team.getName())
-        .setMode(AdmissionMode.ADMISSION_MODE_SOFT).build());
-    return secret;
+    // Money stays in exact nanos: amounts print as decimals of them, and the overspend's share of the
+    // spend is turned into calls and milliseconds by integer arithmetic.
+    System.out.printf("callers %3d: %,6d calls admitted in %,d ms (%,d calls/s), spent $%s; final balance $%s; "
+        + "overspend $%s = %s calls = %,d ms of spend%n", callers, admitted.get(), elapsedMs,
+        admitted.get() * 1_000 / elapsedMs, CsvStream.amount(spent).toPlainString(),
+        CsvStream.amount(balance).toPlainString(), CsvStream.amount(over).toPlainString(),
+        BigDecimal.valueOf(over).divide(BigDecimal.valueOf(cost), 1, RoundingMode.HALF_EVEN).toPlainString(),
+        spent == 0 ? 0 : Math.multiplyExact(over, elapsedMs) / spent);
   }
 }

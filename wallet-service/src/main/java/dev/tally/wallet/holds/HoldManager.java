@@ -88,7 +88,7 @@ public final class HoldManager {
       this.validUntil = validUntil;
     }
 
-    /** Counts a new hold the way {@link WalletDao#pendingHeldBySubject} counts stored ones. */
+    /** Counts a new hold the way {@link HoldDao#pendingHeldBySubject} counts stored ones. */
     void held(Request r, HoldsRecord hold) {
       heldBySubject.merge(wallet.getName(), r.amount(), Long::sum);
       if (r.member() != null && !r.member().isEmpty()) {
