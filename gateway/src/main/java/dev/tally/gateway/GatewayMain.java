@@ -8,6 +8,7 @@ import dev.tally.common.grpc.GrpcServer;
 import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.metrics.Metrics;
 import dev.tally.gateway.admission.AdmissionGrpcService;
+import dev.tally.gateway.admission.RuleChanges;
 import dev.tally.gateway.admission.PriceCache;
 import dev.tally.gateway.admission.WalletStates;
 import dev.tally.gateway.auth.AuthThrottle;
@@ -64,13 +65,15 @@ public final class GatewayMain {
     Forwarder forwarder = new Forwarder(signer);
     AuthThrottle throttle = new AuthThrottle(config.authFailureLimit(), Clock.systemUTC());
     KeyGate gate = new KeyGate(keys, throttle);
+    AdmissionGrpcService admission = runner.manage(new AdmissionGrpcService(gate, states,
+        new PriceCache(metering, signer, Clock.systemUTC()), wallet, signer, config.leaseTtl()));
     GrpcServer server = runner.manage(GrpcServer.builder("gateway", config.server(), registry)
         .addInterceptor(new GatewayAuthInterceptor(config.platformToken(), gate, throttle))
         .addService(forwarder.forward(IdentityServiceGrpc.getServiceDescriptor(), identity))
-        .addService(forwarder.forward(WalletServiceGrpc.getServiceDescriptor(), wallet))
+        .addService(forwarder.forward(WalletServiceGrpc.getServiceDescriptor(), wallet,
+            RuleChanges.watch(admission::walletRulesChanged)))
         .addService(forwarder.forward(MeteringServiceGrpc.getServiceDescriptor(), metering))
-        .addService(new AdmissionGrpcService(gate, states,
-            new PriceCache(metering, signer, Clock.systemUTC()), wallet, signer))
+        .addService(admission)
         .addService(new dev.tally.gateway.errors.ErrorReasonGrpcService())
         .start());
     return new Running(server, events, states);

@@ -2,6 +2,7 @@ package dev.tally.stack;
 
 import static dev.tally.common.testing.GrpcAssertions.errorInfo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -122,8 +123,11 @@ class GatewayAdmissionTest {
     } finally {
       pool.shutdownNow();
     }
-    Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
-    assertEquals(allowed * (DOLLAR / 32), w.getHeldNanos());
+    int admitted = allowed;
+    // Exact once the gateway's lease is given back (refused callers give it back; an idle one after a second).
+    Wallet w = Await.value("only the holds held", Duration.ofSeconds(10), () -> wallet(gw.platform())
+        .getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet(),
+        v -> v.getHeldNanos() == admitted * (DOLLAR / 32));
     assertTrue(w.getHeldNanos() <= w.getBalanceNanos(), "held " + w.getHeldNanos());
     // 31 of 32 fit: after the 31st, $1/32 is left, at or below the $0.05 suspension threshold.
     assertEquals(31, allowed);
@@ -189,16 +193,31 @@ class GatewayAdmissionTest {
     }
     int allowed = allowedPerKey.values().stream().mapToInt(java.util.concurrent.atomic.AtomicInteger::get).sum();
     allowedPerKey.values().forEach(n -> assertTrue(n.get() <= 10, "a key's $1 quota holds " + n.get() + " × $0.10"));
-    assertEquals(15, allowed, "the member's $1.50 quota admits exactly 15 × $0.10, whichever gateway and key");
+    assertTrue(allowed <= 15, "the member's $1.50 quota admits at most 15 × $0.10, whichever gateway and key: "
+        + allowed);
     assertEquals(java.util.Set.of("RESOURCE_EXHAUSTED QUOTA_EXCEEDED"), reasons);
-    Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
-    assertEquals(15 * (DOLLAR / 10), w.getHeldNanos());
+    // The second gateway gave its leases back as it stopped, this one once they idle: then only holds count.
+    Await.value("the leases given back", Duration.ofSeconds(10), () -> wallet(gw.platform())
+        .getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet().getHeldNanos(),
+        held -> held == allowed * (DOLLAR / 10));
 
-    // The refusal names the limit that fired, with its numbers, and when waiting helps (a third key, without
-    // a quota of its own, so that the member's fires).
+    // What a lease kept from a caller of the other gateway is not lost: a third key (without a quota of its
+    // own, so that the member's fires) is admitted for the rest of the member's quota, exactly, and then
+    // refused with the limit that fired, its numbers, and when waiting helps.
     String third = identity.createApiKey(CreateApiKeyRequest.newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM)
         .setTeam(t.name()).setDisplayName("third").build()).getSecret();
-    StatusRuntimeException denied = assertThrows(StatusRuntimeException.class, () -> admitCost(third, DOLLAR / 10));
+    int later = 0;
+    StatusRuntimeException denied = null;
+    while (denied == null && later <= 15) {
+      try {
+        admitCost(third, DOLLAR / 10);
+        later++;
+      } catch (StatusRuntimeException e) {
+        denied = e;
+      }
+    }
+    assertEquals(15, allowed + later, "concurrently " + allowed + ", then " + later);
+    assertNotNull(denied);
     com.google.rpc.Status details = io.grpc.protobuf.StatusProto.fromThrowable(denied);
     com.google.rpc.ErrorInfo info = details.getDetailsList().stream().filter(d -> d.is(com.google.rpc.ErrorInfo.class))
         .findFirst().orElseThrow().unpack(com.google.rpc.ErrorInfo.class);
@@ -232,9 +251,10 @@ class GatewayAdmissionTest {
     asOwner.setSpendingLimit(SetSpendingLimitRequest.newBuilder().setWallet(t.name()).setPeriod(Period.PERIOD_MONTH)
         .setLimitNanos(5 * DOLLAR).build());
     admitCost(t.key(), DOLLAR / 4); // a hold of $0.25 counts against all three
-
-    GetEffectiveLimitsResponse r = asOwner.getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder()
-        .setWallet(t.name()).setSubject(t.keyName()).build());
+    // The gateway's lease holds more until it is given back (idle for a second): then only the hold counts.
+    GetEffectiveLimitsResponse r = Await.value("the lease given back", Duration.ofSeconds(10),
+        () -> asOwner.getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder().setWallet(t.name())
+            .setSubject(t.keyName()).build()), l -> l.getLimits(0).getHeldNanos() == DOLLAR / 4);
     assertEquals(ownerMember, r.getMember(), "a team key's member is its owner");
     assertEquals(List.of(LimitScope.LIMIT_SCOPE_KEY, LimitScope.LIMIT_SCOPE_MEMBER, LimitScope.LIMIT_SCOPE_TEAM,
         LimitScope.LIMIT_SCOPE_BALANCE), r.getLimitsList().stream().map(EffectiveLimit::getScope).toList());
@@ -494,8 +514,9 @@ class GatewayAdmissionTest {
     AdmitResponse hard = admitCost(t.key(), DOLLAR);
     assertEquals(DOLLAR * 8 / 10, hard.getEstimatedCostNanos(), "20 % off the list estimate");
     assertEquals(10 * DOLLAR - DOLLAR * 8 / 10, hard.getAvailableNanos());
-    Wallet w = wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet();
-    assertEquals(DOLLAR * 8 / 10, w.getHeldNanos());
+    Await.value("the hold at its net price, the gateway's lease given back", Duration.ofSeconds(10),
+        () -> wallet(gw.platform()).getWallet(GetWalletRequest.newBuilder().setName(t.wallet()).build()).getWallet(),
+        w -> w.getHeldNanos() == DOLLAR * 8 / 10);
     wallet(gw.platform()).setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(t.name())
         .setMode(AdmissionMode.ADMISSION_MODE_SOFT).build());
     AdmitResponse soft = Await.value("soft mode reaches the gateway", Duration.ofSeconds(10),

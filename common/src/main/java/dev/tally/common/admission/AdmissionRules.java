@@ -145,6 +145,20 @@ public final class AdmissionRules {
     }
   }
 
+  /**
+   * How much more {@code r}'s key, member and team could be admitted for at once: the least room the limits
+   * that apply leave (limit − spent − held) and the available balance above {@code floor} (the suspension
+   * threshold: nothing admitted in bulk may suspend the wallet). Never negative. What a lease may take is
+   * sized from it.
+   */
+  public static long headroom(State s, Request r, long floor) {
+    long room = s.available() - floor;
+    for (Limit l : applicable(s, r)) {
+      room = Math.min(room, l.limit() - l.spent() - l.held());
+    }
+    return Math.max(0, room);
+  }
+
   /** Where {@code subject} sits for {@code r}: its key, its member, the team; null when it does not apply. */
   public static Scope scopeOf(String wallet, String subject, Request r) {
     if (subject.equals(r.apiKey())) {

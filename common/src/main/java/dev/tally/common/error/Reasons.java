@@ -74,6 +74,13 @@ public final class Reasons {
   /** More admission calls wait than the wallet service decides in time: retry after the RetryInfo delay. */
   public static final String ADMISSION_OVERLOADED = define("ADMISSION_OVERLOADED",
       "more Admits wait than the wallet decides in time; retry after the RetryInfo delay", Code.UNAVAILABLE);
+  /** Internal to admission: a gateway's lease would take more than half of what is left; reserve per call. */
+  public static final String LEASE_NOT_GRANTED = define("LEASE_NOT_GRANTED",
+      "too little is left under a limit or the balance to lease it to a gateway; each request is reserved alone",
+      Code.FAILED_PRECONDITION);
+  /** ExtendHold on a hold admitted from a gateway's lease that is not written to the wallet yet (milliseconds). */
+  public static final String HOLD_NOT_WRITTEN = define("HOLD_NOT_WRITTEN",
+      "the hold was admitted by a gateway and is being written; retry after the RetryInfo delay", Code.UNAVAILABLE);
   public static final String HOLD_NOT_PENDING = define("HOLD_NOT_PENDING",
       "the hold was already settled, released or expired", Code.FAILED_PRECONDITION);
   public static final String BALANCE_LIMIT_EXCEEDED = define("BALANCE_LIMIT_EXCEEDED",

@@ -28,7 +28,14 @@ import dev.tally.proto.wallet.v1.ExtendResponse;
 import dev.tally.proto.wallet.v1.ReserveRequest;
 import dev.tally.proto.wallet.v1.ReserveResponse;
 import dev.tally.proto.wallet.v1.WalletInternalServiceGrpc;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.tally.common.admission.AdmissionQueue;
+import dev.tally.common.error.ErrorMapper;
+import dev.tally.common.grpc.ProtoTime;
 import io.grpc.Channel;
+import io.grpc.Context;
+import java.time.Duration;
 import io.grpc.stub.StreamObserver;
 import java.time.Instant;
 
@@ -38,21 +45,47 @@ import java.time.Instant;
  * wallet, which decides authoritatively: the Admits waiting at a moment go to it as one batch
  * ({@link ReserveDispatcher}), decided in one transaction.
  */
-public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionServiceImplBase {
+public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionServiceImplBase
+    implements AutoCloseable {
   private final KeyGate gate;
   private final WalletStates states;
   private final PriceCache prices;
   private final WalletInternalServiceGrpc.WalletInternalServiceBlockingStub wallet;
   private final ReserveDispatcher reservations;
+  /** Null when leases are off ({@code TALLY_ADMISSION_LEASE_TTL=0}). */
+  private final LeaseBook leases;
+  /** Admissions from leases by (key, request id): a retried Admit answers like the first. */
+  private final Cache<String, LeaseBook.Admitted> byRequestId = Caffeine.newBuilder().maximumSize(200_000)
+      .expireAfterWrite(Duration.ofMinutes(10)).build();
 
+  /** {@code leaseTtl} zero: every hard-mode Admit is reserved on its own. */
   public AdmissionGrpcService(KeyGate gate, WalletStates states, PriceCache prices,
-      Channel walletChannel, CallerSigner signer) {
+      Channel walletChannel, CallerSigner signer, Duration leaseTtl) {
     this.gate = gate;
     this.states = states;
     this.prices = prices;
     this.wallet = WalletInternalServiceGrpc.newBlockingStub(walletChannel).withCallCredentials(signer.credentials(Caller.PLATFORM));
     this.reservations = new ReserveDispatcher(WalletInternalServiceGrpc.newStub(walletChannel)
         .withCallCredentials(signer.credentials(Caller.PLATFORM)));
+    this.leases = leaseTtl.isZero() ? null : new LeaseBook(reservations, new SubHoldWriter(wallet), leaseTtl);
+    if (leases != null) {
+      states.onPolicyChange(leases::policyChanged);
+    }
+  }
+
+  /** A change of the wallet's rules was made (see {@link RuleChanges}): its leases here are given back. */
+  public void walletRulesChanged(String wallet) {
+    if (leases != null) {
+      leases.policyChanged(wallet);
+    }
+  }
+
+  /** Gives back this gateway's leases and writes what it admitted from them. */
+  @Override
+  public void close() {
+    if (leases != null) {
+      leases.close();
+    }
   }
 
   @Override
@@ -87,6 +120,20 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     }
     ReserveRequest.Builder reserve = ReserveRequest.newBuilder().setWallet(billing).setAmountNanos(cost)
         .setApiKey(apiKey).setMember(member);
+    if (leases != null) {
+      Context context = Context.current();
+      if (context.isCancelled()) { // the caller is gone: nothing is held for it
+        throw ErrorMapper.fromDomain(AdmissionQueue.abandoned(AdmissionQueue.late(context)));
+      }
+      LeaseBook.Admitted a = req.getRequestId().isEmpty() ? leases.admit(reserve.build())
+          : byRequestId.get(apiKey + "|" + req.getRequestId(), k -> leases.admit(reserve.build()));
+      if (a != null) {
+        out.onNext(allow.setHold(a.hold()).setHoldExpireTime(ProtoTime.ts(a.expireTime()))
+            .setEstimatedCostNanos(a.amountNanos()).setAvailableNanos(a.availableNanos()).build());
+        out.onCompleted();
+        return;
+      }
+    }
     if (!req.getRequestId().isEmpty()) {
       reserve.setRequestId(req.getRequestId());
     }
@@ -130,6 +177,9 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
   @Override
   public void extendHold(ExtendHoldRequest req, StreamObserver<ExtendHoldResponse> out) {
     requirePlatform();
+    if (leases != null && req.getHold().substring(req.getHold().lastIndexOf('/') + 1).contains("_")) {
+      leases.flush(Duration.ofSeconds(2)); // admitted here from a lease: written before it grows
+    }
     ExtendRequest.Builder extend = ExtendRequest.newBuilder().setHold(req.getHold())
         .setAmountNanos(req.getAdditionalCostNanos());
     if (!req.getRequestId().isEmpty()) {

@@ -26,6 +26,12 @@ public final class WalletStates {
       long version, int discountBasisPoints) {}
 
   private final Map<String, State> states = new ConcurrentHashMap<>();
+  private volatile java.util.function.Consumer<String> onPolicyChange = wallet -> {};
+
+  /** Told the wallet's name when a state arrives whose rules differ from the last one's (see {@link #rules}). */
+  public void onPolicyChange(java.util.function.Consumer<String> listener) {
+    this.onPolicyChange = listener;
+  }
 
   public Optional<State> get(String wallet) {
     return Optional.ofNullable(states.get(wallet));
@@ -61,7 +67,21 @@ public final class WalletStates {
   }
 
   private void put(State s) {
-    states.merge(s.wallet(), s, (old, neu) -> neu.version() >= old.version() ? neu : old);
+    State before = states.get(s.wallet());
+    State after = states.merge(s.wallet(), s, (old, neu) -> neu.version() >= old.version() ? neu : old);
+    if (before != null && after == s && !rules(before).equals(rules(s))) {
+      onPolicyChange.accept(s.wallet());
+    }
+  }
+
+  /** What decides admissions besides money: status, mode, discount and every limit's size (not its spend). */
+  private static List<Object> rules(State s) {
+    List<Object> out = new ArrayList<>();
+    out.add(s.suspended());
+    out.add(s.soft());
+    out.add(s.discountBasisPoints());
+    s.limits().stream().map(l -> l.subject() + "|" + l.period() + "|" + l.limit()).sorted().forEach(out::add);
+    return out;
   }
 
   private static Instant instant(com.google.protobuf.Timestamp t) {

@@ -18,6 +18,9 @@ import java.time.Duration;
  *     revocations arrive as events within a second regardless)
  * @param authFailureLimit failed authentications per client address per minute before it is throttled
  *     ({@code TALLY_AUTH_FAILURE_LIMIT}, 30)
+ * @param leaseTtl how long a lease of hard-mode balance lives in the wallet ({@code TALLY_ADMISSION_LEASE_TTL},
+ *     10s; the gateway admits from it in memory for 70 % of that); zero: every hard-mode Admit is reserved by
+ *     the wallet on its own
  */
 public record GatewayConfig(
     ServerConfig server,
@@ -28,9 +31,11 @@ public record GatewayConfig(
     String platformToken,
     String internalAuthKey,
     Duration keyCacheTtl,
-    int authFailureLimit) {
+    int authFailureLimit,
+    Duration leaseTtl) {
   public static final int DEFAULT_PORT = 50051;
   public static final int DEFAULT_METRICS_PORT = 9464;
+  public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(10);
   public static final String DEV_PLATFORM_TOKEN = "dev-platform-token-change-me";
   public static final String DEV_INTERNAL_AUTH_KEY = "dev-internal-auth-key-change-me";
 
@@ -46,13 +51,20 @@ public record GatewayConfig(
         token,
         key,
         env.duration("TALLY_KEY_CACHE_TTL", Duration.ofSeconds(60), Duration.ZERO, Duration.ofHours(1)),
-        env.integer("TALLY_AUTH_FAILURE_LIMIT", 30, 1, 1_000_000));
+        env.integer("TALLY_AUTH_FAILURE_LIMIT", 30, 1, 1_000_000),
+        env.duration("TALLY_ADMISSION_LEASE_TTL", DEFAULT_LEASE_TTL, Duration.ZERO, Duration.ofMinutes(10)));
   }
 
   public static GatewayConfig local(ServerConfig server, KafkaConfig kafka, String identity, String wallet,
       String metering) {
     return new GatewayConfig(server, kafka, identity, wallet, metering, DEV_PLATFORM_TOKEN, DEV_INTERNAL_AUTH_KEY,
-        Duration.ofSeconds(60), 30);
+        Duration.ofSeconds(60), 30, DEFAULT_LEASE_TTL);
+  }
+
+  /** The same gateway with leases living {@code ttl} (zero: none). */
+  public GatewayConfig withLeaseTtl(Duration ttl) {
+    return new GatewayConfig(server, kafka, identityTarget, walletTarget, meteringTarget, platformToken,
+        internalAuthKey, keyCacheTtl, authFailureLimit, ttl);
   }
 
   @Override

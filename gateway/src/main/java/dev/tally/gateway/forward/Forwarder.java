@@ -56,6 +56,15 @@ public final class Forwarder {
 
   /** A definition serving every method of {@code service} by forwarding it to {@code upstream}. */
   public ServerServiceDefinition forward(ServiceDescriptor service, Channel upstream) {
+    return forward(service, upstream, (method, request) -> {});
+  }
+
+  /**
+   * {@link #forward(ServiceDescriptor, Channel)}, telling {@code succeeded} of each unary call the upstream
+   * answered OK — its method's full name and request bytes — before the caller gets the answer.
+   */
+  public ServerServiceDefinition forward(ServiceDescriptor service, Channel upstream,
+      java.util.function.BiConsumer<String, byte[]> succeeded) {
     ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(service.getName())
         .setSchemaDescriptor(service.getSchemaDescriptor());
     java.util.List<MethodDescriptor<byte[], byte[]>> methods = new java.util.ArrayList<>();
@@ -72,7 +81,23 @@ public final class Forwarder {
         if (m.getType() == MethodDescriptor.MethodType.SERVER_STREAMING) {
           forwardStream(upstream, m, request, responses);
         } else {
-          ClientCalls.asyncUnaryCall(upstreamCall(upstream, m), request, responses);
+          ClientCalls.asyncUnaryCall(upstreamCall(upstream, m), request, new StreamObserver<>() {
+            @Override
+            public void onNext(byte[] response) {
+              succeeded.accept(m.getFullMethodName(), request);
+              responses.onNext(response);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+              responses.onError(t);
+            }
+
+            @Override
+            public void onCompleted() {
+              responses.onCompleted();
+            }
+          });
         }
       };
       definition.addMethod(m, m.getType() == MethodDescriptor.MethodType.SERVER_STREAMING

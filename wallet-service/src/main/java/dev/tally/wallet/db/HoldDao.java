@@ -14,9 +14,58 @@ import org.jooq.impl.DSL;
 
 /** Holds: money reserved for a call until it is settled, released or expires. */
 public final class HoldDao {
+  /** {@code holds.kind}: a request's hold, or a gateway's lease (see {@code V13__leases.sql}). */
+  public static final String HOLD = "hold";
+  public static final String LEASE = "lease";
 
   public Optional<HoldsRecord> hold(DSLContext tx, String wallet, String id) {
     return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.ID.eq(id)).forUpdate().fetchOptional();
+  }
+
+  /**
+   * A request's hold (never a lease) for update. When it is not there but its id is {@code {lease}_{n}} under a
+   * lease of this wallet, it is a hold the lease's gateway admitted and has not written yet: it is inserted
+   * now, pending at amount zero with the lease's key and member, for the caller to settle or release; the
+   * gateway's later write then frees its amount from the lease instead of holding it
+   * ({@link #writeSubHolds}).
+   */
+  public Optional<HoldsRecord> requestHold(DSLContext tx, String wallet, String id) {
+    Optional<HoldsRecord> stored = hold(tx, wallet, id);
+    if (stored.isPresent()) {
+      return LEASE.equals(stored.get().getKind()) ? Optional.empty() : stored;
+    }
+    Optional<HoldsRecord> lease = leaseOf(tx, wallet, id);
+    if (lease.isEmpty()) {
+      return Optional.empty();
+    }
+    HoldsRecord mark = tx.newRecord(HOLDS);
+    mark.setId(id);
+    mark.setWallet(wallet);
+    mark.setAmount(0L);
+    mark.setState("pending");
+    mark.setKind(HOLD);
+    mark.setSettled(0L);
+    mark.setApiKey(lease.get().getApiKey());
+    mark.setMember(lease.get().getMember());
+    mark.setCreateTime(OffsetDateTime.now());
+    mark.setExpireTime(lease.get().getExpireTime());
+    mark.insert();
+    return Optional.of(mark);
+  }
+
+  /** Whether {@code id} names a hold admitted from a lease of {@code wallet} that is not written yet. */
+  public boolean isUnwritten(DSLContext tx, String wallet, String id) {
+    return hold(tx, wallet, id).isEmpty() && leaseOf(tx, wallet, id).isPresent();
+  }
+
+  /** The lease a sub-hold id ({@code {lease}_{n}}) was admitted from, when it is one of {@code wallet}'s. */
+  private Optional<HoldsRecord> leaseOf(DSLContext tx, String wallet, String id) {
+    int cut = id.indexOf('_');
+    if (cut <= 0) {
+      return Optional.empty();
+    }
+    return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.ID.eq(id.substring(0, cut)),
+        HOLDS.KIND.eq(LEASE)).fetchOptional();
   }
 
   /**
@@ -73,12 +122,68 @@ public final class HoldDao {
     if (holds.isEmpty()) {
       return;
     }
-    String[] types = {"text", "text", "bigint", "text", "text", "text", "timestamptz", "timestamptz"};
+    String[] types = {"text", "text", "bigint", "text", "text", "text", "timestamptz", "timestamptz", "text"};
     tx.connection(c -> {
       try (var ps = c.prepareStatement("insert into holds (id, wallet, amount, state, api_key, member, create_time, "
-          + "expire_time) select * from " + ColumnArrays.unnest(types))) {
+          + "expire_time, kind) select * from " + ColumnArrays.unnest(types))) {
         ColumnArrays.bind(c, ps, types, holds, h -> new Object[] {h.getId(), h.getWallet(), h.getAmount(),
-            h.getState(), h.getApiKey(), h.getMember(), h.getCreateTime().toString(), h.getExpireTime().toString()});
+            h.getState(), h.getApiKey(), h.getMember(), h.getCreateTime().toString(), h.getExpireTime().toString(),
+            h.getKind() == null ? HOLD : h.getKind()});
+        ps.executeUpdate();
+      }
+    });
+  }
+
+  /** The leases named, for update (whatever their state). */
+  public Map<String, HoldsRecord> leasesForUpdate(DSLContext tx, Collection<String> ids) {
+    if (ids.isEmpty()) {
+      return Map.of();
+    }
+    return tx.selectFrom(HOLDS).where(HOLDS.ID.eq(DSL.any(ids.toArray(String[]::new))), HOLDS.KIND.eq(LEASE))
+        .forUpdate().fetchMap(HOLDS.ID);
+  }
+
+  /** A sub-hold as written: its id, amount, and whether the request had already ended before it was written. */
+  public record Written(String id, long amount, boolean ended) {}
+
+  /**
+   * Inserts holds admitted from leases, one statement whatever their number. Returns those written now: newly
+   * inserted (pending), or the zero-amount stand-in {@link #requestHold} left for one settled or released
+   * before its write (now given its amount, {@code ended}). A retried write returns nothing.
+   */
+  public List<Written> writeSubHolds(DSLContext tx, List<HoldsRecord> holds) {
+    if (holds.isEmpty()) {
+      return List.of();
+    }
+    String[] types = {"text", "text", "bigint", "text", "text", "timestamptz", "timestamptz"};
+    List<Written> out = new java.util.ArrayList<>(holds.size());
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("insert into holds as h (id, wallet, amount, api_key, member, create_time, "
+          + "expire_time, state) select *, 'pending' from " + ColumnArrays.unnest(types) + " on conflict (id) do update "
+          + "set amount = excluded.amount where h.amount = 0 and h.state <> 'pending' and h.wallet = excluded.wallet "
+          + "returning h.id, h.amount, h.state <> 'pending'")) {
+        ColumnArrays.bind(c, ps, types, holds, h -> new Object[] {h.getId(), h.getWallet(), h.getAmount(),
+            h.getApiKey(), h.getMember(), h.getCreateTime().toString(), h.getExpireTime().toString()});
+        try (var rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.add(new Written(rs.getString(1), rs.getLong(2), rs.getBoolean(3)));
+          }
+        }
+      }
+    });
+    return out;
+  }
+
+  /** Sets the amounts leases still hold, one statement. */
+  public void storeLeaseAmounts(DSLContext tx, Map<String, Long> amounts) {
+    if (amounts.isEmpty()) {
+      return;
+    }
+    String[] types = {"text", "bigint"};
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("update holds set amount = x.amount from " + ColumnArrays.unnest(types)
+          + " as x(id, amount) where holds.id = x.id")) {
+        ColumnArrays.bind(c, ps, types, List.copyOf(amounts.entrySet()), e -> new Object[] {e.getKey(), e.getValue()});
         ps.executeUpdate();
       }
     });

@@ -3,12 +3,15 @@ package dev.tally.wallet.grpc;
 import static dev.tally.common.grpc.Unary.reply;
 import static dev.tally.common.grpc.ProtoTime.duration;
 
+import dev.tally.common.grpc.ProtoTime;
+
 import dev.tally.common.auth.Caller;
 import dev.tally.common.db.Database;
 import dev.tally.common.error.ErrorMapper;
 import dev.tally.common.ids.PageTokens;
 import dev.tally.proto.wallet.v1.*;
 import dev.tally.wallet.holds.HoldManager;
+import dev.tally.wallet.holds.LeaseWrites;
 import dev.tally.wallet.holds.ReserveBatcher;
 import dev.tally.wallet.sessions.Sessions;
 import dev.tally.wallet.wallets.WalletBook;
@@ -44,15 +47,17 @@ public final class WalletInternalGrpcService extends WalletInternalServiceGrpc.W
   private final HoldManager holds;
   private final ReserveBatcher batcher;
   private final WalletBook book;
+  private final LeaseWrites leaseWrites;
 
   public WalletInternalGrpcService(Database db, WalletManager wallets, HoldManager holds, ReserveBatcher batcher,
-      WalletBook book, Sessions sessions) {
+      WalletBook book, Sessions sessions, LeaseWrites leaseWrites) {
     this.db = db;
     this.wallets = wallets;
     this.holds = holds;
     this.batcher = batcher;
     this.book = book;
     this.sessions = sessions;
+    this.leaseWrites = leaseWrites;
   }
 
   @Override
@@ -92,9 +97,16 @@ public final class WalletInternalGrpcService extends WalletInternalServiceGrpc.W
     Duration ttl = req.hasTtl() ? duration(req.getTtl()) : book.policy().holdTtl();
     return new ReserveBatcher.Call<>(caller, Operations.RESERVE,
         req.getRequestId(), req, ReserveResponse.parser(),
-        new HoldManager.Request(req.getWallet(), req.getAmountNanos(), req.getApiKey(), req.getMember(), ttl),
-        r -> ReserveResponse.newBuilder().setHold(WalletProtos.hold(r.hold())).setAvailableNanos(r.available())
-            .build(),
+        new HoldManager.Request(req.getWallet(), req.getAmountNanos(), req.getApiKey(), req.getMember(), ttl,
+            req.getLease(), req.getLease() ? Math.max(1, req.getLeaseMinNanos()) : 0),
+        r -> {
+          ReserveResponse.Builder b = ReserveResponse.newBuilder().setHold(WalletProtos.hold(r.hold()))
+              .setAvailableNanos(r.available());
+          if (req.getLease()) {
+            b.setDiscountBps(r.discountBps()).setHoldTtl(duration(book.policy().holdTtl()));
+          }
+          return b.build();
+        },
         new java.util.concurrent.CompletableFuture<>());
   }
 
@@ -108,6 +120,36 @@ public final class WalletInternalGrpcService extends WalletInternalServiceGrpc.W
         req.getRequestId(), req, SettleResponse.parser(), tx -> SettleResponse.newBuilder()
             .setHold(WalletProtos.hold(holds.settle(tx, WalletProtos.walletOfHold(req.getHold()),
                 WalletProtos.holdId(req.getHold()), req.getActualNanos(), eventId))).build()));
+  }
+
+  @Override
+  public void writeSubHolds(WriteSubHoldsRequest req, StreamObserver<WriteSubHoldsResponse> out) {
+    Caller caller = Caller.current();
+    WalletManager.requirePlatform(caller, "WriteSubHolds is internal to admission");
+    reply(out, () -> {
+      List<LeaseWrites.SubHold> items = new ArrayList<>(req.getSubHoldsCount());
+      for (SubHold h : req.getSubHoldsList()) {
+        String lease = leaseName(h.getLease(), "sub_holds.lease");
+        items.add(new LeaseWrites.SubHold(WalletProtos.walletOfHold(lease), WalletProtos.holdId(lease), h.getId(),
+            h.getAmountNanos(), ProtoTime.odt(h.getExpireTime(), true)));
+      }
+      List<LeaseWrites.Close> closes = new ArrayList<>(req.getCloseLeasesCount());
+      for (String lease : req.getCloseLeasesList()) {
+        leaseName(lease, "close_leases");
+        closes.add(new LeaseWrites.Close(WalletProtos.walletOfHold(lease), WalletProtos.holdId(lease)));
+      }
+      return WriteSubHoldsResponse.newBuilder()
+          .setWritten(db.transaction(tx -> leaseWrites.write(tx.dsl(), items, closes))).build();
+    });
+  }
+
+  /** A lease's hold name, checked here rather than by a pattern on every item of a large call. */
+  private static String leaseName(String name, String field) {
+    int cut = name.indexOf("/holds/");
+    if (!name.startsWith("wallets/") || cut < 0 || cut + "/holds/".length() == name.length()) {
+      throw dev.tally.common.error.TallyException.invalidArgument(field, "must look like wallets/{wallet}/holds/{lease}");
+    }
+    return name;
   }
 
   @Override

@@ -56,10 +56,24 @@ public final class HoldManager {
     this.events = events;
   }
 
-  public record Reserved(HoldsRecord hold, long available) {}
+  /** A hold made, the wallet's available balance after it, and the discount its amount was priced with. */
+  public record Reserved(HoldsRecord hold, long available, int discountBps) {
+    public Reserved(HoldsRecord hold, long available) {
+      this(hold, available, 0);
+    }
+  }
 
-  /** One reservation request; several for one wallet are decided under a single lock (see {@link ReserveBatcher}). */
-  public record Request(String wallet, long amount, String apiKey, String member, Duration ttl) {}
+  /**
+   * One reservation request; several for one wallet are decided under a single lock (see {@link ReserveBatcher}).
+   * A {@code lease} asks for {@code amount} and takes at least {@code leaseMin} (both at list price), at most
+   * half of what the chain of limits and the balance leave (see {@link #reserveLocked}).
+   */
+  public record Request(String wallet, long amount, String apiKey, String member, Duration ttl, boolean lease,
+      long leaseMin) {
+    public Request(String wallet, long amount, String apiKey, String member, Duration ttl) {
+      this(wallet, amount, apiKey, member, ttl, false, 0);
+    }
+  }
 
   /**
    * A wallet locked for a batch of reservations, with what its decisions read (from this replica's memory
@@ -89,13 +103,14 @@ public final class HoldManager {
     }
 
     /** Counts a new hold the way {@link HoldDao#pendingHeldBySubject} counts stored ones. */
-    void held(Request r, HoldsRecord hold) {
-      heldBySubject.merge(wallet.getName(), r.amount(), Long::sum);
-      if (r.member() != null && !r.member().isEmpty()) {
-        heldBySubject.merge(r.member(), r.amount(), Long::sum);
+    void held(HoldsRecord hold) {
+      long amount = hold.getAmount();
+      heldBySubject.merge(wallet.getName(), amount, Long::sum);
+      if (!hold.getMember().isEmpty()) {
+        heldBySubject.merge(hold.getMember(), amount, Long::sum);
       }
-      if (r.apiKey() != null && !r.apiKey().isEmpty()) {
-        heldBySubject.merge(r.apiKey(), r.amount(), Long::sum);
+      if (!hold.getApiKey().isEmpty()) {
+        heldBySubject.merge(hold.getApiKey(), amount, Long::sum);
       }
       Instant expires = hold.getExpireTime().toInstant();
       if (expires.isBefore(validUntil)) {
@@ -170,43 +185,60 @@ public final class HoldManager {
    * Decides one reservation against the locked wallet: status, then every limit on the chain (key quota,
    * member quota, wallet spending limit) counting spend and open holds, then the available balance. The
    * hold is written by {@link #finishAll}.
+   *
+   * <p>A lease is decided like a reservation of its least amount, and then takes what it asked for up to
+   * half of the {@linkplain AdmissionRules#headroom headroom} above the suspension threshold — refused
+   * ({@code LEASE_NOT_GRANTED}) when that half does not cover its least: however many gateways lease, the
+   * sum of their leases stays under every limit, none takes the last of it (the last requests are decided
+   * one by one again), and leasing never suspends the wallet.
    */
   public Reserved reserveLocked(Locked locked, Request listed) {
     WalletsRecord w = locked.wallet;
     // Estimates arrive at list price; the team pays (and is limited by) its net price.
-    Request r = new Request(listed.wallet(), dev.tally.common.money.Pricing.net(listed.amount(), w.getDiscountBps()),
-        listed.apiKey(), listed.member(), listed.ttl());
+    long wanted = dev.tally.common.money.Pricing.net(listed.amount(), w.getDiscountBps());
+    long least = listed.lease() ? dev.tally.common.money.Pricing.net(listed.leaseMin(), w.getDiscountBps()) : wanted;
     String walletName = w.getName();
     Instant now = book.now();
-    AdmissionRules.Request request = new AdmissionRules.Request(r.amount(), r.member(), r.apiKey());
+    AdmissionRules.Request request = new AdmissionRules.Request(least, listed.member(), listed.apiKey());
     List<AdmissionRules.Limit> limits = new ArrayList<>(locked.limits.size());
     for (AdmissionRules.Limit l : AdmissionRules.resolveDefaults(AdmissionLimits.of(locked.limits), request)) {
       limits.add(l.withHeld(locked.heldBySubject.getOrDefault(l.subject(), 0L)));
     }
     long available = locked.balance - w.getHeld();
-    AdmissionRules.check(new AdmissionRules.State(walletName, Boolean.TRUE.equals(w.getClosed()),
-        "suspended".equals(w.getStatus()), available, limits), request, now);
+    AdmissionRules.State state = new AdmissionRules.State(walletName, Boolean.TRUE.equals(w.getClosed()),
+        "suspended".equals(w.getStatus()), available, limits);
+    AdmissionRules.check(state, request, now);
+    long amount = wanted;
+    if (listed.lease()) {
+      long half = AdmissionRules.headroom(state, request, w.getSuspendThreshold()) / 2;
+      if (half < least) {
+        throw TallyException.failedPrecondition(Reasons.LEASE_NOT_GRANTED, "half of what is left under the "
+            + "limits and the balance (" + half + " nanos) does not cover the lease's least amount");
+      }
+      amount = Math.max(least, Math.min(wanted, half));
+    }
     HoldsRecord hold = new HoldsRecord();
     hold.setId(Ids.newId());
     hold.setWallet(walletName);
-    hold.setAmount(r.amount());
+    hold.setAmount(amount);
     hold.setState("pending");
+    hold.setKind(listed.lease() ? HoldDao.LEASE : HoldDao.HOLD);
     hold.setSettled(0L);
-    hold.setApiKey(r.apiKey() == null ? "" : r.apiKey());
-    hold.setMember(r.member() == null ? "" : r.member());
-    hold.setExpireTime(OffsetDateTime.ofInstant(now.plus(r.ttl()), java.time.ZoneOffset.UTC));
+    hold.setApiKey(listed.apiKey() == null ? "" : listed.apiKey());
+    hold.setMember(listed.member() == null ? "" : listed.member());
+    hold.setExpireTime(OffsetDateTime.ofInstant(now.plus(listed.ttl()), java.time.ZoneOffset.UTC));
     hold.setCreateTime(book.nowOdt());
     locked.added.add(hold);
-    w.setHeld(w.getHeld() + r.amount());
-    locked.held(r, hold);
+    w.setHeld(w.getHeld() + amount);
+    locked.held(hold);
     // A soft-mode wallet reserves only while a gateway has no state of it yet: tell the gateways.
     locked.changed |= "soft".equals(w.getAdmissionMode());
     // Suspension applies from the next request on: available at or below the threshold.
-    if (available - r.amount() <= w.getSuspendThreshold()) {
+    if (available - amount <= w.getSuspendThreshold()) {
       w.setStatus("suspended");
       locked.changed = true;
     }
-    return new Reserved(hold, available - r.amount());
+    return new Reserved(hold, available - amount, w.getDiscountBps());
   }
 
   /**
@@ -228,7 +260,7 @@ public final class HoldManager {
   /** Posts the actual cost of a held request and frees the hold. */
   public HoldsRecord settle(DSLContext tx, String walletName, String holdId, long actual, String eventId) {
     WalletsRecord w = book.lockExisting(tx, walletName);
-    HoldsRecord hold = holdRows.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    HoldsRecord hold = holdRows.requestHold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
     if (!"pending".equals(hold.getState())) {
       throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
@@ -259,7 +291,11 @@ public final class HoldManager {
    */
   public Reserved extend(DSLContext tx, String walletName, String holdId, long listAmount) {
     Locked locked = lockAll(tx, List.of(walletName)).get(walletName);
-    HoldsRecord hold = holdRows.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    HoldsRecord hold = holdRows.hold(tx, walletName, holdId).orElseThrow(() -> holdRows.isUnwritten(tx, walletName,
+        holdId) ? notWrittenYet() : holdNotFound(walletName, holdId));
+    if (HoldDao.LEASE.equals(hold.getKind())) {
+      throw holdNotFound(walletName, holdId); // a lease is the gateway's, not a request's to extend
+    }
     if (!"pending".equals(hold.getState())) {
       throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
@@ -282,7 +318,7 @@ public final class HoldManager {
 
   public HoldsRecord release(DSLContext tx, String walletName, String holdId) {
     WalletsRecord w = book.lockExisting(tx, walletName);
-    HoldsRecord hold = holdRows.hold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
+    HoldsRecord hold = holdRows.requestHold(tx, walletName, holdId).orElseThrow(() -> holdNotFound(walletName, holdId));
     if (!"pending".equals(hold.getState())) {
       throw TallyException.failedPrecondition(Reasons.HOLD_NOT_PENDING, "the hold is already " + hold.getState());
     }
@@ -293,6 +329,12 @@ public final class HoldManager {
     return hold;
   }
 
+
+  private static TallyException notWrittenYet() {
+    return new TallyException(io.grpc.Status.Code.UNAVAILABLE, Reasons.HOLD_NOT_WRITTEN,
+        "the hold was admitted from a gateway's lease and is being written; retry shortly")
+        .withRetryAfter(Duration.ofMillis(100));
+  }
 
   private static TallyException holdNotFound(String wallet, String id) {
     return TallyException.notFound(Reasons.NOT_FOUND, "hold " + wallet + "/holds/" + id + " not found");

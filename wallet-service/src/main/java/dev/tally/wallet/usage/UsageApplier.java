@@ -168,7 +168,7 @@ public final class UsageApplier implements TransactionalConsumer.BatchHandler {
       return; // a hold of another wallet is not this usage's to settle
     }
     String prefix = w.getName() + "/holds/";
-    HoldsRecord hold = holdRows.hold(tx, w.getName(), holdName.substring(prefix.length())).orElse(null);
+    HoldsRecord hold = holdRows.requestHold(tx, w.getName(), holdName.substring(prefix.length())).orElse(null);
     if (hold != null && "pending".equals(hold.getState())) {
       holdRows.closeHold(tx, hold.getId(), "settled", charged);
       w.setHeld(w.getHeld() - hold.getAmount());

@@ -247,8 +247,11 @@ public final class WalletBook {
   private boolean housekeep(DSLContext tx, WalletsRecord w, List<HoldsRecord> dueHolds, List<GrantsRecord> dueGrants,
       ClosingHolds closing) {
     boolean changed = false;
-    boolean charged = !dueHolds.isEmpty() && expiredHolds.expired(tx, w, dueHolds);
-    dueHolds.forEach(h -> (charged ? closing.charged : closing.released).add(h.getId()));
+    // A lease is no request's estimate: it is released, whatever expired holds cost.
+    List<HoldsRecord> estimates = dueHolds.stream().filter(h -> !HoldDao.LEASE.equals(h.getKind())).toList();
+    boolean charged = !estimates.isEmpty() && expiredHolds.expired(tx, w, estimates);
+    dueHolds.forEach(h -> (charged && !HoldDao.LEASE.equals(h.getKind()) ? closing.charged : closing.released)
+        .add(h.getId()));
     for (HoldsRecord h : dueHolds) {
       w.setHeld(w.getHeld() - h.getAmount());
       changed = true;

@@ -1,0 +1,295 @@
+package dev.tally.gateway.admission;
+
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.common.money.Pricing;
+import dev.tally.proto.wallet.v1.ReserveRequest;
+import dev.tally.proto.wallet.v1.ReserveResponse;
+import dev.tally.proto.wallet.v1.SubHold;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Hard-mode admission from leased slices: per (wallet, key, member) this gateway holds a lease — a hold the
+ * wallet granted through the whole chain of checks, at most half of what the limits and the balance leave —
+ * and admits from it in memory, each admission a hold of its own ({@code {lease}_{n}}) written to the wallet
+ * in batches by {@link SubHoldWriter}. Every lease's money is held in the wallet, so the gateways together
+ * never admit more than a limit or the balance allows; a gateway that dies loses only unwritten holds, whose
+ * money its lease keeps until it expires.
+ *
+ * <p>A lease is used only for {@code ttl − margin} after it was asked for (the wallet's expiry counts from
+ * when it granted it, later), given back when idle, replaced when it runs low or its wallet's policy
+ * (limits, suspension, mode, discount) changes. When a lease cannot be had the refusal is the wallet's own,
+ * decided for this call's estimate — after this gateway's leases of the subject were given back, so money
+ * leased here never refuses a call made here.
+ */
+public final class LeaseBook implements AutoCloseable {
+  /** A lease is asked to cover at least this many estimates like the one that asks for it. */
+  static final int MIN_ESTIMATES = 32;
+  /** ... and about this long of the subject's recent admissions. */
+  static final Duration SIZE_FOR = Duration.ofSeconds(2);
+  static final Duration IDLE = Duration.ofSeconds(1);
+
+  /** One admission: the hold to name in RecordUsage, its expiry, its amount (net) and available after it. */
+  public record Admitted(String hold, Instant expireTime, long amountNanos, long availableNanos) {}
+
+  private record Subject(String wallet, String apiKey, String member) {}
+
+  private final ReserveDispatcher reservations;
+  private final SubHoldWriter writer;
+  private final Duration ttl;
+  private final long useFor;
+  private final Map<Subject, Slot> slots = new ConcurrentHashMap<>();
+  private final ExecutorService requests = Executors.newVirtualThreadPerTaskExecutor();
+  private final ScheduledExecutorService janitor = Executors.newSingleThreadScheduledExecutor(
+      Thread.ofPlatform().daemon().name("lease-janitor").factory());
+
+  /** Leases live {@code ttl} in the wallet; this gateway uses each for 70 % of that. */
+  LeaseBook(ReserveDispatcher reservations, SubHoldWriter writer, Duration ttl) {
+    this.reservations = reservations;
+    this.writer = writer;
+    this.ttl = ttl;
+    this.useFor = ttl.toNanos() * 7 / 10;
+    janitor.scheduleWithFixedDelay(this::retireIdle, 100, 100, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Admits {@code listCost} (list price, positive) for the subject of {@code reserve}, from a lease; or throws
+   * the wallet's refusal; or returns null when this call should be reserved on its own.
+   */
+  Admitted admit(ReserveRequest reserve) {
+    long listCost = reserve.getAmountNanos();
+    Subject subject = new Subject(reserve.getWallet(), reserve.getApiKey(), reserve.getMember());
+    Slot slot = slots.computeIfAbsent(subject, Slot::new);
+    Lease lease = slot.current;
+    for (int round = 0; round < 4; round++) {
+      if (lease != null) {
+        Admitted a = lease.take(listCost);
+        if (a != null) {
+          slot.admitted(listCost, lease);
+          return a;
+        }
+      }
+      try {
+        lease = slot.renew(listCost, lease).join();
+      } catch (CompletionException e) {
+        RuntimeException refusal = e.getCause() instanceof RuntimeException re ? re : e;
+        if (refusedByWallet(refusal)) {
+          // Refused for this estimate — maybe for money this gateway holds in leases: give them back, and
+          // let the wallet decide this call alone on what is left (its refusal is then the answer).
+          slot.giveBack();
+          return null;
+        }
+        throw refusal;
+      }
+    }
+    return null; // the subject's leases keep running out under this many callers: reserve on its own
+  }
+
+  /** Waits until what this gateway admitted so far is written to the wallet; true when it is. */
+  boolean flush(Duration timeout) {
+    return writer.flush(timeout);
+  }
+
+  /** The wallet's rules changed (limits, suspension, mode, discount): its leases are given back. */
+  void policyChanged(String wallet) {
+    slots.forEach((s, slot) -> {
+      if (s.wallet().equals(wallet)) {
+        slot.retireCurrent();
+      }
+    });
+  }
+
+  private static boolean refusedByWallet(RuntimeException e) {
+    if (!(e instanceof StatusRuntimeException s)) {
+      return false;
+    }
+    Status.Code code = s.getStatus().getCode();
+    return code == Status.Code.RESOURCE_EXHAUSTED || code == Status.Code.FAILED_PRECONDITION;
+  }
+
+  private void retireIdle() {
+    long now = System.nanoTime();
+    slots.forEach((s, slot) -> {
+      Lease l = slot.current;
+      if (l != null && (!l.usable() || now - l.lastTake > IDLE.toNanos())) {
+        slot.retireCurrent();
+      }
+      if (slot.current == null && now - slot.lastUse > 10 * IDLE.toNanos()) {
+        slots.remove(s, slot);
+      }
+    });
+  }
+
+  /** One subject's leases: the one admitted from, and the request for the next one in flight. */
+  private final class Slot {
+    final Subject subject;
+    volatile Lease current;
+    CompletableFuture<Lease> renewing;
+    final AtomicLong admittedList = new AtomicLong();
+    long sizedAt = System.nanoTime();
+    long admittedAtSizing;
+    volatile long lastUse = System.nanoTime();
+
+    Slot(Subject subject) {
+      this.subject = subject;
+    }
+
+    void admitted(long listCost, Lease lease) {
+      admittedList.addAndGet(listCost);
+      lastUse = lease.lastTake;
+      if (lease.remaining.get() < lease.granted / 2) {
+        renew(listCost, lease); // ahead of need: callers keep taking from this one meanwhile
+      }
+    }
+
+    /** The next lease, asked for once however many callers need it; replaces {@code stale} when granted. */
+    synchronized CompletableFuture<Lease> renew(long listCost, Lease stale) {
+      if (renewing != null) {
+        return renewing;
+      }
+      if (current != stale && current != null && current.usable()) {
+        return CompletableFuture.completedFuture(current); // another caller already replaced it
+      }
+      long now = System.nanoTime();
+      long admitted = admittedList.get();
+      long perSecond = saturatingMultiply((admitted - admittedAtSizing) / Math.max(1, (now - sizedAt) / 1_000_000),
+          1_000);
+      sizedAt = now;
+      admittedAtSizing = admitted;
+      long wanted = Math.max(saturatingMultiply(listCost, MIN_ESTIMATES),
+          saturatingMultiply(perSecond, SIZE_FOR.toSeconds()));
+      ReserveRequest request = ReserveRequest.newBuilder().setWallet(subject.wallet()).setApiKey(subject.apiKey())
+          .setMember(subject.member()).setAmountNanos(Math.min(wanted, 1_000_000_000_000_000_000L))
+          .setLease(true).setLeaseMinNanos(listCost).setTtl(ProtoTime.duration(ttl)).build();
+      // Installed before the future completes, so whoever joins it finds the new lease current.
+      renewing = CompletableFuture.supplyAsync(() -> {
+        try {
+          return installed(grant(request, now));
+        } catch (RuntimeException e) {
+          installed(null);
+          throw e;
+        }
+      }, requests);
+      return renewing;
+    }
+
+    private Lease grant(ReserveRequest request, long askedAt) {
+      // Not in any caller's context: one caller giving up must not fail everyone waiting for this lease.
+      Context.CancellableContext context = Context.ROOT.withDeadlineAfter(5, TimeUnit.SECONDS, janitor);
+      try {
+        return new Lease(context.call(() -> reservations.reserve(request)), askedAt + useFor);
+      } catch (RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      } finally {
+        context.cancel(null);
+      }
+    }
+
+    private synchronized Lease installed(Lease lease) {
+      renewing = null;
+      if (lease != null) {
+        Lease old = current;
+        current = lease;
+        if (old != null) {
+          retire(old);
+        }
+      }
+      return lease;
+    }
+
+    synchronized void retireCurrent() {
+      Lease old = current;
+      current = null;
+      if (old != null) {
+        retire(old);
+      }
+    }
+
+    private void retire(Lease lease) {
+      if (lease.remaining.getAndSet(-1) >= 0) {
+        writer.close(lease.name);
+      }
+    }
+
+    /** Gives back the subject's lease and waits until the wallet has it and everything admitted before. */
+    void giveBack() {
+      retireCurrent();
+      writer.flush(Duration.ofSeconds(2));
+    }
+  }
+
+  /** A lease granted by the wallet, admitted from until {@code useUntil} (on {@link System#nanoTime()}). */
+  private final class Lease {
+    final String name;
+    final String id;
+    final int discountBps;
+    final Duration holdTtl;
+    final long granted;
+    final long availableAfterGrant;
+    final long useUntil;
+    /** Net nanos left; −1 once retired (nothing more is taken). */
+    final AtomicLong remaining;
+    final AtomicLong next = new AtomicLong();
+    volatile long lastTake = System.nanoTime();
+
+    Lease(ReserveResponse r, long useUntil) {
+      this.name = r.getHold().getName();
+      this.id = name.substring(name.lastIndexOf('/') + 1);
+      this.discountBps = r.getDiscountBps();
+      this.holdTtl = r.hasHoldTtl() ? ProtoTime.duration(r.getHoldTtl()) : Duration.ofMinutes(10);
+      this.granted = r.getHold().getAmountNanos();
+      this.availableAfterGrant = r.getAvailableNanos();
+      this.useUntil = useUntil;
+      this.remaining = new AtomicLong(granted);
+    }
+
+    boolean usable() {
+      return System.nanoTime() - useUntil < 0 && remaining.get() >= 0;
+    }
+
+    /** Takes {@code listCost} at this lease's discount, or null when it does not cover it. */
+    Admitted take(long listCost) {
+      long net = Pricing.net(listCost, discountBps);
+      long left;
+      do {
+        left = remaining.get();
+        if (left < net || !usable()) {
+          return null;
+        }
+      } while (!remaining.compareAndSet(left, left - net));
+      lastTake = System.nanoTime();
+      String hold = name + "_" + Long.toString(next.incrementAndGet(), 36);
+      Instant expires = Instant.now().plus(holdTtl);
+      writer.add(SubHold.newBuilder().setLease(name).setId(hold.substring(hold.lastIndexOf('/') + 1))
+          .setAmountNanos(net).setExpireTime(ProtoTime.ts(expires)).build());
+      return new Admitted(hold, expires, net, availableAfterGrant + left - net);
+    }
+  }
+
+  private static long saturatingMultiply(long a, long b) {
+    long r = a * b;
+    return a != 0 && (r / a != b || r < 0) ? Long.MAX_VALUE : r;
+  }
+
+  @Override
+  public void close() {
+    janitor.shutdownNow();
+    slots.values().forEach(Slot::retireCurrent);
+    writer.close();
+    requests.shutdown();
+  }
+}

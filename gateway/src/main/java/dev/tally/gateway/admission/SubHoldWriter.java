@@ -1,0 +1,133 @@
+package dev.tally.gateway.admission;
+
+import dev.tally.proto.wallet.v1.SubHold;
+import dev.tally.proto.wallet.v1.WalletInternalServiceGrpc;
+import dev.tally.proto.wallet.v1.WriteSubHoldsRequest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Writes what this gateway admitted from its leases to the wallet, in order, every {@link #TICK} or as soon as
+ * a call's worth waits: one WriteSubHolds call for all wallets. A failed call is retried with the same items
+ * (the wallet writes each once) until it succeeds, so a wallet-service restart delays writes but loses none;
+ * until written, an admission's money stays held by its lease. Leases to close go after the items queued
+ * before them.
+ */
+final class SubHoldWriter implements AutoCloseable {
+  static final Duration TICK = Duration.ofMillis(5);
+  static final int MAX_CALL = 4_096;
+  private static final Logger LOG = Logger.getLogger(SubHoldWriter.class.getName());
+
+  /** A sub-hold to write, or (with {@code hold} null) a lease to close. */
+  private record Item(SubHold hold, String closeLease) {}
+
+  private final WalletInternalServiceGrpc.WalletInternalServiceBlockingStub wallet;
+  private final ConcurrentLinkedQueue<Item> queue = new ConcurrentLinkedQueue<>();
+  private final AtomicLong queued = new AtomicLong();
+  private final AtomicLong written = new AtomicLong();
+  private final AtomicLong failures = new AtomicLong();
+  private final Thread thread;
+  private volatile boolean closed;
+
+  /** {@code wallet} carries the gateway's platform credentials. */
+  SubHoldWriter(WalletInternalServiceGrpc.WalletInternalServiceBlockingStub wallet) {
+    this.wallet = wallet;
+    this.thread = Thread.ofPlatform().daemon().name("sub-hold-writer").start(this::run);
+  }
+
+  void add(SubHold hold) {
+    enqueue(new Item(hold, null));
+  }
+
+  void close(String lease) {
+    enqueue(new Item(null, lease));
+  }
+
+  private void enqueue(Item item) {
+    queue.add(item);
+    if (queued.incrementAndGet() - written.get() >= MAX_CALL) {
+      LockSupport.unpark(thread);
+    }
+  }
+
+  /** Waits until everything queued before this call is written (or {@code timeout} passes); true when it is. */
+  boolean flush(Duration timeout) {
+    long target = queued.get();
+    long until = System.nanoTime() + timeout.toNanos();
+    LockSupport.unpark(thread);
+    while (written.get() < target) {
+      if (System.nanoTime() - until > 0) {
+        return false;
+      }
+      LockSupport.parkNanos(200_000);
+    }
+    return true;
+  }
+
+  /** Items queued and not yet written (for tests and metrics). */
+  long backlog() {
+    return queued.get() - written.get();
+  }
+
+  /** Write calls that failed and were retried (for tests and metrics). */
+  long failures() {
+    return failures.get();
+  }
+
+  private void run() {
+    List<Item> batch = new ArrayList<>();
+    long backoff = TICK.toNanos();
+    while (!closed || !queue.isEmpty()) {
+      if (batch.isEmpty()) {
+        Item i;
+        while (batch.size() < MAX_CALL && (i = queue.poll()) != null) {
+          batch.add(i);
+        }
+      }
+      if (batch.isEmpty()) {
+        LockSupport.parkNanos(TICK.toNanos());
+        continue;
+      }
+      try {
+        send(batch);
+        written.addAndGet(batch.size());
+        batch.clear();
+        backoff = TICK.toNanos();
+      } catch (RuntimeException e) {
+        failures.incrementAndGet();
+        if (closed) {
+          return; // shutting down: the leases hold the money until they expire
+        }
+        LOG.log(Level.FINE, "writing sub-holds failed; retrying", e);
+        LockSupport.parkNanos(backoff);
+        backoff = Math.min(backoff * 2, TimeUnit.SECONDS.toNanos(1));
+      }
+    }
+  }
+
+  private void send(List<Item> batch) {
+    WriteSubHoldsRequest.Builder request = WriteSubHoldsRequest.newBuilder();
+    for (Item i : batch) {
+      if (i.hold() != null) {
+        request.addSubHolds(i.hold());
+      } else {
+        request.addCloseLeases(i.closeLease());
+      }
+    }
+    wallet.withDeadlineAfter(5, TimeUnit.SECONDS).writeSubHolds(request.build());
+  }
+
+  @Override
+  public void close() {
+    flush(Duration.ofSeconds(2));
+    closed = true;
+    LockSupport.unpark(thread);
+  }
+}

@@ -1,0 +1,114 @@
+package dev.tally.wallet.holds;
+
+import dev.tally.wallet.db.HoldDao;
+import dev.tally.wallet.db.WalletDao;
+import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
+import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
+import dev.tally.wallet.wallets.WalletBook;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.jooq.DSLContext;
+
+/**
+ * What gateways admitted from their leases, written to the wallet: each admission becomes an ordinary hold
+ * (settled, released, extended and expired like any) whose amount moves out of its lease, so the wallet's
+ * held total and every subject's do not change; a lease the gateway stopped using is closed and what it still
+ * holds released. All in one transaction under the wallets' row locks, with a fixed number of statements.
+ *
+ * <p>Written once: a retried item finds its hold and changes nothing. An item whose request was settled or
+ * released before the write (by usage, or through another gateway) finds the stand-in that left
+ * ({@link HoldDao#requestHold}) and frees its amount from the lease instead. An item whose lease has already
+ * ended (expired or closed: its money given back) is held anew — never less held than admitted.
+ */
+public final class LeaseWrites {
+  /** One admission from a lease: its hold id is {@code {lease}_{n}}; amounts net of the team's discount. */
+  public record SubHold(String wallet, String lease, String id, long amount, OffsetDateTime expireTime) {}
+
+  /** A lease its gateway no longer admits from. */
+  public record Close(String wallet, String lease) {}
+
+  private final WalletBook book;
+  private final WalletDao wallets;
+  private final HoldDao holdRows = new HoldDao();
+
+  public LeaseWrites(WalletBook book, WalletDao wallets) {
+    this.book = book;
+    this.wallets = wallets;
+  }
+
+  /** Writes {@code items}, then closes {@code closes}; returns how many holds were written now. */
+  public int write(DSLContext tx, List<SubHold> items, List<Close> closes) {
+    TreeSet<String> names = new TreeSet<>();
+    Set<String> leaseIds = new LinkedHashSet<>();
+    items.forEach(i -> {
+      names.add(i.wallet());
+      leaseIds.add(i.lease());
+    });
+    closes.forEach(c -> {
+      names.add(c.wallet());
+      leaseIds.add(c.lease());
+    });
+    Map<String, WalletsRecord> locked = new HashMap<>();
+    wallets.lockAll(tx, names).forEach(w -> locked.put(w.getName(), w));
+    Map<String, HoldsRecord> leases = holdRows.leasesForUpdate(tx, leaseIds);
+    OffsetDateTime now = book.nowOdt();
+    Map<String, SubHold> byId = new HashMap<>();
+    List<HoldsRecord> rows = new ArrayList<>(items.size());
+    for (SubHold i : items) {
+      HoldsRecord lease = leases.get(i.lease());
+      if (lease == null || !lease.getWallet().equals(i.wallet()) || !i.id().startsWith(i.lease() + "_")
+          || i.id().length() > 64 || i.amount() < 0          || byId.putIfAbsent(i.id(), i) != null) {
+        continue; // not a lease of this wallet, not its sub-hold, or repeated: nothing to write
+      }
+      HoldsRecord h = new HoldsRecord();
+      h.setId(i.id());
+      h.setWallet(i.wallet());
+      h.setAmount(i.amount());
+      h.setApiKey(lease.getApiKey());
+      h.setMember(lease.getMember());
+      h.setCreateTime(now);
+      h.setExpireTime(i.expireTime());
+      rows.add(h);
+    }
+    List<HoldDao.Written> written = holdRows.writeSubHolds(tx, rows);
+    Map<String, Long> leaseAmounts = new HashMap<>();
+    Set<WalletsRecord> changed = new LinkedHashSet<>();
+    for (HoldDao.Written w : written) {
+      HoldsRecord lease = leases.get(byId.get(w.id()).lease());
+      WalletsRecord wallet = locked.get(lease.getWallet());
+      long fromLease = "pending".equals(lease.getState()) ? Math.min(w.amount(), lease.getAmount()) : 0;
+      if (fromLease > 0) {
+        lease.setAmount(lease.getAmount() - fromLease);
+        leaseAmounts.put(lease.getId(), lease.getAmount());
+      }
+      long heldChange = w.ended() ? -fromLease : w.amount() - fromLease;
+      // A hold that expires before its lease would end this replica's admission memory too late: re-read.
+      boolean expiresEarly = !w.ended() && byId.get(w.id()).expireTime().isBefore(lease.getExpireTime());
+      if (heldChange != 0 || expiresEarly) {
+        wallet.setHeld(wallet.getHeld() + heldChange);
+        changed.add(wallet);
+      }
+    }
+    List<String> closed = new ArrayList<>();
+    for (Close c : closes) {
+      HoldsRecord lease = leases.get(c.lease());
+      if (lease != null && lease.getWallet().equals(c.wallet()) && "pending".equals(lease.getState())) {
+        WalletsRecord wallet = locked.get(lease.getWallet());
+        wallet.setHeld(wallet.getHeld() - lease.getAmount());
+        lease.setState("released");
+        closed.add(lease.getId());
+        changed.add(wallet);
+      }
+    }
+    holdRows.storeLeaseAmounts(tx, leaseAmounts);
+    holdRows.closeHolds(tx, closed, "released", false);
+    book.afterChangeAll(tx, List.copyOf(changed));
+    return written.size();
+  }
+}

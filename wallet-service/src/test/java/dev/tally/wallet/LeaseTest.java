@@ -1,0 +1,160 @@
+package dev.tally.wallet;
+
+import static dev.tally.common.testing.GrpcAssertions.assertFails;
+import static dev.tally.wallet.WalletFixture.DOLLAR;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.identity.config.IdentityPolicy;
+import dev.tally.proto.identity.v1.Team;
+import dev.tally.proto.wallet.v1.ExtendRequest;
+import dev.tally.proto.wallet.v1.Hold;
+import dev.tally.proto.wallet.v1.Period;
+import dev.tally.proto.wallet.v1.ReleaseRequest;
+import dev.tally.proto.wallet.v1.ReserveRequest;
+import dev.tally.proto.wallet.v1.SetQuotaRequest;
+import dev.tally.proto.wallet.v1.SubHold;
+import dev.tally.proto.wallet.v1.WriteSubHoldsRequest;
+import dev.tally.wallet.WalletFixture.TestUser;
+import io.grpc.Status;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Leases as the wallet keeps them: granted through the chain like a hold, at most half of what is left; the
+ * holds a gateway admitted from one written later, moving money out of the lease (never counted twice or
+ * lost), also when their request was settled or released before the write, or the write is retried.
+ */
+class LeaseTest {
+  private static WalletFixture f;
+
+  @BeforeAll
+  static void start() throws Exception {
+    f = new WalletFixture(LeaseTest.class, IdentityPolicy.defaults(), Instant.parse("2026-11-10T12:00:00Z"));
+  }
+
+  @AfterEach
+  void reconciled() {
+    f.assertReconciled();
+  }
+
+  @AfterAll
+  static void stop() {
+    f.close();
+  }
+
+  private record Subject(TestUser owner, String team, String wallet, String member, String key) {}
+
+  private static Subject subject(String label, long deposit) {
+    TestUser owner = f.newUser(label);
+    Team team = f.newTeam(owner, label);
+    f.deposit(team.getWallet(), deposit, "pay_" + label);
+    return new Subject(owner, team.getName(), team.getWallet(), team.getName() + "/members/" + owner.id(),
+        "apiKeys/key-" + label);
+  }
+
+  private static Hold lease(Subject s, long wanted, long least) {
+    return f.internal().reserve(ReserveRequest.newBuilder().setWallet(s.wallet()).setMember(s.member())
+        .setApiKey(s.key()).setAmountNanos(wanted).setLease(true).setLeaseMinNanos(least)
+        .setTtl(ProtoTime.duration(Duration.ofSeconds(10))).build()).getHold();
+  }
+
+  private static SubHold sub(Hold lease, int n, long amount) {
+    String id = lease.getName().substring(lease.getName().lastIndexOf('/') + 1) + "_" + n;
+    return SubHold.newBuilder().setLease(lease.getName()).setId(id).setAmountNanos(amount)
+        .setExpireTime(ProtoTime.ts(f.clock.instant().plus(Duration.ofMinutes(10)))).build();
+  }
+
+  private static int write(WriteSubHoldsRequest.Builder r) {
+    return f.internal().writeSubHolds(r.build()).getWritten();
+  }
+
+  private static String name(Hold lease, SubHold s) {
+    return lease.getName().substring(0, lease.getName().lastIndexOf('/') + 1) + s.getId();
+  }
+
+  @Test
+  void aLeaseTakesAtMostHalfOfWhatIsLeftAndIsRefusedWhenThatHalfIsTooLittle() {
+    Subject s = subject("lease-half", 10 * DOLLAR);
+    f.as(s.owner()).setQuota(SetQuotaRequest.newBuilder().setWallet(s.team())
+        .setSubject(s.key()).setPeriod(Period.PERIOD_DAY).setLimitNanos(4 * DOLLAR).build());
+    // Asked for $100, the key's $4 quota leaves $4: half of it.
+    assertEquals(2 * DOLLAR, lease(s, 100 * DOLLAR, DOLLAR / 10).getAmountNanos());
+    assertEquals(DOLLAR, lease(s, 100 * DOLLAR, DOLLAR / 10).getAmountNanos());
+    assertEquals(DOLLAR / 2, lease(s, DOLLAR / 2, DOLLAR / 10).getAmountNanos(), "what it asked, when that fits");
+    // $0.50 left: half of it does not cover $0.30 — the gateway reserves each request on its own now.
+    assertFails(Status.Code.FAILED_PRECONDITION, "LEASE_NOT_GRANTED", () -> lease(s, DOLLAR, 3 * DOLLAR / 10));
+    // A least amount the chain refuses is refused as its Reserve would be.
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED", () -> lease(s, DOLLAR, DOLLAR));
+    assertEquals(3 * DOLLAR + DOLLAR / 2, f.get(s.wallet()).getHeldNanos());
+  }
+
+  @Test
+  void writtenSubHoldsMoveMoneyOutOfTheLeaseOnceAndClosingGivesTheRestBack() {
+    Subject s = subject("lease-write", 10 * DOLLAR);
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    assertEquals(2 * DOLLAR, f.get(s.wallet()).getHeldNanos());
+    WriteSubHoldsRequest.Builder three = WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 1, DOLLAR / 10))
+        .addSubHolds(sub(lease, 2, DOLLAR / 5)).addSubHolds(sub(lease, 3, DOLLAR / 4));
+    assertEquals(3, write(three));
+    assertEquals(2 * DOLLAR, f.get(s.wallet()).getHeldNanos(), "moved from the lease: the total is unchanged");
+    assertEquals(0, write(three), "a retried write changes nothing");
+    assertEquals(2 * DOLLAR, f.get(s.wallet()).getHeldNanos());
+    // Sub-holds are ordinary holds: released like any.
+    f.internal().release(ReleaseRequest.newBuilder().setHold(name(lease, sub(lease, 2, 0))).build());
+    assertEquals(2 * DOLLAR - DOLLAR / 5, f.get(s.wallet()).getHeldNanos());
+    // Closing gives back what the lease still holds; the written holds stay.
+    assertEquals(0, write(WriteSubHoldsRequest.newBuilder().addCloseLeases(lease.getName())));
+    assertEquals(DOLLAR / 10 + DOLLAR / 4, f.get(s.wallet()).getHeldNanos());
+    // A write arriving after its lease closed is held anew: never less held than admitted.
+    assertEquals(1, write(WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 4, DOLLAR))));
+    assertEquals(DOLLAR + DOLLAR / 10 + DOLLAR / 4, f.get(s.wallet()).getHeldNanos());
+    // A lease is not a request's hold: not released, extended or settled by name.
+    assertFails(Status.Code.NOT_FOUND, "NOT_FOUND", () -> f.internal().release(ReleaseRequest.newBuilder()
+        .setHold(lease.getName()).build()));
+  }
+
+  @Test
+  void aRequestEndedBeforeItsHoldIsWrittenFreesTheAmountWhenTheWriteArrives() {
+    Subject s = subject("lease-early", 10 * DOLLAR);
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    SubHold released = sub(lease, 1, DOLLAR / 2);
+    SubHold used = sub(lease, 2, DOLLAR / 4);
+    SubHold growing = sub(lease, 3, DOLLAR / 4);
+    // Released through another gateway, and used (its usage debited), before this gateway wrote them.
+    f.internal().release(ReleaseRequest.newBuilder().setHold(name(lease, released)).build());
+    f.usage("lease-early-1", s.wallet(), "", s.key(), DOLLAR / 5, f.clock.instant(), name(lease, used));
+    f.awaitBalance(s.wallet(), 10 * DOLLAR - DOLLAR / 5);
+    // Not written yet, so it cannot grow: retry shortly.
+    assertFails(Status.Code.UNAVAILABLE, "HOLD_NOT_WRITTEN", () -> f.internal().extend(ExtendRequest.newBuilder()
+        .setHold(name(lease, growing)).setAmountNanos(DOLLAR / 10).build()));
+    assertEquals(2 * DOLLAR, f.get(s.wallet()).getHeldNanos(), "the lease still holds their money");
+    assertEquals(3, write(WriteSubHoldsRequest.newBuilder().addSubHolds(released).addSubHolds(used)
+        .addSubHolds(growing)));
+    assertEquals(2 * DOLLAR - DOLLAR / 2 - DOLLAR / 4, f.get(s.wallet()).getHeldNanos(),
+        "the ended requests' amounts freed, the open one held");
+    assertEquals(0, write(WriteSubHoldsRequest.newBuilder().addSubHolds(released).addSubHolds(used)));
+    assertEquals(2 * DOLLAR - DOLLAR / 2 - DOLLAR / 4, f.get(s.wallet()).getHeldNanos());
+    f.internal().extend(ExtendRequest.newBuilder().setHold(name(lease, growing)).setAmountNanos(DOLLAR / 10).build());
+    write(WriteSubHoldsRequest.newBuilder().addCloseLeases(lease.getName()));
+    assertEquals(DOLLAR / 4 + DOLLAR / 10, f.get(s.wallet()).getHeldNanos());
+  }
+
+  @Test
+  void anExpiredLeaseIsReleasedAndItsLateWritesHeldAnew() {
+    Subject s = subject("lease-expiry", 10 * DOLLAR);
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    write(WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 1, DOLLAR / 2)));
+    f.clock.advance(Duration.ofSeconds(11));
+    // Housekeeping runs before the next decision on the wallet: the lease's rest is released, not charged.
+    f.internal().reserve(WalletFixture.reserve(s.wallet(), DOLLAR / 10, s.member(), s.key()));
+    assertEquals(DOLLAR / 2 + DOLLAR / 10, f.get(s.wallet()).getHeldNanos());
+    assertEquals(10 * DOLLAR, f.get(s.wallet()).getBalanceNanos(), "nothing charged for the lease");
+    assertEquals(1, write(WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 2, DOLLAR / 4))));
+    assertEquals(DOLLAR / 2 + DOLLAR / 10 + DOLLAR / 4, f.get(s.wallet()).getHeldNanos());
+  }
+}
