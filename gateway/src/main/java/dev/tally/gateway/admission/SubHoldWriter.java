@@ -32,7 +32,6 @@ final class SubHoldWriter implements AutoCloseable {
   private final ConcurrentLinkedQueue<Item> queue = new ConcurrentLinkedQueue<>();
   private final AtomicLong queued = new AtomicLong();
   private final AtomicLong written = new AtomicLong();
-  private final AtomicLong failures = new AtomicLong();
   private final Thread thread;
   private volatile boolean closed;
 
@@ -71,16 +70,6 @@ final class SubHoldWriter implements AutoCloseable {
     return true;
   }
 
-  /** Items queued and not yet written (for tests and metrics). */
-  long backlog() {
-    return queued.get() - written.get();
-  }
-
-  /** Write calls that failed and were retried (for tests and metrics). */
-  long failures() {
-    return failures.get();
-  }
-
   private void run() {
     List<Item> batch = new ArrayList<>();
     long backoff = TICK.toNanos();
@@ -101,7 +90,6 @@ final class SubHoldWriter implements AutoCloseable {
         batch.clear();
         backoff = TICK.toNanos();
       } catch (RuntimeException e) {
-        failures.incrementAndGet();
         if (closed) {
           return; // shutting down: the leases hold the money until they expire
         }
