@@ -125,7 +125,7 @@ public final class WalletServiceMain {
         .addService(new WalletGrpcService(db, wallets, book, ledger, new ParkedEventsApi(db, List.of(usageConsumer, identityConsumer)),
             effectiveLimits, new LimitRequests(effectiveLimits, wallets, access, clock), sessions, sessionMeter, access))
         .addService(new WalletInternalGrpcService(db, wallets, holds, reserves, book, sessions,
-            new dev.tally.wallet.holds.LeaseWrites(book, walletDao)))
+            new dev.tally.wallet.holds.LeaseWrites(book, walletDao, holds)))
         .start());
     return new Running(server, db, usage, usageConsumer, identityConsumer, housekeeper, ledger, reserves);
   }

@@ -144,6 +144,20 @@ class LeaseTest {
     assertEquals(DOLLAR / 4 + DOLLAR / 10, f.get(s.wallet()).getHeldNanos());
   }
 
+  /** What a closed lease gave back is admitted again at once, exactly: the admission memory follows it. */
+  @Test
+  void aClosedLeaseCountsNothingInTheNextDecisions() {
+    Subject s = subject("lease-memory", 10 * DOLLAR);
+    f.as(s.owner()).setQuota(SetQuotaRequest.newBuilder().setWallet(s.team()).setSubject(s.key())
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(4 * DOLLAR).build());
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    write(WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 1, DOLLAR / 2)).addCloseLeases(lease.getName()));
+    f.internal().reserve(WalletFixture.reserve(s.wallet(), 3 * DOLLAR + DOLLAR / 2, s.member(), s.key()));
+    assertFails(Status.Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED",
+        () -> f.internal().reserve(WalletFixture.reserve(s.wallet(), 1, s.member(), s.key())));
+    assertEquals(4 * DOLLAR, f.get(s.wallet()).getHeldNanos());
+  }
+
   @Test
   void anExpiredLeaseIsReleasedAndItsLateWritesHeldAnew() {
     Subject s = subject("lease-expiry", 10 * DOLLAR);

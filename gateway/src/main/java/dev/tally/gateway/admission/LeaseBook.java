@@ -37,8 +37,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class LeaseBook implements AutoCloseable {
   /** A lease is asked to cover at least this many estimates like the one that asks for it. */
   static final int MIN_ESTIMATES = 32;
-  /** ... and about this long of the subject's recent admissions. */
-  static final Duration SIZE_FOR = Duration.ofSeconds(2);
+  /** ... and what the subject's recent admissions would take over the time it is used for. */
   static final Duration IDLE = Duration.ofSeconds(1);
 
   /** One admission: the hold to name in RecordUsage, its expiry, its amount (net) and available after it. */
@@ -169,7 +168,7 @@ public final class LeaseBook implements AutoCloseable {
       sizedAt = now;
       admittedAtSizing = admitted;
       long wanted = Math.max(saturatingMultiply(listCost, MIN_ESTIMATES),
-          saturatingMultiply(perSecond, SIZE_FOR.toSeconds()));
+          saturatingMultiply(perSecond, useFor / 1_000_000_000L));
       ReserveRequest request = ReserveRequest.newBuilder().setWallet(subject.wallet()).setApiKey(subject.apiKey())
           .setMember(subject.member()).setAmountNanos(Math.min(wanted, 1_000_000_000_000_000_000L))
           .setLease(true).setLeaseMinNanos(listCost).setTtl(ProtoTime.duration(ttl)).build();

@@ -1,6 +1,6 @@
 package dev.tally.gateway.auth;
 
-import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import dev.tally.common.auth.Caller;
@@ -19,7 +19,13 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Verifies API key secrets on the hot path: asks identity once, then answers from memory (a Caffeine cache)
@@ -28,6 +34,11 @@ import java.util.concurrent.TimeUnit;
  * key's expiry (or a rotated-out secret's grace end), so an expired key is refused on time everywhere.
  * Secrets are held only as their SHA-256. Refusals are remembered briefly too, so a hammered bad key costs
  * nothing upstream.
+ *
+ * <p>Never a storm upstream: callers of a secret being verified wait for that one call (an async cache holds
+ * the call in flight), and an answer in its last quarter of life is re-verified in the background by the
+ * next caller while it is still served — so thousands of keys whose entries end together under load do not
+ * each send every caller to identity at once.
  */
 public final class KeyVerifier {
   private static final Duration NEGATIVE_TTL = Duration.ofSeconds(2);
@@ -36,12 +47,20 @@ public final class KeyVerifier {
   private final IdentityInternalServiceGrpc.IdentityInternalServiceBlockingStub identity;
   private final Duration ttl;
   private final Clock clock;
-  private final Cache<SecretHash, Entry> bySecretHash;
+  private final AsyncCache<SecretHash, Entry> bySecretHash;
+  private final ExecutorService loaders = Executors.newVirtualThreadPerTaskExecutor();
+  /** Moves on every invalidation: a background re-verification begun before one is not kept. */
+  private final AtomicLong generation = new AtomicLong();
   private final Map<String, Set<SecretHash>> byKey = new ConcurrentHashMap<>();
   private final Map<String, Set<SecretHash>> byTeam = new ConcurrentHashMap<>();
 
   /** An answer and how long it may be used (nanoseconds from when it was loaded). */
-  private record Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long lifeNanos) {}
+  private record Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long lifeNanos,
+      long loadedAtNanos, AtomicBoolean refreshing) {
+    Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long lifeNanos, long loadedAtNanos) {
+      this(verified, refusal, lifeNanos, loadedAtNanos, new AtomicBoolean());
+    }
+  }
 
   public KeyVerifier(Channel identityChannel, CallerSigner signer, Duration ttl, Clock clock) {
     this.identity = IdentityInternalServiceGrpc.newBlockingStub(identityChannel)
@@ -51,19 +70,21 @@ public final class KeyVerifier {
     this.bySecretHash = Caffeine.newBuilder()
         .maximumSize(MAX_ENTRIES)
         .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
-        .expireAfter(Expiry.<SecretHash, Entry>creating((hash, e) -> Duration.ofNanos(e.lifeNanos())))
-        .recordStats().build();
+        .expireAfter(Expiry.<SecretHash, Entry>writing((hash, e) -> Duration.ofNanos(e.lifeNanos())))
+        .recordStats().buildAsync();
   }
 
   /** Key-cache hits, misses and evictions as {@code cache.*{cache="gateway.keys"}}. */
   public KeyVerifier metrics(io.micrometer.core.instrument.MeterRegistry registry) {
-    io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics.monitor(registry, bySecretHash, "gateway.keys");
+    io.micrometer.core.instrument.binder.cache.CaffeineCacheMetrics.monitor(registry, bySecretHash.synchronous(),
+        "gateway.keys");
     return this;
   }
 
   /** The cached answer for a secret known to be valid right now, else empty (nothing is asked upstream). */
   public java.util.Optional<VerifyApiKeyResponse> cachedValid(String secret) {
-    Entry e = bySecretHash.getIfPresent(hash(secret));
+    CompletableFuture<Entry> f = bySecretHash.getIfPresent(hash(secret));
+    Entry e = f == null || !f.isDone() || f.isCompletedExceptionally() ? null : f.join();
     return e == null || e.verified() == null ? java.util.Optional.empty() : java.util.Optional.of(e.verified());
   }
 
@@ -81,17 +102,35 @@ public final class KeyVerifier {
   /** The key's principal and permissions; throws the identity service's refusal (KEY_INVALID, KEY_REVOKED, ...). */
   public VerifyApiKeyResponse verify(String secret) {
     SecretHash hash = hash(secret);
-    Entry e = bySecretHash.getIfPresent(hash);
-    if (e == null) {
-      e = load(hash, secret);
+    Entry e;
+    try {
+      e = bySecretHash.get(hash, (k, executor) -> CompletableFuture.supplyAsync(() -> load(k, secret), loaders)).join();
+    } catch (CompletionException failed) {
+      throw failed.getCause() instanceof RuntimeException re ? re : failed; // identity unavailable
     }
+    refreshIfOld(hash, secret, e);
     if (e.refusal() != null) {
       throw new StatusRuntimeException(e.refusal().getStatus(), e.refusal().getTrailers());
     }
     return e.verified();
   }
 
+  /** In its last quarter of life, a valid answer is re-verified in the background (once) while still served. */
+  private void refreshIfOld(SecretHash hash, String secret, Entry e) {
+    long age = TimeUnit.MILLISECONDS.toNanos(clock.millis()) - e.loadedAtNanos();
+    if (e.verified() == null || age < e.lifeNanos() / 4 * 3 || !e.refreshing().compareAndSet(false, true)) {
+      return;
+    }
+    long seen = generation.get();
+    CompletableFuture.supplyAsync(() -> load(hash, secret), loaders).thenAccept(fresh -> {
+      if (generation.get() == seen) {
+        bySecretHash.put(hash, CompletableFuture.completedFuture(fresh));
+      }
+    }); // failed: the old answer lives out its time, and the next caller after it asks again
+  }
+
   private Entry load(SecretHash hash, String secret) {
+    long seen = generation.get();
     Entry e;
     try {
       VerifyApiKeyResponse v = identity.withDeadlineAfter(5, TimeUnit.SECONDS)
@@ -101,7 +140,10 @@ public final class KeyVerifier {
         long left = Duration.between(clock.instant(), ProtoTime.instant(v.getValidUntil())).toNanos();
         life = Math.max(0, Math.min(life, left));
       }
-      e = new Entry(v, null, life);
+      if (generation.get() != seen) {
+        life = 0; // something was invalidated meanwhile, maybe this key: answer these callers, keep nothing
+      }
+      e = new Entry(v, null, life, TimeUnit.MILLISECONDS.toNanos(clock.millis()));
       index(byKey, v.getApiKey().getName(), hash);
       if (!v.getPrincipal().getTeam().isEmpty()) {
         index(byTeam, v.getPrincipal().getTeam(), hash);
@@ -111,9 +153,8 @@ public final class KeyVerifier {
       if (code != Status.Code.UNAUTHENTICATED && code != Status.Code.PERMISSION_DENIED) {
         throw refusal; // identity unavailable: nothing to remember
       }
-      e = new Entry(null, refusal, NEGATIVE_TTL.toNanos());
+      e = new Entry(null, refusal, NEGATIVE_TTL.toNanos(), TimeUnit.MILLISECONDS.toNanos(clock.millis()));
     }
-    bySecretHash.put(hash, e);
     return e;
   }
 
@@ -129,14 +170,16 @@ public final class KeyVerifier {
 
   /** Drops everything (an event that could not be read might have been an invalidation). */
   public void invalidateAll() {
-    bySecretHash.invalidateAll();
+    generation.incrementAndGet();
+    bySecretHash.synchronous().invalidateAll();
     byKey.clear();
     byTeam.clear();
   }
 
   private void drop(Set<SecretHash> hashes) {
+    generation.incrementAndGet();
     if (hashes != null) {
-      bySecretHash.invalidateAll(hashes);
+      bySecretHash.synchronous().invalidateAll(hashes);
     }
   }
 

@@ -138,8 +138,9 @@ public final class WalletInternalGrpcService extends WalletInternalServiceGrpc.W
         leaseName(lease, "close_leases");
         closes.add(new LeaseWrites.Close(WalletProtos.walletOfHold(lease), WalletProtos.holdId(lease)));
       }
-      return WriteSubHoldsResponse.newBuilder()
-          .setWritten(db.transaction(tx -> leaseWrites.write(tx.dsl(), items, closes))).build();
+      LeaseWrites.Written done = db.transaction(tx -> leaseWrites.write(tx.dsl(), items, closes));
+      done.afterCommit().run();
+      return WriteSubHoldsResponse.newBuilder().setWritten(done.written()).build();
     });
   }
 

@@ -41,6 +41,12 @@ final class AdmissionCache {
     return e;
   }
 
+  /** The entry of {@code wallet} at exactly {@code version}, else null. */
+  Entry at(String wallet, long version) {
+    Entry e = entries.getIfPresent(wallet);
+    return e != null && e.version() == version ? e : null;
+  }
+
   /** Whether every wallet was seen committed by this replica (wallets are never deleted: closed at most). */
   boolean allKnown(Collection<String> names) {
     for (String n : names) {

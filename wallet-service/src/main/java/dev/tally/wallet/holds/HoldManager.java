@@ -182,6 +182,24 @@ public final class HoldManager {
   }
 
   /**
+   * Keeps this replica's memory of a locked wallet current after leases gave back {@code freedBySubject}
+   * (subject → amount; the wallet's own name for its total) and its row was stored at a new version, if it
+   * described the row at {@code versionBefore}: so closing a lease costs the next decision no re-read. Returns
+   * what to run once the transaction committed (nothing of a rolled-back one is remembered).
+   */
+  public Runnable leasesFreed(WalletsRecord row, long versionBefore, Map<String, Long> freedBySubject) {
+    AdmissionCache.Entry e = cache.at(row.getName(), versionBefore);
+    if (e == null) {
+      return () -> {};
+    }
+    Map<String, Long> held = new HashMap<>(e.heldBySubject());
+    freedBySubject.forEach((subject, amount) -> held.merge(subject, -amount, Long::sum));
+    AdmissionCache.Entry next = new AdmissionCache.Entry(row.getVersion(), e.balance(), e.limits(), held,
+        e.validUntil());
+    return () -> cache.put(row.getName(), next);
+  }
+
+  /**
    * Decides one reservation against the locked wallet: status, then every limit on the chain (key quota,
    * member quota, wallet spending limit) counting spend and open holds, then the available balance. The
    * hold is written by {@link #finishAll}.

@@ -33,17 +33,22 @@ public final class LeaseWrites {
   /** A lease its gateway no longer admits from. */
   public record Close(String wallet, String lease) {}
 
+  /** How many holds were written now, and what to run once the transaction committed. */
+  public record Written(int written, Runnable afterCommit) {}
+
   private final WalletBook book;
   private final WalletDao wallets;
+  private final HoldManager holds;
   private final HoldDao holdRows = new HoldDao();
 
-  public LeaseWrites(WalletBook book, WalletDao wallets) {
+  public LeaseWrites(WalletBook book, WalletDao wallets, HoldManager holds) {
     this.book = book;
     this.wallets = wallets;
+    this.holds = holds;
   }
 
-  /** Writes {@code items}, then closes {@code closes}; returns how many holds were written now. */
-  public int write(DSLContext tx, List<SubHold> items, List<Close> closes) {
+  /** Writes {@code items}, then closes {@code closes}. */
+  public Written write(DSLContext tx, List<SubHold> items, List<Close> closes) {
     TreeSet<String> names = new TreeSet<>();
     Set<String> leaseIds = new LinkedHashSet<>();
     items.forEach(i -> {
@@ -79,6 +84,8 @@ public final class LeaseWrites {
     List<HoldDao.Written> written = holdRows.writeSubHolds(tx, rows);
     Map<String, Long> leaseAmounts = new HashMap<>();
     Set<WalletsRecord> changed = new LinkedHashSet<>();
+    Set<WalletsRecord> grew = new LinkedHashSet<>();
+    Map<String, Map<String, Long>> freed = new HashMap<>();
     for (HoldDao.Written w : written) {
       HoldsRecord lease = leases.get(byId.get(w.id()).lease());
       WalletsRecord wallet = locked.get(lease.getWallet());
@@ -94,6 +101,11 @@ public final class LeaseWrites {
         wallet.setHeld(wallet.getHeld() + heldChange);
         changed.add(wallet);
       }
+      if (heldChange > 0 || expiresEarly) {
+        grew.add(wallet); // held anew (less available may cross a threshold), or memory must end sooner
+      } else if (heldChange < 0) {
+        free(freed, lease, -heldChange);
+      }
     }
     List<String> closed = new ArrayList<>();
     for (Close c : closes) {
@@ -101,6 +113,7 @@ public final class LeaseWrites {
       if (lease != null && lease.getWallet().equals(c.wallet()) && "pending".equals(lease.getState())) {
         WalletsRecord wallet = locked.get(lease.getWallet());
         wallet.setHeld(wallet.getHeld() - lease.getAmount());
+        free(freed, lease, lease.getAmount());
         lease.setState("released");
         closed.add(lease.getId());
         changed.add(wallet);
@@ -108,7 +121,32 @@ public final class LeaseWrites {
     }
     holdRows.storeLeaseAmounts(tx, leaseAmounts);
     holdRows.closeHolds(tx, closed, "released", false);
-    book.afterChangeAll(tx, List.copyOf(changed));
-    return written.size();
+    // Where less is held and nothing else changed, the held total is stored (a new version, so admission
+    // memory re-reads it) without a state event: gateways do not read holds in hard mode, and leases end by
+    // the second. A suspended wallet (more available may resume it) or one holding more goes the full way.
+    List<WalletsRecord> signalled = changed.stream().filter(w -> grew.contains(w) || "suspended".equals(w.getStatus()))
+        .toList();
+    book.afterChangeAll(tx, signalled);
+    List<WalletsRecord> quiet = changed.stream().filter(w -> !signalled.contains(w)).toList();
+    Map<String, Long> versions = new HashMap<>();
+    quiet.forEach(w -> versions.put(w.getName(), w.getVersion()));
+    wallets.storeHeldAll(tx, quiet);
+    List<Runnable> remember = new ArrayList<>();
+    for (WalletsRecord w : quiet) {
+      remember.add(holds.leasesFreed(w, versions.get(w.getName()), freed.getOrDefault(w.getName(), Map.of())));
+    }
+    return new Written(written.size(), () -> remember.forEach(Runnable::run));
+  }
+
+  /** Counts {@code amount} given back by {@code lease} for its wallet, key and member, as holds are counted. */
+  private static void free(Map<String, Map<String, Long>> freed, HoldsRecord lease, long amount) {
+    Map<String, Long> bySubject = freed.computeIfAbsent(lease.getWallet(), k -> new HashMap<>());
+    bySubject.merge(lease.getWallet(), amount, Long::sum);
+    if (!lease.getMember().isEmpty()) {
+      bySubject.merge(lease.getMember(), amount, Long::sum);
+    }
+    if (!lease.getApiKey().isEmpty()) {
+      bySubject.merge(lease.getApiKey(), amount, Long::sum);
+    }
   }
 }
