@@ -30,11 +30,8 @@ import dev.tally.proto.wallet.v1.ReserveResponse;
 import dev.tally.proto.wallet.v1.WalletInternalServiceGrpc;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import dev.tally.common.admission.AdmissionQueue;
-import dev.tally.common.error.ErrorMapper;
 import dev.tally.common.grpc.ProtoTime;
 import io.grpc.Channel;
-import io.grpc.Context;
 import java.time.Duration;
 import io.grpc.stub.StreamObserver;
 import java.time.Instant;
@@ -121,13 +118,14 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     ReserveRequest.Builder reserve = ReserveRequest.newBuilder().setWallet(billing).setAmountNanos(cost)
         .setApiKey(apiKey).setMember(member);
     if (leases != null) {
-      Context context = Context.current();
-      if (context.isCancelled()) { // the caller is gone: nothing is held for it
-        throw ErrorMapper.fromDomain(AdmissionQueue.abandoned(AdmissionQueue.late(context)));
-      }
       LeaseBook.Admitted a = req.getRequestId().isEmpty() ? leases.admit(reserve.build())
           : byRequestId.get(apiKey + "|" + req.getRequestId(), k -> leases.admit(reserve.build()));
       if (a != null) {
+        if (req.getRequestId().isEmpty() && io.grpc.Context.current().isCancelled()) {
+          // The caller left as it was admitted and cannot retry into this hold: nobody will use it. (With a
+          // request id its retry is answered with this hold, so it stays.)
+          reservations.release(a.hold());
+        }
         out.onNext(allow.setHold(a.hold()).setHoldExpireTime(ProtoTime.ts(a.expireTime()))
             .setEstimatedCostNanos(a.amountNanos()).setAvailableNanos(a.availableNanos()).build());
         out.onCompleted();

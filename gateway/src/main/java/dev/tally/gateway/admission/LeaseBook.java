@@ -1,5 +1,7 @@
 package dev.tally.gateway.admission;
 
+import dev.tally.common.admission.AdmissionQueue;
+import dev.tally.common.error.ErrorMapper;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.money.Pricing;
 import dev.tally.proto.wallet.v1.ReserveRequest;
@@ -73,6 +75,10 @@ public final class LeaseBook implements AutoCloseable {
     Slot slot = slots.computeIfAbsent(subject, Slot::new);
     Lease lease = slot.current;
     for (int round = 0; round < 4; round++) {
+      Context caller = Context.current();
+      if (caller.isCancelled()) { // gone while a lease was asked for: nothing is held for it
+        throw ErrorMapper.fromDomain(AdmissionQueue.abandoned(AdmissionQueue.late(caller)));
+      }
       if (lease != null) {
         Admitted a = lease.take(listCost);
         if (a != null) {

@@ -175,7 +175,8 @@ public final class ReserveDispatcher {
         .build();
   }
 
-  private void release(String hold) {
+  /** Releases a hold nobody waits for, in the background (it expires on its own if this fails). */
+  void release(String hold) {
     Context.ROOT.run(() -> wallet.withDeadlineAfter(10, TimeUnit.SECONDS).release(releaseRequest(hold),
         new StreamObserver<>() {
           @Override
