@@ -46,9 +46,18 @@ public final class KeyVerifier {
 
   private final IdentityInternalServiceGrpc.IdentityInternalServiceBlockingStub identity;
   private final Duration ttl;
+  private final int jitterDivisor;
   private final Clock clock;
   private final AsyncCache<SecretHash, Entry> bySecretHash;
   private final ExecutorService loaders = Executors.newVirtualThreadPerTaskExecutor();
+  /**
+   * Verifications in flight at most. When many keys need one at once (a cold start, a burst after a quiet
+   * spell) they are asked a few dozen at a time, first come first served, so most callers are answered in
+   * time instead of all of them sharing the identity service until every deadline has passed.
+   */
+  private final java.util.concurrent.Semaphore verifying = new java.util.concurrent.Semaphore(32, true);
+  /** Background re-verifications under way at most: they never crowd out callers' own. */
+  private final java.util.concurrent.Semaphore refreshes = new java.util.concurrent.Semaphore(16);
   /** Moves on every invalidation: a background re-verification begun before one is not kept. */
   private final AtomicLong generation = new AtomicLong();
   private final Map<String, Set<SecretHash>> byKey = new ConcurrentHashMap<>();
@@ -63,6 +72,12 @@ public final class KeyVerifier {
   }
 
   public KeyVerifier(Channel identityChannel, CallerSigner signer, Duration ttl, Clock clock) {
+    this(identityChannel, signer, ttl, clock, 5);
+  }
+
+  /** {@code jitterDivisor}: answers live up to {@code ttl / jitterDivisor} less at random (0: exactly ttl). */
+  KeyVerifier(Channel identityChannel, CallerSigner signer, Duration ttl, Clock clock, int jitterDivisor) {
+    this.jitterDivisor = jitterDivisor;
     this.identity = IdentityInternalServiceGrpc.newBlockingStub(identityChannel)
         .withCallCredentials(signer.credentials(Caller.PLATFORM));
     this.ttl = ttl;
@@ -121,21 +136,37 @@ public final class KeyVerifier {
     if (e.verified() == null || age < e.lifeNanos() / 4 * 3 || !e.refreshing().compareAndSet(false, true)) {
       return;
     }
+    if (!refreshes.tryAcquire()) {
+      e.refreshing().set(false); // enough under way: a later caller of this key tries again
+      return;
+    }
     long seen = generation.get();
-    CompletableFuture.supplyAsync(() -> load(hash, secret), loaders).thenAccept(fresh -> {
-      if (generation.get() == seen) {
+    CompletableFuture.supplyAsync(() -> load(hash, secret), loaders).whenComplete((fresh, failed) -> {
+      refreshes.release();
+      if (fresh != null && generation.get() == seen) {
         bySecretHash.put(hash, CompletableFuture.completedFuture(fresh));
       }
     }); // failed: the old answer lives out its time, and the next caller after it asks again
   }
 
   private Entry load(SecretHash hash, String secret) {
+    verifying.acquireUninterruptibly();
+    try {
+      return ask(hash, secret);
+    } finally {
+      verifying.release();
+    }
+  }
+
+  private Entry ask(SecretHash hash, String secret) {
     long seen = generation.get();
     Entry e;
     try {
       VerifyApiKeyResponse v = identity.withDeadlineAfter(5, TimeUnit.SECONDS)
           .verifyApiKey(VerifyApiKeyRequest.newBuilder().setSecret(secret).build());
-      long life = ttl.toNanos();
+      // Up to a fifth shorter at random: keys first verified together (a burst, a restart) come due apart.
+      long life = ttl.toNanos() - (jitterDivisor == 0 ? 0
+          : java.util.concurrent.ThreadLocalRandom.current().nextLong(ttl.toNanos() / jitterDivisor + 1));
       if (v.hasValidUntil()) {
         long left = Duration.between(clock.instant(), ProtoTime.instant(v.getValidUntil())).toNanos();
         life = Math.max(0, Math.min(life, left));

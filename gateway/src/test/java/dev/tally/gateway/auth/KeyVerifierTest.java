@@ -66,7 +66,7 @@ class KeyVerifierTest {
 
   private KeyVerifier verifier(Duration ttl) {
     return new KeyVerifier(channel, new CallerSigner("test-signing-key-0123456789", Clock.systemUTC()), ttl,
-        Clock.systemUTC());
+        Clock.systemUTC(), 0);
   }
 
   @Test
