@@ -2,6 +2,7 @@ package dev.tally.gateway.admission;
 
 import dev.tally.common.admission.AdmissionRules;
 import dev.tally.common.admission.KeyScope;
+import dev.tally.common.admission.SubHoldIds;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.money.Pricing;
 import dev.tally.common.auth.CallerSigner;
@@ -175,7 +176,7 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
   @Override
   public void extendHold(ExtendHoldRequest req, StreamObserver<ExtendHoldResponse> out) {
     requirePlatform();
-    if (leases != null && req.getHold().substring(req.getHold().lastIndexOf('/') + 1).contains("_")) {
+    if (leases != null && SubHoldIds.fromLease(req.getHold())) {
       leases.flush(Duration.ofSeconds(2)); // admitted here from a lease: written before it grows
     }
     ExtendRequest.Builder extend = ExtendRequest.newBuilder().setHold(req.getHold())

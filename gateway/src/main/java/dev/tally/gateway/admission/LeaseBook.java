@@ -1,6 +1,7 @@
 package dev.tally.gateway.admission;
 
 import dev.tally.common.admission.AdmissionQueue;
+import dev.tally.common.admission.SubHoldIds;
 import dev.tally.common.error.ErrorMapper;
 import dev.tally.common.grpc.ProtoTime;
 import dev.tally.common.money.Pricing;
@@ -37,9 +38,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * leased here never refuses a call made here.
  */
 public final class LeaseBook implements AutoCloseable {
-  /** A lease is asked to cover at least this many estimates like the one that asks for it. */
+  /**
+   * A lease is asked to cover at least this many estimates like the one that asks for it, and what the
+   * subject's recent admissions would take over the time it is used for.
+   */
   static final int MIN_ESTIMATES = 32;
-  /** ... and what the subject's recent admissions would take over the time it is used for. */
+  /** A lease nothing was taken from for this long is given back. */
   static final Duration IDLE = Duration.ofSeconds(1);
 
   /** One admission: the hold to name in RecordUsage, its expiry, its amount (net) and available after it. */
@@ -241,6 +245,8 @@ public final class LeaseBook implements AutoCloseable {
   private final class Lease {
     final String name;
     final String id;
+    /** {@code wallets/{w}/holds/}: what the names of the holds admitted from it start with. */
+    final String holdsOf;
     final int discountBps;
     final Duration holdTtl;
     final long granted;
@@ -254,6 +260,7 @@ public final class LeaseBook implements AutoCloseable {
     Lease(ReserveResponse r, long useUntil) {
       this.name = r.getHold().getName();
       this.id = name.substring(name.lastIndexOf('/') + 1);
+      this.holdsOf = name.substring(0, name.lastIndexOf('/') + 1);
       this.discountBps = r.getDiscountBps();
       this.holdTtl = r.hasHoldTtl() ? ProtoTime.duration(r.getHoldTtl()) : Duration.ofMinutes(10);
       this.granted = r.getHold().getAmountNanos();
@@ -277,11 +284,11 @@ public final class LeaseBook implements AutoCloseable {
         }
       } while (!remaining.compareAndSet(left, left - net));
       lastTake = System.nanoTime();
-      String hold = name + "_" + Long.toString(next.incrementAndGet(), 36);
+      String holdId = SubHoldIds.of(id, next.incrementAndGet());
       Instant expires = Instant.now().plus(holdTtl);
-      writer.add(SubHold.newBuilder().setLease(name).setId(hold.substring(hold.lastIndexOf('/') + 1))
-          .setAmountNanos(net).setExpireTime(ProtoTime.ts(expires)).build());
-      return new Admitted(hold, expires, net, availableAfterGrant + left - net);
+      writer.add(SubHold.newBuilder().setLease(name).setId(holdId).setAmountNanos(net)
+          .setExpireTime(ProtoTime.ts(expires)).build());
+      return new Admitted(holdsOf + holdId, expires, net, availableAfterGrant + left - net);
     }
   }
 

@@ -2,6 +2,7 @@ package dev.tally.wallet.db;
 
 import static dev.tally.wallet.db.jooq.Tables.HOLDS;
 
+import dev.tally.common.admission.SubHoldIds;
 import dev.tally.common.db.ColumnArrays;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import java.time.OffsetDateTime;
@@ -18,6 +19,10 @@ public final class HoldDao {
   public static final String HOLD = "hold";
   public static final String LEASE = "lease";
 
+  public static boolean isLease(HoldsRecord hold) {
+    return LEASE.equals(hold.getKind());
+  }
+
   public Optional<HoldsRecord> hold(DSLContext tx, String wallet, String id) {
     return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.ID.eq(id)).forUpdate().fetchOptional();
   }
@@ -32,7 +37,7 @@ public final class HoldDao {
   public Optional<HoldsRecord> requestHold(DSLContext tx, String wallet, String id) {
     Optional<HoldsRecord> stored = hold(tx, wallet, id);
     if (stored.isPresent()) {
-      return LEASE.equals(stored.get().getKind()) ? Optional.empty() : stored;
+      return isLease(stored.get()) ? Optional.empty() : stored;
     }
     Optional<HoldsRecord> lease = leaseOf(tx, wallet, id);
     if (lease.isEmpty()) {
@@ -58,14 +63,11 @@ public final class HoldDao {
     return hold(tx, wallet, id).isEmpty() && leaseOf(tx, wallet, id).isPresent();
   }
 
-  /** The lease a sub-hold id ({@code {lease}_{n}}) was admitted from, when it is one of {@code wallet}'s. */
+  /** The lease a sub-hold id ({@link SubHoldIds}) was admitted from, when it is one of {@code wallet}'s. */
   private Optional<HoldsRecord> leaseOf(DSLContext tx, String wallet, String id) {
-    int cut = id.indexOf('_');
-    if (cut <= 0) {
-      return Optional.empty();
-    }
-    return tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.ID.eq(id.substring(0, cut)),
-        HOLDS.KIND.eq(LEASE)).fetchOptional();
+    String lease = SubHoldIds.leaseOf(id);
+    return lease == null ? Optional.empty()
+        : tx.selectFrom(HOLDS).where(HOLDS.WALLET.eq(wallet), HOLDS.ID.eq(lease), HOLDS.KIND.eq(LEASE)).fetchOptional();
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.tally.wallet.holds;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.wallets.Snapshot;
 import java.time.Instant;
@@ -39,6 +40,20 @@ final class AdmissionCache {
       return null;
     }
     return e;
+  }
+
+  /**
+   * Adds {@code amount} held by {@code hold}'s wallet, member and key to {@code heldBySubject}, the way
+   * {@code HoldDao.pendingHeldBySubject} counts stored holds (the wallet's own name counts every hold).
+   */
+  static void count(Map<String, Long> heldBySubject, HoldsRecord hold, long amount) {
+    heldBySubject.merge(hold.getWallet(), amount, Long::sum);
+    if (!hold.getMember().isEmpty()) {
+      heldBySubject.merge(hold.getMember(), amount, Long::sum);
+    }
+    if (!hold.getApiKey().isEmpty()) {
+      heldBySubject.merge(hold.getApiKey(), amount, Long::sum);
+    }
   }
 
   /** The entry of {@code wallet} at exactly {@code version}, else null. */

@@ -57,11 +57,7 @@ public final class HoldManager {
   }
 
   /** A hold made, the wallet's available balance after it, and the discount its amount was priced with. */
-  public record Reserved(HoldsRecord hold, long available, int discountBps) {
-    public Reserved(HoldsRecord hold, long available) {
-      this(hold, available, 0);
-    }
-  }
+  public record Reserved(HoldsRecord hold, long available, int discountBps) {}
 
   /**
    * One reservation request; several for one wallet are decided under a single lock (see {@link ReserveBatcher}).
@@ -104,14 +100,7 @@ public final class HoldManager {
 
     /** Counts a new hold the way {@link HoldDao#pendingHeldBySubject} counts stored ones. */
     void held(HoldsRecord hold) {
-      long amount = hold.getAmount();
-      heldBySubject.merge(wallet.getName(), amount, Long::sum);
-      if (!hold.getMember().isEmpty()) {
-        heldBySubject.merge(hold.getMember(), amount, Long::sum);
-      }
-      if (!hold.getApiKey().isEmpty()) {
-        heldBySubject.merge(hold.getApiKey(), amount, Long::sum);
-      }
+      AdmissionCache.count(heldBySubject, hold, hold.getAmount());
       Instant expires = hold.getExpireTime().toInstant();
       if (expires.isBefore(validUntil)) {
         validUntil = expires;
@@ -311,7 +300,7 @@ public final class HoldManager {
     Locked locked = lockAll(tx, List.of(walletName)).get(walletName);
     HoldsRecord hold = holdRows.hold(tx, walletName, holdId).orElseThrow(() -> holdRows.isUnwritten(tx, walletName,
         holdId) ? notWrittenYet() : holdNotFound(walletName, holdId));
-    if (HoldDao.LEASE.equals(hold.getKind())) {
+    if (HoldDao.isLease(hold)) {
       throw holdNotFound(walletName, holdId); // a lease is the gateway's, not a request's to extend
     }
     if (!"pending".equals(hold.getState())) {
@@ -331,7 +320,7 @@ public final class HoldManager {
     } else {
       wallets.storeHeldAll(tx, List.of(w));
     }
-    return new Reserved(hold, added.available());
+    return new Reserved(hold, added.available(), added.discountBps());
   }
 
   public HoldsRecord release(DSLContext tx, String walletName, String holdId) {

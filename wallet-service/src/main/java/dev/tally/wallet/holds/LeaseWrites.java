@@ -1,5 +1,6 @@
 package dev.tally.wallet.holds;
 
+import dev.tally.common.admission.SubHoldIds;
 import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
@@ -34,7 +35,7 @@ public final class LeaseWrites {
   public record Close(String wallet, String lease) {}
 
   /** How many holds were written now, and what to run once the transaction committed. */
-  public record Written(int written, Runnable afterCommit) {}
+  public record Result(int written, Runnable afterCommit) {}
 
   private final WalletBook book;
   private final WalletDao wallets;
@@ -48,7 +49,7 @@ public final class LeaseWrites {
   }
 
   /** Writes {@code items}, then closes {@code closes}. */
-  public Written write(DSLContext tx, List<SubHold> items, List<Close> closes) {
+  public Result write(DSLContext tx, List<SubHold> items, List<Close> closes) {
     TreeSet<String> names = new TreeSet<>();
     Set<String> leaseIds = new LinkedHashSet<>();
     items.forEach(i -> {
@@ -67,7 +68,7 @@ public final class LeaseWrites {
     List<HoldsRecord> rows = new ArrayList<>(items.size());
     for (SubHold i : items) {
       HoldsRecord lease = leases.get(i.lease());
-      if (lease == null || !lease.getWallet().equals(i.wallet()) || !i.id().startsWith(i.lease() + "_")
+      if (lease == null || !lease.getWallet().equals(i.wallet()) || !i.lease().equals(SubHoldIds.leaseOf(i.id()))
           || i.id().length() > 64 || i.amount() < 0          || byId.putIfAbsent(i.id(), i) != null) {
         continue; // not a lease of this wallet, not its sub-hold, or repeated: nothing to write
       }
@@ -135,18 +136,11 @@ public final class LeaseWrites {
     for (WalletsRecord w : quiet) {
       remember.add(holds.leasesFreed(w, versions.get(w.getName()), freed.getOrDefault(w.getName(), Map.of())));
     }
-    return new Written(written.size(), () -> remember.forEach(Runnable::run));
+    return new Result(written.size(), () -> remember.forEach(Runnable::run));
   }
 
   /** Counts {@code amount} given back by {@code lease} for its wallet, key and member, as holds are counted. */
   private static void free(Map<String, Map<String, Long>> freed, HoldsRecord lease, long amount) {
-    Map<String, Long> bySubject = freed.computeIfAbsent(lease.getWallet(), k -> new HashMap<>());
-    bySubject.merge(lease.getWallet(), amount, Long::sum);
-    if (!lease.getMember().isEmpty()) {
-      bySubject.merge(lease.getMember(), amount, Long::sum);
-    }
-    if (!lease.getApiKey().isEmpty()) {
-      bySubject.merge(lease.getApiKey(), amount, Long::sum);
-    }
+    AdmissionCache.count(freed.computeIfAbsent(lease.getWallet(), k -> new HashMap<>()), lease, amount);
   }
 }

@@ -248,10 +248,10 @@ public final class WalletBook {
       ClosingHolds closing) {
     boolean changed = false;
     // A lease is no request's estimate: it is released, whatever expired holds cost.
-    List<HoldsRecord> estimates = dueHolds.stream().filter(h -> !HoldDao.LEASE.equals(h.getKind())).toList();
+    List<HoldsRecord> estimates = dueHolds.stream().filter(h -> !HoldDao.isLease(h)).toList();
     boolean charged = !estimates.isEmpty() && expiredHolds.expired(tx, w, estimates);
-    dueHolds.forEach(h -> (charged && !HoldDao.LEASE.equals(h.getKind()) ? closing.charged : closing.released)
-        .add(h.getId()));
+    estimates.forEach(h -> (charged ? closing.charged : closing.released).add(h.getId()));
+    dueHolds.stream().filter(HoldDao::isLease).forEach(h -> closing.released.add(h.getId()));
     for (HoldsRecord h : dueHolds) {
       w.setHeld(w.getHeld() - h.getAmount());
       changed = true;
