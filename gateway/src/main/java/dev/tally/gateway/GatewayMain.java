@@ -5,6 +5,7 @@ import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.config.Env;
 import dev.tally.common.grpc.GrpcServer;
+import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.metrics.Metrics;
 import dev.tally.gateway.admission.AdmissionGrpcService;
@@ -67,8 +68,12 @@ public final class GatewayMain {
     KeyGate gate = new KeyGate(keys, throttle);
     AdmissionGrpcService admission = runner.manage(new AdmissionGrpcService(gate, states,
         new PriceCache(metering, signer, Clock.systemUTC()), wallet, signer, config.leaseTtl()));
+    GatewayAuthInterceptor auth = new GatewayAuthInterceptor(config.platformToken(), gate, throttle);
+    String admit = AdmissionServiceGrpc.getAdmitMethod().getFullMethodName();
     GrpcServer server = runner.manage(GrpcServer.builder("gateway", config.server(), registry)
-        .addInterceptor(new GatewayAuthInterceptor(config.platformToken(), gate, throttle))
+        .addInterceptor(auth)
+        // The platform's Admits are answered on the transport thread; Admit hands off whatever may wait.
+        .onTransportThread((method, headers) -> method.getFullMethodName().equals(admit) && auth.isPlatform(headers))
         .addService(forwarder.forward(IdentityServiceGrpc.getServiceDescriptor(), identity))
         .addService(forwarder.forward(WalletServiceGrpc.getServiceDescriptor(), wallet,
             RuleChanges.watch(admission::walletRulesChanged)))

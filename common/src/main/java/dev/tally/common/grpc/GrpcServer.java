@@ -3,6 +3,7 @@ package dev.tally.common.grpc;
 import dev.tally.common.metrics.MetricsEndpoint;
 import io.grpc.BindableService;
 import io.grpc.Server;
+import io.grpc.ServerCall;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
@@ -41,6 +42,11 @@ public final class GrpcServer implements AutoCloseable {
     this.health = health;
     this.config = config;
     this.metrics = metrics;
+  }
+
+  /** Where calls run (a virtual thread per task): for work a transport-thread handler must not do itself. */
+  public static java.util.concurrent.Executor callThreads() {
+    return Builder.CALL_THREADS;
   }
 
   public static Builder builder(String name, ServerConfig config, MeterRegistry registry) {
@@ -92,6 +98,7 @@ public final class GrpcServer implements AutoCloseable {
     private final List<ServerServiceDefinition> services = new ArrayList<>();
     private final List<ServerInterceptor> interceptors = new ArrayList<>();
     private final List<java.util.function.BooleanSupplier> healthChecks = new ArrayList<>();
+    private java.util.function.BiPredicate<io.grpc.MethodDescriptor<?, ?>, io.grpc.Metadata> onTransport;
 
     private Builder(String name, ServerConfig config, MeterRegistry registry) {
       this.name = name;
@@ -112,6 +119,18 @@ public final class GrpcServer implements AutoCloseable {
     /** An interceptor placed after error mapping and before validation (e.g. authentication). */
     public Builder addInterceptor(ServerInterceptor interceptor) {
       interceptors.add(interceptor);
+      return this;
+    }
+
+    /**
+     * Calls for which {@code nonBlocking} holds run on the transport's event loop, like a bare gRPC server:
+     * no hand-off to a call thread. Their interceptors and handler must never block — a handler that may
+     * have to wait hands its work to {@link #callThreads()} itself. Decided from the method and the
+     * headers, before the interceptors run.
+     */
+    public Builder onTransportThread(
+        java.util.function.BiPredicate<io.grpc.MethodDescriptor<?, ?>, io.grpc.Metadata> nonBlocking) {
+      this.onTransport = nonBlocking;
       return this;
     }
 
@@ -143,13 +162,24 @@ public final class GrpcServer implements AutoCloseable {
           NettyServerBuilder.forAddress(new java.net.InetSocketAddress(config.bindAddress(), config.port()))
               // A virtual thread per call: handlers block on the database or another service, and thousands
               // of concurrent callers must not mean thousands of platform threads (or a queue behind a few).
-              .executor(CALL_THREADS)
+              .executor(onTransport == null ? CALL_THREADS
+                  : com.google.common.util.concurrent.MoreExecutors.directExecutor())
               .maxInboundMessageSize(config.maxInboundMessageBytes())
               .permitKeepAliveTime(10, TimeUnit.SECONDS)
               .permitKeepAliveWithoutCalls(true)
               .addService(health.getHealthService());
       for (ServerServiceDefinition service : services) {
         builder.addService(MalformedRequests.tolerate(ServerInterceptors.interceptForward(service, chain)));
+      }
+      if (onTransport != null) {
+        var nonBlocking = onTransport;
+        builder.callExecutor(new io.grpc.ServerCallExecutorSupplier() {
+          @Override
+          public <ReqT, RespT> java.util.concurrent.Executor getExecutor(ServerCall<ReqT, RespT> call,
+              io.grpc.Metadata headers) {
+            return nonBlocking.test(call.getMethodDescriptor(), headers) ? null : CALL_THREADS;
+          }
+        });
       }
       if (config.reflection()) {
         builder.addService(ProtoReflectionServiceV1.newInstance());

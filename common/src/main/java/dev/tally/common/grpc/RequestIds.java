@@ -16,7 +16,18 @@ public final class RequestIds {
 
   static String fromHeaders(Metadata headers) {
     String given = headers.get(HEADER);
-    return given != null && SAFE.matcher(given).matches() ? given : UUID.randomUUID().toString();
+    return given != null && SAFE.matcher(given).matches() ? given : generate();
+  }
+
+  /**
+   * A random (version 4) UUID from a fast generator: a correlation id, not a secret, made on every call — the
+   * JDK's {@code UUID.randomUUID()} reads the operating system's secure source each time.
+   */
+  static String generate() {
+    var random = java.util.concurrent.ThreadLocalRandom.current();
+    long high = random.nextLong() & ~0xF000L | 0x4000L;
+    long low = random.nextLong() & 0x3FFF_FFFF_FFFF_FFFFL | 0x8000_0000_0000_0000L;
+    return new UUID(high, low).toString();
   }
 
   /**

@@ -10,6 +10,9 @@ import java.math.RoundingMode;
  * wherever money is estimated (Admit) or charged (usage).
  */
 public final class Pricing {
+  /** Below this (~$922,000), {@code list × basisPoints} with a discount of at most 100 % fits in a long. */
+  private static final long EXACT_IN_LONG = Long.MAX_VALUE / 10_000;
+
   private Pricing() {}
 
   /** The cost, or {@code -1} when it is above {@code max}; exact whatever the inputs (no overflow). */
@@ -21,6 +24,15 @@ public final class Pricing {
 
   /** The team discount on a list amount. */
   public static long discount(long list, int basisPoints) {
+    if (basisPoints == 0) {
+      return 0;
+    }
+    if (Math.abs(list) < EXACT_IN_LONG && basisPoints > 0 && basisPoints <= 10_000) { // on every Admit: long arithmetic where the product cannot overflow
+      long product = list * basisPoints;
+      long quotient = Math.floorDiv(product, 10_000);
+      long remainder = Math.floorMod(product, 10_000);
+      return remainder > 5_000 || remainder == 5_000 && (quotient & 1) != 0 ? quotient + 1 : quotient;
+    }
     return new BigDecimal(BigInteger.valueOf(list).multiply(BigInteger.valueOf(basisPoints)))
         .divide(BigDecimal.valueOf(10_000), 0, RoundingMode.HALF_EVEN).longValueExact();
   }

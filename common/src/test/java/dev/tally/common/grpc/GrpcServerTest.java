@@ -197,4 +197,49 @@ class GrpcServerTest {
       }
     }).orElseThrow(() -> new AssertionError("no " + type.getSimpleName() + " in " + status));
   }
+
+  /**
+   * Methods chosen by {@code onTransportThread} run on the transport thread (as a bare gRPC server answers),
+   * the rest on a call thread each, where blocking is fine; the interceptor chain (validation, error mapping)
+   * holds on both.
+   */
+  @Test
+  void chosenCallsRunOnTheTransportThreadAndTheRestOnCallThreads() throws Exception {
+    AtomicReference<Thread> createdOn = new AtomicReference<>();
+    AtomicReference<Thread> gotOn = new AtomicReference<>();
+    var identity = new IdentityServiceGrpc.IdentityServiceImplBase() {
+      @Override
+      public void createTeam(CreateTeamRequest request, StreamObserver<CreateTeamResponse> responses) {
+        createdOn.set(Thread.currentThread());
+        responses.onNext(CreateTeamResponse.getDefaultInstance());
+        responses.onCompleted();
+      }
+
+      @Override
+      public void getTeam(dev.tally.proto.identity.v1.GetTeamRequest request,
+          StreamObserver<dev.tally.proto.identity.v1.GetTeamResponse> responses) {
+        gotOn.set(Thread.currentThread());
+        responses.onNext(dev.tally.proto.identity.v1.GetTeamResponse.getDefaultInstance());
+        responses.onCompleted();
+      }
+    };
+    ServerConfig config = new ServerConfig(0, -1, java.time.Duration.ofSeconds(1), 1 << 20, false);
+    GrpcServer inline = GrpcServer.builder("inline", config, Metrics.newRegistry("inline")).addService(identity)
+        .onTransportThread((method, headers) -> method.getFullMethodName().endsWith("/CreateTeam")).start();
+    ManagedChannel c = NettyChannelBuilder.forAddress("localhost", inline.port()).usePlaintext().build();
+    try {
+      var s = IdentityServiceGrpc.newBlockingStub(c).withDeadlineAfter(10, TimeUnit.SECONDS);
+      s.createTeam(CreateTeamRequest.newBuilder().setDisplayName("Acme").build());
+      s.getTeam(dev.tally.proto.identity.v1.GetTeamRequest.newBuilder().setName("teams/1").build());
+      assertFalse(createdOn.get().isVirtual(), "CreateTeam ran on " + createdOn.get());
+      assertTrue(createdOn.get().getName().contains("ELG"), "a Netty event loop: " + createdOn.get());
+      assertTrue(gotOn.get().isVirtual(), "GetTeam ran on " + gotOn.get());
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+          () -> s.createTeam(CreateTeamRequest.newBuilder().setDisplayName("").build()));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), "validated on the transport thread too");
+    } finally {
+      c.shutdownNow();
+      inline.close();
+    }
+  }
 }

@@ -49,4 +49,22 @@ class RequestIdsTest {
       server.shutdownNow();
     }
   }
+
+  /** Generated ids are version-4 UUIDs and do not repeat; a sane given id is kept, an unsafe one replaced. */
+  @Test
+  void generatedIdsAreDistinctVersion4Uuids() {
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (int i = 0; i < 100_000; i++) {
+      java.util.UUID id = java.util.UUID.fromString(RequestIds.generate());
+      assertEquals(4, id.version());
+      assertEquals(2, id.variant());
+      org.junit.jupiter.api.Assertions.assertTrue(seen.add(id.toString()));
+    }
+    Metadata given = new Metadata();
+    given.put(RequestIds.HEADER, "trace-7:a.b");
+    assertEquals("trace-7:a.b", RequestIds.fromHeaders(given));
+    given = new Metadata();
+    given.put(RequestIds.HEADER, "bad id");
+    assertEquals(4, java.util.UUID.fromString(RequestIds.fromHeaders(given)).version());
+  }
 }

@@ -8,6 +8,8 @@ import dev.tally.common.money.Pricing;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
+import dev.tally.common.error.ErrorMapper;
+import dev.tally.common.grpc.GrpcServer;
 import dev.tally.gateway.auth.KeyGate;
 import dev.tally.proto.admission.v1.AdmissionServiceGrpc;
 import dev.tally.proto.admission.v1.AdmitRequest;
@@ -86,11 +88,84 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     }
   }
 
+  /**
+   * On the transport thread when the platform calls ({@code GrpcServer.onTransportThread}): what needs no
+   * waiting — a cached key, soft mode, a lease with room — is answered right there, like a bare gRPC server;
+   * anything that may wait (verifying a key, asking for a lease, reserving alone) moves to a call thread.
+   */
   @Override
   public void admit(AdmitRequest req, StreamObserver<AdmitResponse> out) {
     requirePlatform();
+    var known = gate.known(req.getApiKeySecret());
+    if (known.isPresent() && admitNow(req, known.get(), out)) {
+      return;
+    }
+    if (Thread.currentThread().isVirtual()) {
+      admitWaiting(req, out);
+      return;
+    }
+    GrpcServer.callThreads().execute(io.grpc.Context.current().wrap(() -> {
+      try {
+        admitWaiting(req, out);
+      } catch (RuntimeException e) {
+        out.onError(ErrorMapper.toStatusRuntimeException(e));
+      }
+    }));
+  }
+
+  /** What one Admit asks for, once the key is known: the answer so far and the hold to take. */
+  private record Ask(AdmitResponse.Builder allow, ReserveRequest.Builder reserve, java.util.Optional<WalletStates.State> state,
+      String member) {}
+
+  /** Answers {@code req} if that needs no waiting; false otherwise (nothing was taken). */
+  private boolean admitNow(AdmitRequest req, VerifyApiKeyResponse key, StreamObserver<AdmitResponse> out) {
+    if (!prices.loaded() && !req.hasEstimatedCostNanos()) {
+      return false;
+    }
+    Ask ask = ask(req, key);
+    if (answeredWithoutHold(ask, out)) {
+      return true;
+    }
+    if (leases == null) {
+      return false;
+    }
+    LeaseBook.Admitted a = req.getRequestId().isEmpty() ? leases.tryAdmit(ask.reserve().build())
+        : byRequestId.getIfPresent(requestKey(ask, req));
+    if (a == null) {
+      return false;
+    }
+    answer(req, ask, a, out);
+    return true;
+  }
+
+  /** Admit on a call thread: may wait for the key's verification, a lease, or the wallet. */
+  private void admitWaiting(AdmitRequest req, StreamObserver<AdmitResponse> out) {
     // Secrets reach Admit from the platform's own customers: guessing through it is slowed like at the door.
-    VerifyApiKeyResponse key = gate.verify(req.getApiKeySecret(), "admit");
+    Ask ask = ask(req, gate.verify(req.getApiKeySecret(), "admit"));
+    if (answeredWithoutHold(ask, out)) {
+      return;
+    }
+    if (leases != null) {
+      LeaseBook.Admitted a = req.getRequestId().isEmpty() ? leases.admit(ask.reserve().build())
+          : byRequestId.get(requestKey(ask, req), k -> leases.admit(ask.reserve().build()));
+      if (a != null) {
+        answer(req, ask, a, out);
+        return;
+      }
+    }
+    ReserveRequest.Builder reserve = ask.reserve();
+    if (!req.getRequestId().isEmpty()) {
+      reserve.setRequestId(req.getRequestId());
+    }
+    ReserveResponse held = reservations.reserve(reserve.build());
+    out.onNext(ask.allow().setHold(held.getHold().getName()).setHoldExpireTime(held.getHold().getExpireTime())
+        .setEstimatedCostNanos(held.getHold().getAmountNanos()) // net of the team's discount
+        .setAvailableNanos(held.getAvailableNanos()).build());
+    out.onCompleted();
+  }
+
+  /** The key's right to spend on this meter and model, and the estimate; throws the refusal. */
+  private Ask ask(AdmitRequest req, VerifyApiKeyResponse key) {
     boolean teamKey = !key.getPrincipal().getTeam().isEmpty();
     if (teamKey && !key.getPermissionsList().contains(Permission.PERMISSION_KEYS_USE)) {
       throw TallyException.permissionDenied(Reasons.ROLE_FORBIDDEN, "the key's owner may not use team keys");
@@ -103,43 +178,42 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
     String member = memberSubject(key);
     AdmitResponse.Builder allow = AdmitResponse.newBuilder().setApiKey(apiKey).setUser(key.getPrincipal().getUser())
         .setTeam(key.getPrincipal().getTeam()).setBillingAccount(billing).setEstimatedCostNanos(cost);
-    var state = states.get(billing);
-    if (state.isPresent() && state.get().soft()) {
-      long net = Pricing.net(cost, state.get().discountBasisPoints());
-      checkCached(state.get(), net, member, apiKey);
-      out.onNext(allow.setEstimatedCostNanos(net).setAvailableNanos(state.get().available() - net).build());
-      out.onCompleted();
-      return;
-    }
-    if (cost == 0) {
-      out.onNext(allow.setAvailableNanos(state.map(WalletStates.State::available).orElse(0L)).build());
-      out.onCompleted();
-      return;
-    }
     ReserveRequest.Builder reserve = ReserveRequest.newBuilder().setWallet(billing).setAmountNanos(cost)
         .setApiKey(apiKey).setMember(member);
-    if (leases != null) {
-      LeaseBook.Admitted a = req.getRequestId().isEmpty() ? leases.admit(reserve.build())
-          : byRequestId.get(apiKey + "|" + req.getRequestId(), k -> leases.admit(reserve.build()));
-      if (a != null) {
-        if (req.getRequestId().isEmpty() && io.grpc.Context.current().isCancelled()) {
-          // The caller left as it was admitted and cannot retry into this hold: nobody will use it. (With a
-          // request id its retry is answered with this hold, so it stays.)
-          reservations.release(a.hold());
-        }
-        out.onNext(allow.setHold(a.hold()).setHoldExpireTime(ProtoTime.ts(a.expireTime()))
-            .setEstimatedCostNanos(a.amountNanos()).setAvailableNanos(a.availableNanos()).build());
-        out.onCompleted();
-        return;
-      }
+    return new Ask(allow, reserve, states.get(billing), member);
+  }
+
+  /** Soft mode (decided on the cached state) and free calls need no hold: answered here. */
+  private static boolean answeredWithoutHold(Ask ask, StreamObserver<AdmitResponse> out) {
+    var state = ask.state();
+    long cost = ask.reserve().getAmountNanos();
+    if (state.isPresent() && state.get().soft()) {
+      long net = Pricing.net(cost, state.get().discountBasisPoints());
+      checkCached(state.get(), net, ask.member(), ask.reserve().getApiKey());
+      out.onNext(ask.allow().setEstimatedCostNanos(net).setAvailableNanos(state.get().available() - net).build());
+      out.onCompleted();
+      return true;
     }
-    if (!req.getRequestId().isEmpty()) {
-      reserve.setRequestId(req.getRequestId());
+    if (cost == 0) {
+      out.onNext(ask.allow().setAvailableNanos(state.map(WalletStates.State::available).orElse(0L)).build());
+      out.onCompleted();
+      return true;
     }
-    ReserveResponse held = reservations.reserve(reserve.build());
-    out.onNext(allow.setHold(held.getHold().getName()).setHoldExpireTime(held.getHold().getExpireTime())
-        .setEstimatedCostNanos(held.getHold().getAmountNanos()) // net of the team's discount
-        .setAvailableNanos(held.getAvailableNanos()).build());
+    return false;
+  }
+
+  private static String requestKey(Ask ask, AdmitRequest req) {
+    return ask.reserve().getApiKey() + "|" + req.getRequestId();
+  }
+
+  private void answer(AdmitRequest req, Ask ask, LeaseBook.Admitted a, StreamObserver<AdmitResponse> out) {
+    if (req.getRequestId().isEmpty() && io.grpc.Context.current().isCancelled()) {
+      // The caller left as it was admitted and cannot retry into this hold: nobody will use it. (With a
+      // request id its retry is answered with this hold, so it stays.)
+      reservations.release(a.hold());
+    }
+    out.onNext(ask.allow().setHold(a.hold()).setHoldExpireTime(ProtoTime.ts(a.expireTime()))
+        .setEstimatedCostNanos(a.amountNanos()).setAvailableNanos(a.availableNanos()).build());
     out.onCompleted();
   }
 

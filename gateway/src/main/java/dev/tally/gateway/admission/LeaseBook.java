@@ -106,6 +106,27 @@ public final class LeaseBook implements AutoCloseable {
     return null; // the subject's leases keep running out under this many callers: reserve on its own
   }
 
+  /**
+   * Admits from the subject's current lease if it has room, without waiting; null otherwise (then
+   * {@link #admit} may wait for a lease). Throws when the caller already left.
+   */
+  Admitted tryAdmit(ReserveRequest reserve) {
+    Slot slot = slots.get(new Subject(reserve.getWallet(), reserve.getApiKey(), reserve.getMember()));
+    Lease lease = slot == null ? null : slot.current;
+    if (lease == null) {
+      return null;
+    }
+    Context caller = Context.current();
+    if (caller.isCancelled()) {
+      throw ErrorMapper.fromDomain(AdmissionQueue.abandoned(AdmissionQueue.late(caller)));
+    }
+    Admitted a = lease.take(reserve.getAmountNanos());
+    if (a != null) {
+      slot.admitted(reserve.getAmountNanos(), lease);
+    }
+    return a;
+  }
+
   /** Waits until what this gateway admitted so far is written to the wallet; true when it is. */
   boolean flush(Duration timeout) {
     return writer.flush(timeout);
@@ -158,7 +179,7 @@ public final class LeaseBook implements AutoCloseable {
     void admitted(long listCost, Lease lease) {
       admittedList.addAndGet(listCost);
       lastUse = lease.lastTake;
-      if (lease.remaining.get() < lease.granted / 2) {
+      if (lease.runningOut()) {
         renew(listCost, lease); // ahead of need: callers keep taking from this one meanwhile
       }
     }
@@ -271,6 +292,14 @@ public final class LeaseBook implements AutoCloseable {
 
     boolean usable() {
       return System.nanoTime() - useUntil < 0 && remaining.get() >= 0;
+    }
+
+    /**
+     * A quarter of its money or of its time left: time to ask for the next, so callers find it ready. By time
+     * too, or a subject whose traffic slowed since the lease was sized would wait for one when this ends.
+     */
+    boolean runningOut() {
+      return remaining.get() < granted / 4 || System.nanoTime() - (useUntil - useFor / 4) > 0;
     }
 
     /** Takes {@code listCost} at this lease's discount, or null when it does not cover it. */

@@ -48,6 +48,11 @@ public final class PriceCache {
     return p;
   }
 
+  /** Whether prices were loaded once: from then on {@link #cost} never waits. */
+  public boolean loaded() {
+    return prices.getIfPresent("all") != null;
+  }
+
   /** The list price of {@code quantity} units, rounded half-even as metering does. */
   public long cost(String meter, String model, long quantity) {
     Price p = price(meter, model);

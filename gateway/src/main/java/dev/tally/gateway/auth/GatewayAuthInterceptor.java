@@ -54,6 +54,12 @@ public final class GatewayAuthInterceptor implements ServerInterceptor {
     return Contexts.interceptCall(Context.current().withValue(Caller.CONTEXT, caller), call, headers, next);
   }
 
+  /** Whether the call carries the platform token (a comparison: nothing is verified, nothing waits). */
+  public boolean isPlatform(Metadata headers) {
+    String token = bearer(headers);
+    return token != null && MessageDigest.isEqual(platformToken, token.getBytes(StandardCharsets.UTF_8));
+  }
+
   /** The platform (or a user it acts for) when the bearer is the platform token; null otherwise. */
   private Caller platform(Metadata headers) {
     String token = bearer(headers);

@@ -22,6 +22,11 @@ public final class KeyGate {
     this.throttle = throttle;
   }
 
+  /** The secret's principal if it is known valid right now; never waits (the transport thread calls it). */
+  public java.util.Optional<VerifyApiKeyResponse> known(String secret) {
+    return keys.cachedValid(secret);
+  }
+
   /**
    * Verifies {@code secret} for {@code source}: a key known valid passes at once; an unknown one is checked
    * unless the source is hot and out of its slow lane. Identity's refusals (KEY_INVALID, KEY_REVOKED, ...)
