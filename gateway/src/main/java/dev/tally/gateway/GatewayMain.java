@@ -60,6 +60,7 @@ public final class GatewayMain {
     GatewayEvents events = runner.manage(new GatewayEvents(new KafkaClients(config.kafka(), registry),
         "gateway-" + UUID.randomUUID(), keys, states));
     events.positionAtEnd();
+    keys.staleWhile(events::identityCurrent);
     loadWalletStates(wallet, signer, states);
     events.start();
 

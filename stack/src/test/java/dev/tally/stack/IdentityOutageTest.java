@@ -43,4 +43,42 @@ class IdentityOutageTest {
       assertEquals(Map.of(Status.Code.UNAVAILABLE, 50), codes, "only retryable answers, no failed logins");
     }
   }
+
+  /**
+   * A key verified before identity went away keeps being admitted past the key cache's TTL while the gateway
+   * is current on identity.v1 (served stale and re-verified in the background — which fails quietly here).
+   */
+  @Test
+  void aKnownKeyIsAdmittedPastTheCacheTtlWhileIdentityIsAway() throws Exception {
+    var env = dev.tally.common.config.Env.of(TallyStack.TEST_SECRETS).with(Map.of("TALLY_KEY_CACHE_TTL", "2s"));
+    try (TallyStack stack = TallyStack.start(new StackConfig(Files.createTempDirectory("tally-idstale"), true, 0, 0,
+        0, 0, 0, -1, "", ""), env, TestInfra.newDatabase(IdentityOutageTest.class, "identity"), TestInfra.kafka());
+        GatewayClient gw = new GatewayClient(stack.gatewayPort(), GatewayConfig.DEV_PLATFORM_TOKEN)) {
+      var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+      User owner = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
+          .setExternalId("idstale|owner").setEmail("owner@idstale.test").build()).getUser();
+      Team team = identity.withCallCredentials(gw.asUser(owner.getName())).createTeam(CreateTeamRequest.newBuilder()
+          .setDisplayName("Stale").build()).getTeam();
+      String secret = identity.withCallCredentials(gw.asUser(owner.getName())).createApiKey(CreateApiKeyRequest
+          .newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("k").build())
+          .getSecret();
+      dev.tally.proto.wallet.v1.WalletServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(gw.platform())
+          .withDeadlineAfter(20, TimeUnit.SECONDS).deposit(dev.tally.proto.wallet.v1.DepositRequest.newBuilder()
+              .setWallet(team.getName()).setAmountNanos(1_000_000_000L).setCurrencyCode("USD")
+              .setExternalReference("idstale").build());
+      var admission = dev.tally.proto.admission.v1.AdmissionServiceGrpc.newBlockingStub(gw.channel)
+          .withCallCredentials(gw.platform());
+      var admit = dev.tally.proto.admission.v1.AdmitRequest.newBuilder().setApiKeySecret(secret).setMeter("requests")
+          .setEstimatedCostNanos(1_000).build();
+      admission.withDeadlineAfter(20, TimeUnit.SECONDS).admit(admit); // verified and cached
+      stack.stopIdentity();
+      // Past the TTL (answers live 1.6–2 s, jittered) and within the stale window after it (one more TTL).
+      Thread.sleep(2_300);
+      for (int i = 0; i < 3; i++) {
+        assertEquals(team.getName(), admission.withDeadlineAfter(10, TimeUnit.SECONDS).admit(admit).getTeam(),
+            "served from the stale answer: nothing was revoked (identity.v1 is current), identity is only away");
+        Thread.sleep(200);
+      }
+    }
+  }
 }

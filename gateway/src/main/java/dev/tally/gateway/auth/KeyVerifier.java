@@ -63,13 +63,20 @@ public final class KeyVerifier {
   private final Map<String, Set<SecretHash>> byKey = new ConcurrentHashMap<>();
   private final Map<String, Set<SecretHash>> byTeam = new ConcurrentHashMap<>();
 
-  /** An answer and how long it may be used (nanoseconds from when it was loaded). */
+  /**
+   * An answer, how long it is fresh and how long it is kept (both nanoseconds from when it was loaded): past
+   * its fresh life a valid answer is used only while no invalidation can have been missed.
+   */
   private record Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long lifeNanos,
-      long loadedAtNanos, AtomicBoolean refreshing) {
-    Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long lifeNanos, long loadedAtNanos) {
-      this(verified, refusal, lifeNanos, loadedAtNanos, new AtomicBoolean());
+      long keepNanos, long loadedAtNanos, AtomicBoolean refreshing) {
+    Entry(VerifyApiKeyResponse verified, StatusRuntimeException refusal, long lifeNanos, long keepNanos,
+        long loadedAtNanos) {
+      this(verified, refusal, lifeNanos, keepNanos, loadedAtNanos, new AtomicBoolean());
     }
   }
+
+  /** Whether every identity.v1 event up to a moment ago was applied here; see {@link #staleWhile}. */
+  private volatile java.util.function.BooleanSupplier eventsCurrent = () -> false;
 
   public KeyVerifier(Channel identityChannel, CallerSigner signer, Duration ttl, Clock clock) {
     this(identityChannel, signer, ttl, clock, 5);
@@ -85,8 +92,20 @@ public final class KeyVerifier {
     this.bySecretHash = Caffeine.newBuilder()
         .maximumSize(MAX_ENTRIES)
         .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
-        .expireAfter(Expiry.<SecretHash, Entry>writing((hash, e) -> Duration.ofNanos(e.lifeNanos())))
+        .expireAfter(Expiry.<SecretHash, Entry>writing((hash, e) -> Duration.ofNanos(e.keepNanos())))
         .recordStats().buildAsync();
+  }
+
+  /**
+   * Stale while revalidating: an answer past the TTL is still used — and re-verified in the background — for
+   * up to one more TTL (never past the key's own expiry) while {@code eventsCurrent} says this gateway has
+   * applied identity.v1 up to a moment ago, so any revocation or membership change would already have
+   * dropped it. The TTL is the backstop for missed events; with the stream current nothing was missed, and a
+   * key idle longer than the TTL does not make its next callers — or a thousand such keys' at once — wait.
+   */
+  public KeyVerifier staleWhile(java.util.function.BooleanSupplier eventsCurrent) {
+    this.eventsCurrent = eventsCurrent;
+    return this;
   }
 
   /** Key-cache hits, misses and evictions as {@code cache.*{cache="gateway.keys"}}. */
@@ -96,11 +115,19 @@ public final class KeyVerifier {
     return this;
   }
 
-  /** The cached answer for a secret known to be valid right now, else empty (nothing is asked upstream). */
+  /**
+   * The cached answer for a secret known to be valid right now, else empty; never waits (nothing is asked
+   * upstream on the caller's time), so the transport thread may call it.
+   */
   public java.util.Optional<VerifyApiKeyResponse> cachedValid(String secret) {
-    CompletableFuture<Entry> f = bySecretHash.getIfPresent(hash(secret));
+    SecretHash hash = hash(secret);
+    CompletableFuture<Entry> f = bySecretHash.getIfPresent(hash);
     Entry e = f == null || !f.isDone() || f.isCompletedExceptionally() ? null : f.join();
-    return e == null || e.verified() == null ? java.util.Optional.empty() : java.util.Optional.of(e.verified());
+    if (e == null || e.verified() == null || !usable(e)) {
+      return java.util.Optional.empty();
+    }
+    refreshIfOld(hash, secret, e); // never waits: at most starts a background re-verification
+    return java.util.Optional.of(e.verified());
   }
 
   /**
@@ -117,17 +144,35 @@ public final class KeyVerifier {
   /** The key's principal and permissions; throws the identity service's refusal (KEY_INVALID, KEY_REVOKED, ...). */
   public VerifyApiKeyResponse verify(String secret) {
     SecretHash hash = hash(secret);
-    Entry e;
-    try {
-      e = bySecretHash.get(hash, (k, executor) -> CompletableFuture.supplyAsync(() -> load(k, secret), loaders)).join();
-    } catch (CompletionException failed) {
-      throw failed.getCause() instanceof RuntimeException re ? re : failed; // identity unavailable
+    CompletableFuture<Entry> f = lookup(hash, secret);
+    Entry e = join(f);
+    if (e.verified() != null && !usable(e)) {
+      bySecretHash.asMap().remove(hash, f); // stale, and events may have been missed: ask again
+      e = join(lookup(hash, secret));
     }
     refreshIfOld(hash, secret, e);
     if (e.refusal() != null) {
       throw new StatusRuntimeException(e.refusal().getStatus(), e.refusal().getTrailers());
     }
     return e.verified();
+  }
+
+  private CompletableFuture<Entry> lookup(SecretHash hash, String secret) {
+    return bySecretHash.get(hash, (k, executor) -> CompletableFuture.supplyAsync(() -> load(k, secret), loaders));
+  }
+
+  private static Entry join(CompletableFuture<Entry> f) {
+    try {
+      return f.join();
+    } catch (CompletionException failed) {
+      throw failed.getCause() instanceof RuntimeException re ? re : failed; // identity unavailable
+    }
+  }
+
+  /** Fresh, or stale while no invalidation can have been missed. */
+  private boolean usable(Entry e) {
+    long age = TimeUnit.MILLISECONDS.toNanos(clock.millis()) - e.loadedAtNanos();
+    return age < e.lifeNanos() || eventsCurrent.getAsBoolean();
   }
 
   /** In its last quarter of life, a valid answer is re-verified in the background (once) while still served. */
@@ -167,14 +212,17 @@ public final class KeyVerifier {
       // Up to a fifth shorter at random: keys first verified together (a burst, a restart) come due apart.
       long life = ttl.toNanos() - (jitterDivisor == 0 ? 0
           : java.util.concurrent.ThreadLocalRandom.current().nextLong(ttl.toNanos() / jitterDivisor + 1));
+      long keep = life + ttl.toNanos(); // stale, used only while events are current (staleWhile)
       if (v.hasValidUntil()) {
         long left = Duration.between(clock.instant(), ProtoTime.instant(v.getValidUntil())).toNanos();
         life = Math.max(0, Math.min(life, left));
+        keep = Math.max(0, Math.min(keep, left)); // never past the key's expiry, stale or not
       }
       if (generation.get() != seen) {
         life = 0; // something was invalidated meanwhile, maybe this key: answer these callers, keep nothing
+        keep = 0;
       }
-      e = new Entry(v, null, life, TimeUnit.MILLISECONDS.toNanos(clock.millis()));
+      e = new Entry(v, null, life, keep, TimeUnit.MILLISECONDS.toNanos(clock.millis()));
       index(byKey, v.getApiKey().getName(), hash);
       if (!v.getPrincipal().getTeam().isEmpty()) {
         index(byTeam, v.getPrincipal().getTeam(), hash);
@@ -184,7 +232,8 @@ public final class KeyVerifier {
       if (code != Status.Code.UNAUTHENTICATED && code != Status.Code.PERMISSION_DENIED) {
         throw refusal; // identity unavailable: nothing to remember
       }
-      e = new Entry(null, refusal, NEGATIVE_TTL.toNanos(), TimeUnit.MILLISECONDS.toNanos(clock.millis()));
+      e = new Entry(null, refusal, NEGATIVE_TTL.toNanos(), NEGATIVE_TTL.toNanos(),
+          TimeUnit.MILLISECONDS.toNanos(clock.millis()));
     }
     return e;
   }

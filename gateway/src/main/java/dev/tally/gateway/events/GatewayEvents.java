@@ -10,6 +10,7 @@ import dev.tally.proto.events.v1.WalletEvent;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -34,6 +35,14 @@ public final class GatewayEvents implements AutoCloseable {
   private final AtomicBoolean running = new AtomicBoolean(true);
   private volatile long applied;
   private volatile long skipped;
+  /** How often the identity.v1 end offsets are asked for, and how recent a catch-up counts as current. */
+  private static final long CHECK_NANOS = 500_000_000L;
+  private static final long CURRENT_NANOS = 3_000_000_000L;
+  private final List<TopicPartition> identityPartitions = new ArrayList<>();
+  /** The identity.v1 end offsets asked for at {@link #endsAskedAt}: once applied up to them, current as of then. */
+  private Map<TopicPartition, Long> ends = Map.of();
+  private long endsAskedAt;
+  private volatile long identityCurrentAt = System.nanoTime() - 2 * CURRENT_NANOS;
 
   public GatewayEvents(KafkaClients kafka, String clientId, KeyVerifier keys, WalletStates states) {
     this.consumer = kafka.consumer(clientId, null);
@@ -49,6 +58,7 @@ public final class GatewayEvents implements AutoCloseable {
         partitions.add(new TopicPartition(topic, p.partition()));
       }
     }
+    partitions.stream().filter(tp -> tp.topic().equals(Topics.IDENTITY)).forEach(identityPartitions::add);
     consumer.assign(partitions);
     consumer.seekToEnd(partitions);
     partitions.forEach(tp -> consumer.position(tp, Duration.ofSeconds(30)));
@@ -74,6 +84,7 @@ public final class GatewayEvents implements AutoCloseable {
           for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
             applyOne(r);
           }
+          checkIdentityCurrent();
         } catch (WakeupException e) {
           if (running.get()) {
             log.warn("gateway events: unexpected wakeup, continuing");
@@ -107,6 +118,33 @@ public final class GatewayEvents implements AutoCloseable {
       }
       log.error("gateway events: skipping record {}-{}@{} it cannot apply: {}", r.topic(), r.partition(), r.offset(),
           e.toString());
+    }
+  }
+
+  /**
+   * Whether every identity.v1 event that existed up to about a second ago has been applied here (asked of
+   * the broker, so an unreachable broker or a lagging reader is not current): then no revocation or
+   * membership change can have been missed, and the key cache may serve answers past their TTL.
+   */
+  public boolean identityCurrent() {
+    return System.nanoTime() - identityCurrentAt < CURRENT_NANOS;
+  }
+
+  private void checkIdentityCurrent() {
+    long now = System.nanoTime();
+    if (now - endsAskedAt < CHECK_NANOS || identityPartitions.isEmpty()) {
+      return;
+    }
+    boolean caughtUp = !ends.isEmpty()
+        && ends.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue());
+    if (caughtUp) {
+      identityCurrentAt = endsAskedAt;
+    }
+    endsAskedAt = now;
+    try {
+      ends = consumer.endOffsets(identityPartitions, Duration.ofMillis(500));
+    } catch (RuntimeException e) {
+      ends = Map.of(); // the broker did not answer: not current until it does
     }
   }
 

@@ -99,4 +99,52 @@ class KeyVerifierTest {
     keys.verify(SECRET);
     assertEquals(2, calls.get());
   }
+
+  /** The gateway's hot path asks the cache only ({@code cachedValid}): that keeps answers fresh the same way. */
+  @Test
+  void anAnswerServedFromTheCacheAloneIsReverifiedBeforeItEnds() throws Exception {
+    KeyVerifier keys = verifier(Duration.ofMillis(1_200));
+    keys.verify(SECRET);
+    Thread.sleep(1_000);
+    assertEquals("apiKeys/k1", keys.cachedValid(SECRET).orElseThrow().getApiKey().getName());
+    for (int i = 0; i < 100 && calls.get() < 2; i++) {
+      Thread.sleep(20);
+    }
+    assertEquals(2, calls.get(), "re-verified once, behind the answer served");
+    Thread.sleep(400);
+    org.junit.jupiter.api.Assertions.assertTrue(keys.cachedValid(SECRET).isPresent(),
+        "past the first answer's life the cache still knows the key: callers never wait for identity");
+  }
+
+  /**
+   * Past its TTL an answer is still served — and re-verified behind it — while identity.v1 is current here (no
+   * revocation can have been missed); when the stream is not current the TTL is strict and callers wait.
+   */
+  @Test
+  void aStaleAnswerIsServedWhileEventsAreCurrentAndNeverWhenTheyAreNot() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean current = new java.util.concurrent.atomic.AtomicBoolean(true);
+    KeyVerifier keys = verifier(Duration.ofMillis(300)).staleWhile(current::get);
+    keys.verify(SECRET);
+    Thread.sleep(400); // past the TTL, idle: nothing re-verified it
+    answerAfterMillis = 400;
+    long asked = System.nanoTime();
+    org.junit.jupiter.api.Assertions.assertTrue(keys.cachedValid(SECRET).isPresent(), "served stale");
+    keys.verify(SECRET);
+    org.junit.jupiter.api.Assertions.assertTrue(System.nanoTime() - asked < 200_000_000L,
+        "nobody waited for the re-verification");
+    for (int i = 0; i < 100 && calls.get() < 2; i++) {
+      Thread.sleep(20);
+    }
+    assertEquals(2, calls.get(), "re-verified in the background");
+
+    KeyVerifier strict = verifier(Duration.ofMillis(300)).staleWhile(current::get);
+    answerAfterMillis = 0;
+    strict.verify(SECRET);
+    Thread.sleep(400);
+    current.set(false); // events behind: a revocation may have been missed
+    org.junit.jupiter.api.Assertions.assertTrue(strict.cachedValid(SECRET).isEmpty(), "not served stale");
+    int before = calls.get();
+    strict.verify(SECRET);
+    assertEquals(before + 1, calls.get(), "verified again before answering");
+  }
 }
