@@ -55,7 +55,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * p50/p99/max latency of successful calls, CPU ms per 1,000 calls (this JVM + PostgreSQL) and errors by code.
  * Then each target once per round on a fixed schedule at half the best rate it reached (open loop: latency from
  * when a call was due), for the latency at half rate.
- * Arguments: seconds per measurement (5), rounds (3), wallets (1000), concurrencies (64,1024,4096).
+ * Arguments: seconds per measurement (5), rounds (3), wallets (1000), concurrencies (64,1024,4096), and the
+ * targets (names they start with; all by default). {@code cleared 1} and {@code cleared N} are hard mode on
+ * wallets of their own whose pending holds are released before each measurement: beside {@code hard}, whose
+ * holds pile up (100,000s pending), they show what pending holds cost, in the same run.
  */
 public final class AdmitBench {
   private static final Metadata.Key<String> AUTHORIZATION =
@@ -84,13 +87,20 @@ public final class AdmitBench {
       System.out.printf("admit bench: %d s per measurement, %d rounds, %,d wallets, load %s%n", seconds, rounds,
           wallets, Files.readString(Path.of("/proc/loadavg")).trim());
       long million = 1_000_000L * 1_000_000_000L; // $1M each, in nanos
-      List<String> hard = keys(gateway, "hard", wallets, million, AdmissionMode.ADMISSION_MODE_HARD);
-      List<String> soft = keys(gateway, "soft", wallets, million, AdmissionMode.ADMISSION_MODE_SOFT);
+      // Optional fifth argument: only the targets whose names start with one of these (e.g. "echo,hard").
+      List<String> only = args.length > 4 ? List.of(args[4].split(",")) : List.of("");
+      List<String> walletNames = new ArrayList<>();
+      List<String> hard = keys(gateway, "hard", wallets, million, AdmissionMode.ADMISSION_MODE_HARD, walletNames);
+      List<String> soft = keys(gateway, "soft", wallets, million, AdmissionMode.ADMISSION_MODE_SOFT, new ArrayList<>());
+      // "cleared": hard mode on wallets of their own whose pending holds are released before each measurement,
+      // so each measurement starts with none pending — beside "hard", whose holds pile up, in the same run.
+      boolean withCleared = only.stream().anyMatch("cleared"::startsWith);
+      List<String> clearedWallets = new ArrayList<>();
+      List<String> cleared = withCleared
+          ? keys(gateway, "cleared", wallets, million, AdmissionMode.ADMISSION_MODE_HARD, clearedWallets) : List.of();
       Thread.sleep(3_000); // soft mode reaches the gateway's cache through wallet.v1
       var health = HealthGrpc.newFutureStub(echoChannel);
       var admission = AdmissionServiceGrpc.newFutureStub(gateway).withCallCredentials(platform());
-      // Optional fifth argument: only the targets whose names start with one of these (e.g. "echo,hard").
-      List<String> only = args.length > 4 ? List.of(args[4].split(",")) : List.of("");
       Map<String, Target> targets = new LinkedHashMap<>() {
         @Override
         public Target put(String name, Target t) {
@@ -102,6 +112,10 @@ public final class AdmitBench {
       targets.put("hard 1", admit(admission, hard.subList(0, 1)));
       targets.put("soft " + wallets, admit(admission, soft));
       targets.put("hard " + wallets, admit(admission, hard));
+      if (withCleared) {
+        targets.put("cleared 1", admit(admission, cleared.subList(0, 1)));
+        targets.put("cleared " + wallets, admit(admission, cleared));
+      }
       List<String> summary = new ArrayList<>();
       // Every successful hard Admit leaves a hold pending for its 10-minute TTL (nothing settles here):
       // the holds made so far are the pending holds the next hard measurement decides against.
@@ -112,13 +126,16 @@ public final class AdmitBench {
         for (int r = 0; r <= rounds; r++) {
           for (var t : targets.entrySet()) {
             String walletsOf = t.getKey().startsWith("hard") ? "hard" : t.getKey();
+            boolean clears = t.getKey().startsWith("cleared");
+            long released = clears ? releasePending(stack.walletDatabase(), clearedWallets) : 0;
             long pendingBefore = pending.getOrDefault(walletsOf, 0L);
             Result res = run(t.getValue(), concurrency, seconds);
             if (t.getKey().startsWith("hard")) {
               pending.merge(walletsOf, res.okTotal(), Long::sum);
             }
             System.out.printf("c=%-5d %-8s %-11s %s%s%n", concurrency, r == 0 ? "warm-up" : "round " + r, t.getKey(), res,
-                t.getKey().startsWith("hard") ? String.format("  (≥ %,d holds pending before)", pendingBefore) : "");
+                t.getKey().startsWith("hard") ? String.format("  (≥ %,d holds pending before)", pendingBefore)
+                    : clears ? String.format("  (0 pending before: %,d released)", released) : "");
             if (r > 0) {
               results.computeIfAbsent(t.getKey(), k -> new ArrayList<>()).add(res);
             }
@@ -133,6 +150,15 @@ public final class AdmitBench {
               median(e.getValue(), Result::p99), median(e.getValue(), Result::cpuPer1k),
               e.getValue().getLast().errors());
           summary.add(line);
+        }
+        for (String n : List.of("1", String.valueOf(wallets))) {
+          List<Result> piled = results.get("hard " + n);
+          List<Result> none = results.get("cleared " + n);
+          if (piled != null && none != null) {
+            summary.add(String.format("c=%-5d hard %s with its holds pending ÷ the same with none: calls/s %.3f, "
+                + "cpu/1k %.3f", concurrency, n, median(piled, Result::rate) / median(none, Result::rate),
+                median(piled, Result::cpuPer1k) / median(none, Result::cpuPer1k)));
+          }
         }
       }
       // Latency at half the best rate any concurrency reached: calls issued on a fixed schedule (open loop).
@@ -182,8 +208,34 @@ public final class AdmitBench {
     };
   }
 
-  /** {@code count} teams with {@code depositNanos} each, their wallets in {@code mode}; their keys' secrets. */
-  static List<String> keys(ManagedChannel gateway, String tag, int count, long depositNanos, AdmissionMode mode) {
+  /**
+   * Releases every pending hold of {@code walletNames} (leases excepted; idle ones were given back already),
+   * as if each had ended, and moves the wallets' versions so the wallet service reads them afresh.
+   */
+  static long releasePending(dev.tally.common.db.DatabaseConfig db, List<String> walletNames) throws Exception {
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection(db.url(), db.user(), db.password())) {
+      c.createStatement().execute("set search_path to " + db.schema());
+      var released = c.prepareStatement("""
+          with r as (update holds set state = 'released', close_time = now()
+                     where state = 'pending' and kind = 'hold' and wallet = any(?) returning wallet, amount),
+               s as (select wallet, sum(amount) as total, count(*) as n from r group by wallet),
+               u as (update wallets w set held = w.held - s.total, version = w.version + 1, update_time = now()
+                     from s where w.name = s.wallet returning s.n)
+          select coalesce(sum(n), 0) from u""");
+      released.setArray(1, c.createArrayOf("text", walletNames.toArray()));
+      try (var rs = released.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  /**
+   * {@code count} teams with {@code depositNanos} each, their wallets in {@code mode} (their names added to
+   * {@code walletNames}); their keys' secrets.
+   */
+  static List<String> keys(ManagedChannel gateway, String tag, int count, long depositNanos, AdmissionMode mode,
+      List<String> walletNames) {
     var identity = IdentityServiceGrpc.newBlockingStub(gateway).withCallCredentials(platform());
     var wallet = WalletServiceGrpc.newBlockingStub(gateway).withCallCredentials(platform());
     List<String> secrets = new ArrayList<>();
@@ -197,6 +249,7 @@ public final class AdmitBench {
       wallet.deposit(DepositRequest.newBuilder().setWallet(team.getName()).setAmountNanos(depositNanos)
           .setCurrencyCode("USD").setExternalReference("bench-" + tag + i).build());
       wallet.setAdmissionMode(SetAdmissionModeRequest.newBuilder().setWallet(team.getName()).setMode(mode).build());
+      walletNames.add(dev.tally.common.ids.Wallets.ofTeam(team.getName().substring("teams/".length())));
     }
     return secrets;
   }

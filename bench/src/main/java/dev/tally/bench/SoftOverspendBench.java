@@ -59,7 +59,8 @@ public final class SoftOverspendBench {
 
   private static void measure(ManagedChannel gateway, String tag, long deposit, int callers, long tokens)
       throws Exception {
-    String secret = AdmitBench.keys(gateway, "soft-" + tag, 1, deposit, AdmissionMode.ADMISSION_MODE_SOFT).getFirst();
+    String secret = AdmitBench.keys(gateway, "soft-" + tag, 1, deposit, AdmissionMode.ADMISSION_MODE_SOFT,
+        new java.util.ArrayList<>()).getFirst();
     var admission = AdmissionServiceGrpc.newBlockingStub(gateway).withCallCredentials(AdmitBench.platform());
     var metering = MeteringServiceGrpc.newBlockingStub(gateway).withCallCredentials(AdmitBench.platform());
     var wallet = WalletServiceGrpc.newBlockingStub(gateway).withCallCredentials(AdmitBench.platform());

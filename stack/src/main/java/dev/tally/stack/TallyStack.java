@@ -226,6 +226,11 @@ public final class TallyStack implements AutoCloseable {
     identity.close();
   }
 
+  /** The wallet service's database (its schema), for tools that inspect or prepare it (benchmarks). */
+  public dev.tally.common.db.DatabaseConfig walletDatabase() {
+    return walletConfig.database();
+  }
+
   public int gatewayPort() {
     return gateway.port();
   }

@@ -14,8 +14,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Writes what this gateway admitted from its leases to the wallet, in order, every {@link #TICK} or as soon as
- * a call's worth waits: one WriteSubHolds call for all wallets. A failed call is retried with the same items
+ * Writes what this gateway admitted from its leases to the wallet, in order, at most once per {@link #TICK}
+ * unless a call's worth waits or a caller flushes: one WriteSubHolds call for all wallets. A failed call is retried with the same items
  * (the wallet writes each once) until it succeeds, so a wallet-service restart delays writes but loses none;
  * until written, an admission's money stays held by its lease. Leases to close go after the items queued
  * before them.
@@ -34,6 +34,8 @@ final class SubHoldWriter implements AutoCloseable {
   private final AtomicLong written = new AtomicLong();
   private final Thread thread;
   private volatile boolean closed;
+  /** Callers waiting in {@link #flush}: the writer does not pause between writes while any do. */
+  private final java.util.concurrent.atomic.AtomicInteger flushers = new java.util.concurrent.atomic.AtomicInteger();
 
   /** {@code wallet} carries the gateway's platform credentials. */
   SubHoldWriter(WalletInternalServiceGrpc.WalletInternalServiceBlockingStub wallet) {
@@ -60,14 +62,19 @@ final class SubHoldWriter implements AutoCloseable {
   boolean flush(Duration timeout) {
     long target = queued.get();
     long until = System.nanoTime() + timeout.toNanos();
-    LockSupport.unpark(thread);
-    while (written.get() < target) {
-      if (System.nanoTime() - until > 0) {
-        return false;
+    flushers.incrementAndGet();
+    try {
+      while (written.get() < target) {
+        LockSupport.unpark(thread);
+        if (System.nanoTime() - until > 0) {
+          return false;
+        }
+        LockSupport.parkNanos(200_000);
       }
-      LockSupport.parkNanos(200_000);
+      return true;
+    } finally {
+      flushers.decrementAndGet();
     }
-    return true;
   }
 
   private void run() {
@@ -85,10 +92,17 @@ final class SubHoldWriter implements AutoCloseable {
         continue;
       }
       try {
+        long sentAt = System.nanoTime();
         send(batch);
         written.addAndGet(batch.size());
         batch.clear();
         backoff = TICK.toNanos();
+        // At most one write per tick unless a call's worth waits or someone flushes (both unpark): at moderate
+        // rates back-to-back writes of a few holds each cost the wallet a transaction apiece.
+        long rest = TICK.toNanos() - (System.nanoTime() - sentAt);
+        if (rest > 0 && queued.get() - written.get() < MAX_CALL && flushers.get() == 0) {
+          LockSupport.parkNanos(rest);
+        }
       } catch (RuntimeException e) {
         if (closed) {
           return; // shutting down: the leases hold the money until they expire
