@@ -37,7 +37,7 @@ public final class GatewayEvents implements AutoCloseable {
   private volatile long skipped;
   /** How often the identity.v1 end offsets are asked for, and how recent a catch-up counts as current. */
   private static final long CHECK_NANOS = 500_000_000L;
-  private static final long CURRENT_NANOS = 3_000_000_000L;
+  private static final long CURRENT_NANOS = 10_000_000_000L;
   private final List<TopicPartition> identityPartitions = new ArrayList<>();
   /** The identity.v1 end offsets asked for at {@link #endsAskedAt}: once applied up to them, current as of then. */
   private Map<TopicPartition, Long> ends = Map.of();
@@ -122,9 +122,10 @@ public final class GatewayEvents implements AutoCloseable {
   }
 
   /**
-   * Whether every identity.v1 event that existed up to about a second ago has been applied here (asked of
-   * the broker, so an unreachable broker or a lagging reader is not current): then no revocation or
-   * membership change can have been missed, and the key cache may serve answers past their TTL.
+   * Whether every identity.v1 event that existed at some moment in the last 10 seconds has been applied here
+   * (asked of the broker, so an unreachable broker or a reader that fell behind is not current for long):
+   * then a revocation or membership change is at most those seconds late, and the key cache may serve
+   * answers past their TTL.
    */
   public boolean identityCurrent() {
     return System.nanoTime() - identityCurrentAt < CURRENT_NANOS;
@@ -137,12 +138,18 @@ public final class GatewayEvents implements AutoCloseable {
     }
     boolean caughtUp = !ends.isEmpty()
         && ends.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue());
+    boolean wasCurrent = identityCurrent();
     if (caughtUp) {
       identityCurrentAt = endsAskedAt;
     }
+    if (wasCurrent != identityCurrent()) {
+      log.info("gateway events: identity.v1 {}", wasCurrent
+          ? "not current (behind, or the broker does not answer): the key cache's TTL is strict"
+          : "current: known keys are served past the key cache's TTL while re-verified");
+    }
     endsAskedAt = now;
     try {
-      ends = consumer.endOffsets(identityPartitions, Duration.ofMillis(500));
+      ends = consumer.endOffsets(identityPartitions, Duration.ofSeconds(2));
     } catch (RuntimeException e) {
       ends = Map.of(); // the broker did not answer: not current until it does
     }
