@@ -162,6 +162,8 @@ public final class GrpcServer implements AutoCloseable {
           NettyServerBuilder.forAddress(new java.net.InetSocketAddress(config.bindAddress(), config.port()))
               // A virtual thread per call: handlers block on the database or another service, and thousands
               // of concurrent callers must not mean thousands of platform threads (or a queue behind a few).
+              // With onTransportThread the event loop only looks the method up; every call not chosen is
+              // moved to a call thread (callExecutor below) before its interceptors run.
               .executor(onTransport == null ? CALL_THREADS
                   : com.google.common.util.concurrent.MoreExecutors.directExecutor())
               .maxInboundMessageSize(config.maxInboundMessageBytes())
