@@ -562,6 +562,26 @@ class GatewayAdmissionTest {
         .getWallet().getHeldNanos());
   }
 
+  /**
+   * Admit is idempotent on its request id: a retry gets the hold the first call got (answered from the
+   * gateway's memory, on the transport thread once the key is known), another id a hold of its own.
+   */
+  @Test
+  void aRetriedAdmitGetsTheHoldOfItsFirstCall() {
+    Team t = team(DOLLAR);
+    admitCost(t.key(), 1_000); // the key is known and leased from: what follows needs no waiting
+    AdmitRequest ask = AdmitRequest.newBuilder().setApiKeySecret(t.key()).setMeter("requests")
+        .setEstimatedCostNanos(DOLLAR / 4).setRequestId("call-7").build();
+    AdmitResponse first = admission().admit(ask);
+    for (int i = 0; i < 3; i++) {
+      AdmitResponse again = admission().admit(ask);
+      assertEquals(first.getHold(), again.getHold());
+      assertEquals(first.getEstimatedCostNanos(), again.getEstimatedCostNanos());
+    }
+    AdmitResponse other = admission().admit(ask.toBuilder().setRequestId("call-8").build());
+    assertTrue(!other.getHold().equals(first.getHold()), "another request id, another hold");
+  }
+
   @Test
   void releaseHoldGivesTheEstimateBack() {
     Team t = team(DOLLAR);
