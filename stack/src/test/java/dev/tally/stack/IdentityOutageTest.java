@@ -21,14 +21,7 @@ class IdentityOutageTest {
     try (TallyStack stack = TallyStack.start(new StackConfig(Files.createTempDirectory("tally-idout"), true, 0, 0, 0,
         0, 0, -1, "", ""), TestInfra.newDatabase(IdentityOutageTest.class, "identity"), TestInfra.kafka());
         GatewayClient gw = new GatewayClient(stack.gatewayPort(), GatewayConfig.DEV_PLATFORM_TOKEN)) {
-      var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
-      User owner = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
-          .setExternalId("idout|owner").setEmail("owner@idout.test").build()).getUser();
-      Team team = identity.withCallCredentials(gw.asUser(owner.getName())).createTeam(CreateTeamRequest.newBuilder()
-          .setDisplayName("Outage").build()).getTeam();
-      String secret = identity.withCallCredentials(gw.asUser(owner.getName())).createApiKey(CreateApiKeyRequest
-          .newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("k").build())
-          .getSecret();
+      String secret = teamKey(gw, "idout").getSecret();
       stack.stopIdentity();
       Map<Status.Code, Integer> codes = new EnumMap<>(Status.Code.class);
       for (int i = 0; i < 50; i++) {
@@ -54,17 +47,12 @@ class IdentityOutageTest {
     try (TallyStack stack = TallyStack.start(new StackConfig(Files.createTempDirectory("tally-idstale"), true, 0, 0,
         0, 0, 0, -1, "", ""), env, TestInfra.newDatabase(IdentityOutageTest.class, "identity"), TestInfra.kafka());
         GatewayClient gw = new GatewayClient(stack.gatewayPort(), GatewayConfig.DEV_PLATFORM_TOKEN)) {
-      var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
-      User owner = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
-          .setExternalId("idstale|owner").setEmail("owner@idstale.test").build()).getUser();
-      Team team = identity.withCallCredentials(gw.asUser(owner.getName())).createTeam(CreateTeamRequest.newBuilder()
-          .setDisplayName("Stale").build()).getTeam();
-      String secret = identity.withCallCredentials(gw.asUser(owner.getName())).createApiKey(CreateApiKeyRequest
-          .newBuilder().setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("k").build())
-          .getSecret();
+      CreateApiKeyResponse key = teamKey(gw, "idstale");
+      String team = key.getApiKey().getTeam();
+      String secret = key.getSecret();
       dev.tally.proto.wallet.v1.WalletServiceGrpc.newBlockingStub(gw.channel).withCallCredentials(gw.platform())
           .withDeadlineAfter(20, TimeUnit.SECONDS).deposit(dev.tally.proto.wallet.v1.DepositRequest.newBuilder()
-              .setWallet(team.getName()).setAmountNanos(1_000_000_000L).setCurrencyCode("USD")
+              .setWallet(team).setAmountNanos(1_000_000_000L).setCurrencyCode("USD")
               .setExternalReference("idstale").build());
       var admission = dev.tally.proto.admission.v1.AdmissionServiceGrpc.newBlockingStub(gw.channel)
           .withCallCredentials(gw.platform());
@@ -75,10 +63,21 @@ class IdentityOutageTest {
       // Past the TTL (answers live 1.6–2 s, jittered) and within the stale window after it (one more TTL).
       Thread.sleep(2_300);
       for (int i = 0; i < 3; i++) {
-        assertEquals(team.getName(), admission.withDeadlineAfter(10, TimeUnit.SECONDS).admit(admit).getTeam(),
+        assertEquals(team, admission.withDeadlineAfter(10, TimeUnit.SECONDS).admit(admit).getTeam(),
             "served from the stale answer: nothing was revoked (identity.v1 is current), identity is only away");
         Thread.sleep(200);
       }
     }
+  }
+
+  /** A new user's new team and a team key of it, made through the gateway. */
+  private static CreateApiKeyResponse teamKey(GatewayClient gw, String tag) {
+    var identity = IdentityServiceGrpc.newBlockingStub(gw.channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+    User owner = identity.withCallCredentials(gw.platform()).upsertUser(UpsertUserRequest.newBuilder()
+        .setExternalId(tag + "|owner").setEmail("owner@" + tag + ".test").build()).getUser();
+    Team team = identity.withCallCredentials(gw.asUser(owner.getName())).createTeam(CreateTeamRequest.newBuilder()
+        .setDisplayName(tag).build()).getTeam();
+    return identity.withCallCredentials(gw.asUser(owner.getName())).createApiKey(CreateApiKeyRequest.newBuilder()
+        .setKind(ApiKeyKind.API_KEY_KIND_TEAM).setTeam(team.getName()).setDisplayName("k").build());
   }
 }

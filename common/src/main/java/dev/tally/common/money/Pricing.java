@@ -27,7 +27,8 @@ public final class Pricing {
     if (basisPoints == 0) {
       return 0;
     }
-    if (Math.abs(list) < EXACT_IN_LONG && basisPoints > 0 && basisPoints <= 10_000) { // on every Admit: long arithmetic where the product cannot overflow
+    // On every Admit: long arithmetic where the product cannot overflow, BigDecimal beyond.
+    if (Math.abs(list) < EXACT_IN_LONG && basisPoints > 0 && basisPoints <= 10_000) {
       long product = list * basisPoints;
       long quotient = Math.floorDiv(product, 10_000);
       long remainder = Math.floorMod(product, 10_000);

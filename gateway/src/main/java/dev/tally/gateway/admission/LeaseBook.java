@@ -79,16 +79,10 @@ public final class LeaseBook implements AutoCloseable {
     Slot slot = slots.computeIfAbsent(subject, Slot::new);
     Lease lease = slot.current;
     for (int round = 0; round < 4; round++) {
-      Context caller = Context.current();
-      if (caller.isCancelled()) { // gone while a lease was asked for: nothing is held for it
-        throw ErrorMapper.fromDomain(AdmissionQueue.abandoned(AdmissionQueue.late(caller)));
-      }
-      if (lease != null) {
-        Admitted a = lease.take(listCost);
-        if (a != null) {
-          slot.admitted(listCost, lease);
-          return a;
-        }
+      requireCallerWaiting(); // gone while a lease was asked for: nothing is held for it
+      Admitted a = slot.take(listCost, lease);
+      if (a != null) {
+        return a;
       }
       try {
         lease = slot.renew(listCost, lease).join();
@@ -116,15 +110,16 @@ public final class LeaseBook implements AutoCloseable {
     if (lease == null) {
       return null;
     }
+    requireCallerWaiting();
+    return slot.take(reserve.getAmountNanos(), lease);
+  }
+
+  /** A caller that already left gets no hold: nobody would use or release it. */
+  private static void requireCallerWaiting() {
     Context caller = Context.current();
     if (caller.isCancelled()) {
       throw ErrorMapper.fromDomain(AdmissionQueue.abandoned(AdmissionQueue.late(caller)));
     }
-    Admitted a = lease.take(reserve.getAmountNanos());
-    if (a != null) {
-      slot.admitted(reserve.getAmountNanos(), lease);
-    }
-    return a;
   }
 
   /** Waits until what this gateway admitted so far is written to the wallet; true when it is. */
@@ -176,7 +171,16 @@ public final class LeaseBook implements AutoCloseable {
       this.subject = subject;
     }
 
-    void admitted(long listCost, Lease lease) {
+    /** Takes {@code listCost} from {@code lease} (null: none yet), or null when it does not cover it. */
+    Admitted take(long listCost, Lease lease) {
+      Admitted a = lease == null ? null : lease.take(listCost);
+      if (a != null) {
+        admitted(listCost, lease);
+      }
+      return a;
+    }
+
+    private void admitted(long listCost, Lease lease) {
       admittedList.addAndGet(listCost);
       lastUse = lease.lastTake;
       if (lease.runningOut()) {

@@ -62,8 +62,7 @@ public final class GatewayAuthInterceptor implements ServerInterceptor {
 
   /** The platform (or a user it acts for) when the bearer is the platform token; null otherwise. */
   private Caller platform(Metadata headers) {
-    String token = bearer(headers);
-    if (token == null || !MessageDigest.isEqual(platformToken, token.getBytes(StandardCharsets.UTF_8))) {
+    if (!isPlatform(headers)) {
       return null;
     }
     String user = headers.get(ACTING_USER);

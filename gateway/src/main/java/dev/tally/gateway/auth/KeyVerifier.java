@@ -91,7 +91,7 @@ public final class KeyVerifier {
     this.clock = clock;
     this.bySecretHash = Caffeine.newBuilder()
         .maximumSize(MAX_ENTRIES)
-        .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+        .ticker(this::nowNanos)
         .expireAfter(Expiry.<SecretHash, Entry>writing((hash, e) -> Duration.ofNanos(e.keepNanos())))
         .recordStats().buildAsync();
   }
@@ -169,16 +169,23 @@ public final class KeyVerifier {
     }
   }
 
+  /** The cache's time (the given clock, so tests can move it). */
+  private long nowNanos() {
+    return TimeUnit.MILLISECONDS.toNanos(clock.millis());
+  }
+
+  private long age(Entry e) {
+    return nowNanos() - e.loadedAtNanos();
+  }
+
   /** Fresh, or stale while no invalidation can have been missed. */
   private boolean usable(Entry e) {
-    long age = TimeUnit.MILLISECONDS.toNanos(clock.millis()) - e.loadedAtNanos();
-    return age < e.lifeNanos() || eventsCurrent.getAsBoolean();
+    return age(e) < e.lifeNanos() || eventsCurrent.getAsBoolean();
   }
 
   /** In its last quarter of life, a valid answer is re-verified in the background (once) while still served. */
   private void refreshIfOld(SecretHash hash, String secret, Entry e) {
-    long age = TimeUnit.MILLISECONDS.toNanos(clock.millis()) - e.loadedAtNanos();
-    if (e.verified() == null || age < e.lifeNanos() / 4 * 3 || !e.refreshing().compareAndSet(false, true)) {
+    if (e.verified() == null || age(e) < e.lifeNanos() / 4 * 3 || !e.refreshing().compareAndSet(false, true)) {
       return;
     }
     if (!refreshes.tryAcquire()) {
@@ -222,7 +229,7 @@ public final class KeyVerifier {
         life = 0; // something was invalidated meanwhile, maybe this key: answer these callers, keep nothing
         keep = 0;
       }
-      e = new Entry(v, null, life, keep, TimeUnit.MILLISECONDS.toNanos(clock.millis()));
+      e = new Entry(v, null, life, keep, nowNanos());
       index(byKey, v.getApiKey().getName(), hash);
       if (!v.getPrincipal().getTeam().isEmpty()) {
         index(byTeam, v.getPrincipal().getTeam(), hash);
@@ -232,8 +239,7 @@ public final class KeyVerifier {
       if (code != Status.Code.UNAUTHENTICATED && code != Status.Code.PERMISSION_DENIED) {
         throw refusal; // identity unavailable: nothing to remember
       }
-      e = new Entry(null, refusal, NEGATIVE_TTL.toNanos(), NEGATIVE_TTL.toNanos(),
-          TimeUnit.MILLISECONDS.toNanos(clock.millis()));
+      e = new Entry(null, refusal, NEGATIVE_TTL.toNanos(), NEGATIVE_TTL.toNanos(), nowNanos());
     }
     return e;
   }

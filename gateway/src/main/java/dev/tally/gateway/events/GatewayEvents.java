@@ -43,6 +43,8 @@ public final class GatewayEvents implements AutoCloseable {
   private Map<TopicPartition, Long> ends = Map.of();
   private long endsAskedAt;
   private volatile long identityCurrentAt = System.nanoTime() - 2 * CURRENT_NANOS;
+  /** What was last logged: currentness is lost by time passing, so a transition is found against this. */
+  private boolean loggedCurrent;
 
   public GatewayEvents(KafkaClients kafka, String clientId, KeyVerifier keys, WalletStates states) {
     this.consumer = kafka.consumer(clientId, null);
@@ -138,12 +140,12 @@ public final class GatewayEvents implements AutoCloseable {
     }
     boolean caughtUp = !ends.isEmpty()
         && ends.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue());
-    boolean wasCurrent = identityCurrent();
     if (caughtUp) {
       identityCurrentAt = endsAskedAt;
     }
-    if (wasCurrent != identityCurrent()) {
-      log.info("gateway events: identity.v1 {}", wasCurrent
+    if (loggedCurrent != identityCurrent()) {
+      loggedCurrent = !loggedCurrent;
+      log.info("gateway events: identity.v1 {}", !loggedCurrent
           ? "not current (behind, or the broker does not answer): the key cache's TTL is strict"
           : "current: known keys are served past the key cache's TTL while re-verified");
     }
