@@ -160,6 +160,53 @@ class HoldsAndLimitsTest {
         () -> f.internalAs(owner.caller()).reserve(reserve(team.getWallet(), 1, "", "")));
   }
 
+  /**
+   * Effective limits read the balance and the holds in one snapshot: with holds of one member reserved and
+   * released while they are read, what the balance row shows held always equals what the member's row shows.
+   */
+  @Test
+  void effectiveLimitsShowTheBalanceAndTheHoldsOfOneMoment() throws Exception {
+    TestUser owner = f.newUser("snap-owner");
+    Team team = f.newTeam(owner, "Snapshot");
+    f.deposit(team.getWallet(), 100 * DOLLAR, "pay_snap");
+    String member = team.getName() + "/members/" + owner.id();
+    f.as(owner).setQuota(SetQuotaRequest.newBuilder().setWallet(team.getName()).setSubject(member)
+        .setPeriod(Period.PERIOD_DAY).setLimitNanos(50 * DOLLAR).build());
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      List<Future<?>> churn = new ArrayList<>();
+      for (int t = 0; t < 2; t++) {
+        churn.add(pool.submit(() -> {
+          while (!stop.get()) {
+            Hold h = f.internal().reserve(reserve(team.getWallet(), DOLLAR, member, "")).getHold();
+            f.internal().release(ReleaseRequest.newBuilder().setHold(h.getName()).build());
+          }
+          return null;
+        }));
+      }
+      int reads = 0;
+      long end = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+      while (System.nanoTime() < end) {
+        GetEffectiveLimitsResponse r = f.as(owner).getEffectiveLimits(GetEffectiveLimitsRequest.newBuilder()
+            .setWallet(team.getName()).setSubject(member).build());
+        EffectiveLimit own = r.getLimits(0);
+        EffectiveLimit balance = r.getLimits(r.getLimitsCount() - 1);
+        assertEquals(LimitScope.LIMIT_SCOPE_BALANCE, balance.getScope());
+        assertEquals(balance.getLimitNanos() - balance.getRemainingNanos(), own.getHeldNanos(), "read " + reads);
+        reads++;
+      }
+      stop.set(true);
+      for (Future<?> c : churn) {
+        c.get();
+      }
+      assertTrue(reads > 20, "reads " + reads);
+    } finally {
+      stop.set(true);
+      pool.shutdownNow();
+    }
+  }
+
   @Test
   void expiredHoldsReleaseThemselves() {
     TestUser owner = f.newUser("exp-owner");
