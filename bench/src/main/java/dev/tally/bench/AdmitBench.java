@@ -82,8 +82,8 @@ public final class AdmitBench {
           }
         }).build().start();
     try (TallyStack stack = TallyStack.start(config, dev.tally.common.config.Env.system().with(TallyStack.TEST_SECRETS))) {
-      ManagedChannel gateway = NettyChannelBuilder.forAddress("127.0.0.1", stack.gatewayPort()).usePlaintext().build();
-      ManagedChannel echoChannel = NettyChannelBuilder.forAddress("127.0.0.1", echo.getPort()).usePlaintext().build();
+      ManagedChannel gateway = client(stack.gatewayPort());
+      ManagedChannel echoChannel = client(echo.getPort());
       System.out.printf("admit bench: %d s per measurement, %d rounds, %,d wallets, load %s%n", seconds, rounds,
           wallets, Files.readString(Path.of("/proc/loadavg")).trim());
       long million = 1_000_000L * 1_000_000_000L; // $1M each, in nanos
@@ -185,6 +185,33 @@ public final class AdmitBench {
     } finally {
       echo.shutdownNow();
     }
+  }
+
+  /** {@code BENCH_THREADS=1}: each closed-loop measurement also prints its CPU by thread group. */
+  private static final boolean BY_THREAD = "1".equals(System.getenv("BENCH_THREADS"));
+  /**
+   * The load client's own event loops ({@code bench-client}), as when the platform's backend calls from a
+   * process of its own: on the servers' shared loops (grpc-java's default, {@code BENCH_SHARED_LOOPS=1}), the
+   * client's reads and writes waited behind whatever a server did on the same thread. Same for every target.
+   */
+  private static final io.grpc.netty.shaded.io.netty.channel.EventLoopGroup CLIENT_LOOPS =
+      "1".equals(System.getenv("BENCH_SHARED_LOOPS")) ? null
+          : io.grpc.netty.shaded.io.netty.channel.epoll.Epoll.isAvailable()
+              ? new io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup(2, clientThreads())
+              : new io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup(2, clientThreads());
+
+  private static java.util.concurrent.ThreadFactory clientThreads() {
+    return new io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory("bench-client", true);
+  }
+
+  private static ManagedChannel client(int port) {
+    NettyChannelBuilder b = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext();
+    if (CLIENT_LOOPS instanceof io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup) {
+      b.eventLoopGroup(CLIENT_LOOPS).channelType(io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel.class);
+    } else if (CLIENT_LOOPS != null) {
+      b.eventLoopGroup(CLIENT_LOOPS).channelType(io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel.class);
+    }
+    return b.build();
   }
 
   /** Issues the i-th call. */
@@ -319,8 +346,14 @@ public final class AdmitBench {
     }
     Thread.sleep(Math.max(0, (warmUntil - System.nanoTime()) / 1_000_000));
     long cpu0 = cpuNanos();
+    ThreadCpu threads0 = BY_THREAD ? ThreadCpu.now() : null;
     done.await(seconds + 30L, TimeUnit.SECONDS);
-    return outcomes.result(seconds, cpuNanos() - cpu0);
+    Result result = outcomes.result(seconds, cpuNanos() - cpu0);
+    if (threads0 != null) {
+      System.out.println("    cpu ms/1k by thread: " + ThreadCpu.now().since(threads0,
+          Math.max(1, (long) (result.rate() * seconds)), 0.01));
+    }
+    return result;
   }
 
   /**

@@ -87,6 +87,9 @@ public final class AdmissionRules {
    * apply are dropped; idempotent.
    */
   public static List<Limit> resolveDefaults(List<Limit> limits, Request r) {
+    if (limits.isEmpty()) {
+      return List.of(); // most wallets: nothing to resolve, nothing to allocate on every Admit
+    }
     java.util.Set<String> own = new java.util.HashSet<>();
     limits.stream().filter(l -> !isDefault(l.subject())).forEach(l -> own.add(l.subject() + "|" + l.period()));
     List<Limit> out = new ArrayList<>(limits.size());

@@ -119,7 +119,7 @@ public final class AdmissionGrpcService extends AdmissionServiceGrpc.AdmissionSe
 
   /** Answers {@code req} if that needs no waiting; false otherwise (nothing was taken). */
   private boolean admitNow(AdmitRequest req, VerifyApiKeyResponse key, StreamObserver<AdmitResponse> out) {
-    if (!prices.loaded() && !req.hasEstimatedCostNanos()) {
+    if (!req.hasEstimatedCostNanos() && !prices.loaded()) {
       return false;
     }
     Ask ask = ask(req, key);
