@@ -148,9 +148,13 @@ public final class HoldDao {
     if (ids.isEmpty()) {
       return Map.of();
     }
-    return tx.selectFrom(HOLDS).where(HOLDS.ID.eq(DSL.any(ids.toArray(String[]::new))), HOLDS.KIND.eq(LEASE))
-        .forUpdate().fetchMap(HOLDS.ID);
+    Map<String, HoldsRecord> out = new java.util.HashMap<>();
+    LEASES.lock(tx, ids).forEach(l -> out.put(l.getId(), l));
+    return out;
   }
+
+  private static final dev.tally.common.db.LockedRows<HoldsRecord> LEASES =
+      new dev.tally.common.db.LockedRows<>(HOLDS, HOLDS.ID, "kind = '" + LEASE + "'");
 
   /** A sub-hold as written: its id, amount, and whether the request had already ended before it was written. */
   public record Written(String id, long amount, boolean ended) {}

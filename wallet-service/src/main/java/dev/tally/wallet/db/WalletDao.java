@@ -41,40 +41,12 @@ public final class WalletDao {
     return tx.selectFrom(WALLETS).where(WALLETS.NAME.eq(name)).forUpdate().fetchOptional();
   }
 
+  private static final dev.tally.common.db.LockedRows<WalletsRecord> LOCK_ALL =
+      new dev.tally.common.db.LockedRows<>(WALLETS, WALLETS.NAME, "");
+
   /** Locks several wallets in name order (one order for every caller: no deadlocks). */
   public List<WalletsRecord> lockAll(DSLContext tx, Collection<String> names) {
-    // Plain JDBC with one array parameter: the same prepared statement whatever the number of wallets, and
-    // no query rendered per call (jOOQ's rendering and mapping of this row were a tenth of a reservation's CPU).
-    List<WalletsRecord> out = new java.util.ArrayList<>(names.size());
-    tx.connection(c -> {
-      try (var ps = c.prepareStatement(LOCK_ALL)) {
-        ps.setArray(1, c.createArrayOf("text", names.toArray()));
-        try (var rs = ps.executeQuery()) {
-          while (rs.next()) {
-            out.add(walletRow(rs));
-          }
-        }
-      }
-    });
-    return out;
-  }
-
-  private static final org.jooq.Field<?>[] WALLET_FIELDS = WALLETS.fields();
-
-  private static final String LOCK_ALL = "select " + java.util.Arrays.stream(WALLET_FIELDS)
-      .map(f -> f.getName()).collect(java.util.stream.Collectors.joining(", "))
-      + " from wallets where name = any(?) order by name for update";
-
-  /** A wallets row read by {@link #LOCK_ALL} as a record in the state jOOQ's fetch leaves it (nothing changed). */
-  @SuppressWarnings("unchecked")
-  private static WalletsRecord walletRow(java.sql.ResultSet rs) throws java.sql.SQLException {
-    WalletsRecord r = new WalletsRecord();
-    for (int i = 0; i < WALLET_FIELDS.length; i++) {
-      org.jooq.Field<Object> f = (org.jooq.Field<Object>) WALLET_FIELDS[i];
-      r.set(f, rs.getObject(i + 1, f.getType()));
-    }
-    r.changed(false);
-    return r;
+    return LOCK_ALL.lock(tx, names);
   }
 
   public void store(DSLContext tx, WalletsRecord wallet) {
