@@ -28,6 +28,13 @@ import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.Epoll;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.lang.management.ManagementFactory;
@@ -194,22 +201,15 @@ public final class AdmitBench {
    * process of its own: on the servers' shared loops (grpc-java's default, {@code BENCH_SHARED_LOOPS=1}), the
    * client's reads and writes waited behind whatever a server did on the same thread. Same for every target.
    */
-  private static final io.grpc.netty.shaded.io.netty.channel.EventLoopGroup CLIENT_LOOPS =
-      "1".equals(System.getenv("BENCH_SHARED_LOOPS")) ? null
-          : io.grpc.netty.shaded.io.netty.channel.epoll.Epoll.isAvailable()
-              ? new io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup(2, clientThreads())
-              : new io.grpc.netty.shaded.io.netty.channel.nio.NioEventLoopGroup(2, clientThreads());
-
-  private static java.util.concurrent.ThreadFactory clientThreads() {
-    return new io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory("bench-client", true);
-  }
+  private static final EventLoopGroup CLIENT_LOOPS = "1".equals(System.getenv("BENCH_SHARED_LOOPS")) ? null
+      : Epoll.isAvailable() ? new EpollEventLoopGroup(2, new DefaultThreadFactory("bench-client", true))
+      : new NioEventLoopGroup(2, new DefaultThreadFactory("bench-client", true));
 
   private static ManagedChannel client(int port) {
     NettyChannelBuilder b = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext();
-    if (CLIENT_LOOPS instanceof io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup) {
-      b.eventLoopGroup(CLIENT_LOOPS).channelType(io.grpc.netty.shaded.io.netty.channel.epoll.EpollSocketChannel.class);
-    } else if (CLIENT_LOOPS != null) {
-      b.eventLoopGroup(CLIENT_LOOPS).channelType(io.grpc.netty.shaded.io.netty.channel.socket.nio.NioSocketChannel.class);
+    if (CLIENT_LOOPS != null) {
+      b.eventLoopGroup(CLIENT_LOOPS)
+          .channelType(CLIENT_LOOPS instanceof EpollEventLoopGroup ? EpollSocketChannel.class : NioSocketChannel.class);
     }
     return b.build();
   }
