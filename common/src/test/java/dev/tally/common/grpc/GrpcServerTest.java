@@ -119,6 +119,8 @@ class GrpcServerTest {
     assertFalse(description.contains("hunter2"));
     assertFalse(description.contains("IllegalStateException"));
     assertFalse(e.getTrailers().toString().contains("hunter2"));
+    assertTrue(String.valueOf(e.getTrailers().get(RequestIds.HEADER)).matches("[0-9a-f-]{36}"),
+        "a failed call's trailers carry the id it was logged under");
     assertEquals("INTERNAL", unpack(StatusProto.fromThrowable(e), ErrorInfo.class).getReason());
   }
 
