@@ -143,6 +143,15 @@ public final class Database implements AutoCloseable {
   }
 
   /**
+   * Makes the running transaction read one snapshot, read only: a read of several statements under READ
+   * COMMITTED can mix two moments (a batch committed between two sums, a lease given back between the balance
+   * and the holds). Must come before the transaction's first query.
+   */
+  public static void readOneSnapshot(DSLContext tx) {
+    tx.execute("set transaction isolation level repeatable read, read only");
+  }
+
+  /**
    * Marks this thread's running transaction with {@code tag}: when it commits, the hooks registered for that
    * tag with {@link #afterCommitOf} run (e.g. the outbox relay is woken only by transactions that appended).
    */

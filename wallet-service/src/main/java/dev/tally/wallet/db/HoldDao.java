@@ -145,9 +145,6 @@ public final class HoldDao {
 
   /** The leases named, for update (whatever their state). */
   public Map<String, HoldsRecord> leasesForUpdate(DSLContext tx, Collection<String> ids) {
-    if (ids.isEmpty()) {
-      return Map.of();
-    }
     Map<String, HoldsRecord> out = new java.util.HashMap<>();
     LEASES.lock(tx, ids).forEach(l -> out.put(l.getId(), l));
     return out;

@@ -187,9 +187,8 @@ public final class Ledger {
    * equal total credits, every currency on its own).
    */
   public Reconciliation reconcile(DSLContext tx) {
-    // One snapshot for every read below: under READ COMMITTED a batch committing between the sums and the
-    // totals would show a mismatch that does not exist. Must come before the transaction's first query.
-    tx.execute("set transaction isolation level repeatable read");
+    // A batch committing between the sums and the totals would show a mismatch that does not exist.
+    dev.tally.common.db.Database.readOneSnapshot(tx);
     var debits = tx.select(TRANSFERS.DEBIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT)).from(TRANSFERS)
         .groupBy(TRANSFERS.DEBIT_ACCOUNT).fetchMap(TRANSFERS.DEBIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT));
     var credits = tx.select(TRANSFERS.CREDIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT)).from(TRANSFERS)

@@ -65,9 +65,8 @@ public final class EffectiveLimits {
   record Subject(String member, String key, String keyOwner) {}
 
   public Result of(DSLContext tx, Caller caller, String name, String subject) {
-    // One snapshot for the balance and the holds: under READ COMMITTED a lease given back between the two
-    // reads showed its money still held in the balance but no longer in the limits. Before the first query.
-    tx.execute("set transaction isolation level repeatable read, read only");
+    // A lease given back between the balance and the holds showed its money held in one, not the other.
+    dev.tally.common.db.Database.readOneSnapshot(tx);
     String wallet = access.resolve(caller, name);
     Subject s = subject(wallet, subject);
     requireSelfOrViewer(caller, wallet, s.member(), s.keyOwner());
