@@ -171,4 +171,107 @@ class LeaseTest {
     assertEquals(1, write(WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 2, DOLLAR / 4))));
     assertEquals(DOLLAR / 2 + DOLLAR / 10 + DOLLAR / 4, f.get(s.wallet()).getHeldNanos());
   }
+
+  /**
+   * The usual write (every hold a plain move out of a pending lease) takes no wallet lock, so it never waits
+   * behind a wallet's other work; a close, which changes the wallet's held total, does.
+   */
+  @Test
+  void plainWritesDoNotWaitForTheWalletsLockAndClosesDo() throws Exception {
+    Subject s = subject("lease-unlocked", 10 * DOLLAR);
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    try (java.sql.Connection other = f.walletSql()) {
+      other.setAutoCommit(false);
+      lockWalletOf(other, lease);
+      assertEquals(2, f.internal().withDeadlineAfter(5, java.util.concurrent.TimeUnit.SECONDS).writeSubHolds(
+          WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 1, DOLLAR / 2)).addSubHolds(sub(lease, 2, DOLLAR / 4))
+              .build()).getWritten(), "written while another transaction holds the wallet's row");
+      var closing = java.util.concurrent.CompletableFuture.supplyAsync(() -> write(WriteSubHoldsRequest.newBuilder()
+          .addCloseLeases(lease.getName())));
+      Thread.sleep(500);
+      assertEquals(false, closing.isDone(), "a close waits for the wallet's row");
+      other.rollback();
+      assertEquals(0, closing.get(20, java.util.concurrent.TimeUnit.SECONDS));
+    }
+    assertEquals(DOLLAR / 2 + DOLLAR / 4, f.get(s.wallet()).getHeldNanos(), "the holds stay, the lease's rest is back");
+    assertEquals(0, write(WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 1, DOLLAR / 2))), "written once");
+    assertEquals(DOLLAR / 2 + DOLLAR / 4, f.get(s.wallet()).getHeldNanos());
+  }
+
+  /**
+   * A request released while its gateway's write of its hold is under way (that write locks no wallet)
+   * waits for it and then releases the written hold — it does not fail on the hold appearing meanwhile.
+   */
+  @Test
+  void aReleaseMeetingTheWriteOfItsHoldReleasesTheWrittenHold() throws Exception {
+    Subject s = subject("lease-race", 10 * DOLLAR);
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    SubHold sub = sub(lease, 1, DOLLAR / 2);
+    java.util.concurrent.CompletableFuture<?> release;
+    try (java.sql.Connection writer = f.walletSql()) {
+      writeUncommitted(writer, lease, sub);
+      release = java.util.concurrent.CompletableFuture.runAsync(() -> f.internal().release(
+          ReleaseRequest.newBuilder().setHold(name(lease, sub)).build()));
+      Thread.sleep(500);
+      assertEquals(false, release.isDone(), "the release waits for the write");
+      writer.commit();
+    }
+    release.get(20, java.util.concurrent.TimeUnit.SECONDS);
+    assertEquals(2 * DOLLAR - DOLLAR / 2, f.get(s.wallet()).getHeldNanos(), "the written hold released, the lease's rest held");
+    assertEquals(0, write(WriteSubHoldsRequest.newBuilder().addSubHolds(sub)), "the gateway's retry changes nothing");
+    assertEquals(2 * DOLLAR - DOLLAR / 2, f.get(s.wallet()).getHeldNanos());
+  }
+
+  /** The gateway's write of {@code sub} as {@code moveOutOfLeases} makes it, left uncommitted on {@code c}. */
+  private static void writeUncommitted(java.sql.Connection c, Hold lease, SubHold sub) throws java.sql.SQLException {
+    c.setAutoCommit(false);
+    try (var ps = c.prepareStatement("insert into holds (id, wallet, amount, state, api_key, member, expire_time) "
+        + "select ?, wallet, ?, 'pending', api_key, member, now() + interval '10 minutes' from holds where id = ?")) {
+      ps.setString(1, sub.getId());
+      ps.setLong(2, sub.getAmountNanos());
+      ps.setString(3, leaseId(lease));
+      assertEquals(1, ps.executeUpdate());
+    }
+    try (var ps = c.prepareStatement("update holds set amount = amount - ? where id = ?")) {
+      ps.setLong(1, sub.getAmountNanos());
+      ps.setString(2, leaseId(lease));
+      assertEquals(1, ps.executeUpdate());
+    }
+  }
+
+  /**
+   * A lease expiring while a write moves money out of it (that write locks no wallet) releases what it holds
+   * when it is closed, not what it held when housekeeping read it: the moved hold stays held.
+   */
+  @Test
+  void anExpiringLeaseReleasesWhatItHoldsWhenClosedNotWhenRead() throws Exception {
+    Subject s = subject("lease-expiring-write", 10 * DOLLAR);
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    f.clock.advance(Duration.ofSeconds(11));
+    java.util.concurrent.CompletableFuture<?> reserve;
+    try (java.sql.Connection writer = f.walletSql()) {
+      writeUncommitted(writer, lease, sub(lease, 1, DOLLAR / 2));
+      // Its housekeeping reads the due lease at $2, then waits for the lease's row to close it.
+      reserve = java.util.concurrent.CompletableFuture.runAsync(() -> f.internal().reserve(
+          WalletFixture.reserve(s.wallet(), DOLLAR / 10, s.member(), s.key())));
+      Thread.sleep(500);
+      assertEquals(false, reserve.isDone(), "housekeeping waits for the write");
+      writer.commit();
+    }
+    reserve.get(20, java.util.concurrent.TimeUnit.SECONDS);
+    assertEquals(DOLLAR / 2 + DOLLAR / 10, f.get(s.wallet()).getHeldNanos(),
+        "the lease's $1.50 released, the written hold and the new reservation held");
+  }
+
+  private static String leaseId(Hold lease) {
+    return lease.getName().substring(lease.getName().lastIndexOf('/') + 1);
+  }
+
+  private static void lockWalletOf(java.sql.Connection c, Hold lease) throws java.sql.SQLException {
+    try (var ps = c.prepareStatement("select 1 from wallets where name = (select wallet from holds where id = ?) "
+        + "for update")) {
+      ps.setString(1, leaseId(lease));
+      ps.executeQuery().close();
+    }
+  }
 }

@@ -127,6 +127,14 @@ final class WalletFixture implements AutoCloseable {
     identity(user.caller()).acceptInvitation(AcceptInvitationRequest.newBuilder().setToken(token).build());
   }
 
+  /** A connection of its own to the wallet's database (its schema first on the path), to hold locks in tests. */
+  java.sql.Connection walletSql() throws java.sql.SQLException {
+    var db = walletConfig.database();
+    java.sql.Connection c = java.sql.DriverManager.getConnection(db.url(), db.user(), db.password());
+    c.createStatement().execute("set search_path to " + db.schema());
+    return c;
+  }
+
   Wallet get(String wallet) {
     return platform().getWallet(GetWalletRequest.newBuilder().setName(wallet).build()).getWallet();
   }

@@ -54,7 +54,10 @@ public final class HoldDao {
     mark.setMember(lease.get().getMember());
     mark.setCreateTime(OffsetDateTime.now());
     mark.setExpireTime(lease.get().getExpireTime());
-    mark.insert();
+    if (tx.insertInto(HOLDS).set(mark).onConflictDoNothing().execute() == 0) {
+      // Its gateway's write committed meanwhile ({@link #moveOutOfLeases} takes no wallet lock): it is there.
+      return hold(tx, wallet, id).filter(h -> !isLease(h));
+    }
     return Optional.of(mark);
   }
 
@@ -89,14 +92,21 @@ public final class HoldDao {
 
   public static final int DUE_HOLDS_PER_PASS = 2_000;
 
-  /** Closes many holds with one statement, each settled at its whole amount or at nothing. */
-  public void closeHolds(DSLContext tx, Collection<String> ids, String state, boolean settledAtAmount) {
+  /**
+   * Closes many pending holds with one statement, each settled at its whole amount or at nothing. Returns the
+   * amounts closed by wallet as they were when closed: a lease's amount may have moved to holds admitted from
+   * it after it was read ({@link #moveOutOfLeases} takes no wallet lock), never after this locks it.
+   */
+  public Map<String, Long> closeHolds(DSLContext tx, Collection<String> ids, String state, boolean settledAtAmount) {
     if (ids.isEmpty()) {
-      return;
+      return Map.of();
     }
+    Map<String, Long> closed = new java.util.HashMap<>();
     tx.update(HOLDS).set(HOLDS.STATE, state).set(HOLDS.SETTLED, settledAtAmount ? HOLDS.AMOUNT : DSL.inline(0L))
-        .set(HOLDS.CLOSE_TIME, OffsetDateTime.now()).where(HOLDS.ID.eq(DSL.any(ids.toArray(String[]::new))))
-        .execute();
+        .set(HOLDS.CLOSE_TIME, OffsetDateTime.now()).where(HOLDS.ID.eq(DSL.any(ids.toArray(String[]::new))),
+            HOLDS.STATE.eq("pending")).returning(HOLDS.WALLET, HOLDS.AMOUNT).fetch()
+        .forEach(r -> closed.merge(r.getWallet(), r.getAmount(), Long::sum));
+    return closed;
   }
 
   /**
@@ -182,6 +192,38 @@ public final class HoldDao {
       }
     });
     return out;
+  }
+
+  /**
+   * Inserts holds admitted from leases ({@code {lease}_{n}}, {@link SubHoldIds}) and takes each one's amount out
+   * of its lease, with the lease's key and member, in one statement — only if every lease is pending, of the
+   * hold's wallet, holds at least its holds' total and ends no later than the first of them, and no hold is
+   * there yet. Returns how many holds were inserted: fewer than given means that was not so, and the caller
+   * must roll back (the statement may have written part of it).
+   */
+  public int moveOutOfLeases(DSLContext tx, List<HoldsRecord> holds, OffsetDateTime now) {
+    if (holds.isEmpty()) {
+      return 0;
+    }
+    String[] types = {"text", "text", "text", "bigint", "timestamptz"};
+    int[] inserted = new int[1];
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("with s(id, lease, wallet, amount, expire_time) as (select * from "
+          + ColumnArrays.unnest(types) + "), "
+          + "x as (select lease, wallet, sum(amount) as amount, min(expire_time) as first_end from s group by 1, 2), "
+          + "moved as (update holds l set amount = l.amount - x.amount from x where l.id = x.lease and l.wallet = "
+          + "x.wallet and l.kind = '" + LEASE + "' and l.state = 'pending' and l.amount >= x.amount "
+          + "and l.expire_time <= x.first_end returning l.id, l.api_key, l.member) "
+          + "insert into holds (id, wallet, amount, api_key, member, create_time, expire_time, state) "
+          + "select s.id, s.wallet, s.amount, m.api_key, m.member, ?::timestamptz, s.expire_time, 'pending' "
+          + "from s join moved m on m.id = s.lease on conflict (id) do nothing")) {
+        ColumnArrays.bind(c, ps, types, holds, h -> new Object[] {h.getId(), SubHoldIds.leaseOf(h.getId()),
+            h.getWallet(), h.getAmount(), h.getExpireTime().toString()});
+        ps.setString(types.length + 1, now.toString());
+        inserted[0] = ps.executeUpdate();
+      }
+    });
+    return inserted[0];
   }
 
   /** Sets the amounts leases still hold, one statement. */

@@ -138,7 +138,7 @@ public final class WalletInternalGrpcService extends WalletInternalServiceGrpc.W
         leaseName(lease, "close_leases");
         closes.add(new LeaseWrites.Close(WalletProtos.walletOfHold(lease), WalletProtos.holdId(lease)));
       }
-      LeaseWrites.Result done = db.transaction(tx -> leaseWrites.write(tx.dsl(), items, closes));
+      LeaseWrites.Result done = leaseWrites.writeAll(db, items, closes);
       done.afterCommit().run();
       return WriteSubHoldsResponse.newBuilder().setWritten(done.written()).build();
     });

@@ -1,6 +1,7 @@
 package dev.tally.wallet.holds;
 
 import dev.tally.common.admission.SubHoldIds;
+import dev.tally.common.db.Database;
 import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
@@ -20,7 +21,8 @@ import org.jooq.DSLContext;
  * What gateways admitted from their leases, written to the wallet: each admission becomes an ordinary hold
  * (settled, released, extended and expired like any) whose amount moves out of its lease, so the wallet's
  * held total and every subject's do not change; a lease the gateway stopped using is closed and what it still
- * holds released. All in one transaction under the wallets' row locks, with a fixed number of statements.
+ * holds released. Usually one statement that locks only the leases ({@link #moveAll}); otherwise one
+ * transaction under the wallets' row locks, with a fixed number of statements ({@link #write}).
  *
  * <p>Written once: a retried item finds its hold and changes nothing. An item whose request was settled or
  * released before the write (by usage, or through another gateway) finds the stand-in that left
@@ -48,7 +50,72 @@ public final class LeaseWrites {
     this.holds = holds;
   }
 
-  /** Writes {@code items}, then closes {@code closes}. */
+  /** Thrown by {@link #moveAll} when an item is not a plain move: its transaction rolls back. */
+  private static final class NotPlain extends RuntimeException {
+    NotPlain() {
+      super("a sub-hold is not a plain move out of its lease", null, false, false);
+    }
+  }
+
+  private static final NotPlain NOT_PLAIN = new NotPlain();
+
+  /**
+   * Writes {@code items}, then closes {@code closes}, each step in a transaction of its own. The items go the
+   * quick way ({@link #moveAll}) when every one allows it — nearly always — and otherwise, like the closes,
+   * under the wallets' locks ({@link #write}); either way each is written once.
+   */
+  public Result writeAll(Database db, List<SubHold> items, List<Close> closes) {
+    int moved = 0;
+    List<SubHold> rest = items;
+    if (!items.isEmpty()) {
+      try {
+        moved = db.transaction(tx -> moveAll(tx.dsl(), items));
+        rest = List.of();
+      } catch (NotPlain e) {
+        // rolled back: the locking path below writes them all
+      }
+    }
+    if (rest.isEmpty() && closes.isEmpty()) {
+      return new Result(moved, () -> {});
+    }
+    List<SubHold> locked = rest;
+    Result r = db.transaction(tx -> write(tx.dsl(), locked, closes));
+    return new Result(moved + r.written(), r.afterCommit());
+  }
+
+  /**
+   * The usual write, without the wallets' locks: every item a new hold whose amount moves out of a pending
+   * lease that covers it and ends no later, keeping the lease's key and member — so no wallet's held total,
+   * no subject's, no wallet row and nothing this replica remembers for admission changes. One statement.
+   * Throws {@link NotPlain} when any item is something else (a retry, a lease ended or short, a request
+   * settled before its write, a hold ending before its lease, an item {@link #write} skips).
+   */
+  int moveAll(DSLContext tx, List<SubHold> items) {
+    List<HoldsRecord> rows = new ArrayList<>(items.size());
+    Set<String> ids = new java.util.HashSet<>();
+    for (SubHold i : items) {
+      if (!wellFormed(i) || !ids.add(i.id())) {
+        throw NOT_PLAIN;
+      }
+      HoldsRecord h = new HoldsRecord();
+      h.setId(i.id());
+      h.setWallet(i.wallet());
+      h.setAmount(i.amount());
+      h.setExpireTime(i.expireTime());
+      rows.add(h);
+    }
+    if (holdRows.moveOutOfLeases(tx, rows, book.nowOdt()) != rows.size()) {
+      throw NOT_PLAIN;
+    }
+    return rows.size();
+  }
+
+  /** Named as a hold of its lease, an id that fits, an amount that is one. */
+  private static boolean wellFormed(SubHold i) {
+    return i.lease().equals(SubHoldIds.leaseOf(i.id())) && i.id().length() <= 64 && i.amount() >= 0;
+  }
+
+  /** Writes {@code items}, then closes {@code closes}, under the wallets' row locks. */
   public Result write(DSLContext tx, List<SubHold> items, List<Close> closes) {
     TreeSet<String> names = new TreeSet<>();
     Set<String> leaseIds = new LinkedHashSet<>();
@@ -68,8 +135,7 @@ public final class LeaseWrites {
     List<HoldsRecord> rows = new ArrayList<>(items.size());
     for (SubHold i : items) {
       HoldsRecord lease = leases.get(i.lease());
-      if (lease == null || !lease.getWallet().equals(i.wallet()) || !i.lease().equals(SubHoldIds.leaseOf(i.id()))
-          || i.id().length() > 64 || i.amount() < 0          || byId.putIfAbsent(i.id(), i) != null) {
+      if (lease == null || !lease.getWallet().equals(i.wallet()) || !wellFormed(i) || byId.putIfAbsent(i.id(), i) != null) {
         continue; // not a lease of this wallet, not its sub-hold, or repeated: nothing to write
       }
       HoldsRecord h = new HoldsRecord();

@@ -121,18 +121,24 @@ public final class WalletBook {
         changed.add(w);
       }
     }
-    closing.close(tx, holdRows);
+    closing.close(tx, holdRows, locked);
     return changed;
   }
 
-  /** The expired holds of a pass, closed together: two statements whatever the number of wallets. */
+  /**
+   * The expired holds of a pass, closed together: two statements whatever the number of wallets. What they
+   * held leaves the wallets' held totals at the amounts the closing found, not those read before it.
+   */
   private static final class ClosingHolds {
     final List<String> released = new ArrayList<>();
     final List<String> charged = new ArrayList<>();
 
-    void close(DSLContext tx, HoldDao holdRows) {
-      holdRows.closeHolds(tx, released, "expired", false);
-      holdRows.closeHolds(tx, charged, "expired", true);
+    void close(DSLContext tx, HoldDao holdRows, List<WalletsRecord> locked) {
+      Map<String, Long> freed = new java.util.HashMap<>(holdRows.closeHolds(tx, released, "expired", false));
+      holdRows.closeHolds(tx, charged, "expired", true).forEach((w, amount) -> freed.merge(w, amount, Long::sum));
+      for (WalletsRecord w : locked) {
+        w.setHeld(w.getHeld() - freed.getOrDefault(w.getName(), 0L));
+      }
     }
   }
 
@@ -240,7 +246,7 @@ public final class WalletBook {
     ClosingHolds closing = new ClosingHolds();
     boolean changed = housekeep(tx, w, holdRows.duePendingHoldsOf(tx, List.of(w.getName()), now),
         grantRows.dueGrantsOf(tx, List.of(w.getName()), now), closing);
-    closing.close(tx, holdRows);
+    closing.close(tx, holdRows, List.of(w));
     return changed;
   }
 
@@ -252,10 +258,7 @@ public final class WalletBook {
     boolean charged = !estimates.isEmpty() && expiredHolds.expired(tx, w, estimates);
     estimates.forEach(h -> (charged ? closing.charged : closing.released).add(h.getId()));
     dueHolds.stream().filter(HoldDao::isLease).forEach(h -> closing.released.add(h.getId()));
-    for (HoldsRecord h : dueHolds) {
-      w.setHeld(w.getHeld() - h.getAmount());
-      changed = true;
-    }
+    changed |= !dueHolds.isEmpty(); // their amounts leave the held total as they are closed (ClosingHolds)
     for (GrantsRecord g : dueGrants) {
       expireGrant(tx, w, g, "expired");
       changed = true;
