@@ -6,7 +6,9 @@ import dev.tally.common.admission.SubHoldIds;
 import dev.tally.common.db.ColumnArrays;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -101,7 +103,7 @@ public final class HoldDao {
     if (ids.isEmpty()) {
       return Map.of();
     }
-    Map<String, Long> closed = new java.util.HashMap<>();
+    Map<String, Long> closed = new HashMap<>();
     tx.update(HOLDS).set(HOLDS.STATE, state).set(HOLDS.SETTLED, settledAtAmount ? HOLDS.AMOUNT : DSL.inline(0L))
         .set(HOLDS.CLOSE_TIME, OffsetDateTime.now()).where(HOLDS.ID.eq(DSL.any(ids.toArray(String[]::new))),
             HOLDS.STATE.eq("pending")).returning(HOLDS.WALLET, HOLDS.AMOUNT).fetch()
@@ -115,7 +117,7 @@ public final class HoldDao {
    * own entry counts every hold.
    */
   public Map<String, Map<String, Long>> pendingHeldBySubject(DSLContext tx, Collection<String> wallets) {
-    Map<String, Map<String, Long>> out = new java.util.HashMap<>();
+    Map<String, Map<String, Long>> out = new HashMap<>();
     if (wallets.isEmpty()) {
       return out;
     }
@@ -123,7 +125,7 @@ public final class HoldDao {
         .where(HOLDS.WALLET.in(wallets), HOLDS.STATE.eq("pending"))
         .groupBy(HOLDS.WALLET, HOLDS.MEMBER, HOLDS.API_KEY)
         .forEach(r -> {
-          Map<String, Long> w = out.computeIfAbsent(r.value1(), k -> new java.util.HashMap<>());
+          Map<String, Long> w = out.computeIfAbsent(r.value1(), k -> new HashMap<>());
           long amount = r.value4().longValueExact();
           w.merge(r.value1(), amount, Long::sum);
           if (!r.value2().isEmpty()) {
@@ -155,7 +157,7 @@ public final class HoldDao {
 
   /** The leases named, for update (whatever their state). */
   public Map<String, HoldsRecord> leasesForUpdate(DSLContext tx, Collection<String> ids) {
-    Map<String, HoldsRecord> out = new java.util.HashMap<>();
+    Map<String, HoldsRecord> out = new HashMap<>();
     LEASES.lock(tx, ids).forEach(l -> out.put(l.getId(), l));
     return out;
   }
@@ -176,7 +178,7 @@ public final class HoldDao {
       return List.of();
     }
     String[] types = {"text", "text", "bigint", "text", "text", "timestamptz", "timestamptz"};
-    List<Written> out = new java.util.ArrayList<>(holds.size());
+    List<Written> out = new ArrayList<>(holds.size());
     tx.connection(c -> {
       try (var ps = c.prepareStatement("insert into holds as h (id, wallet, amount, api_key, member, create_time, "
           + "expire_time, state) select *, 'pending' from " + ColumnArrays.unnest(types) + " on conflict (id) do update "

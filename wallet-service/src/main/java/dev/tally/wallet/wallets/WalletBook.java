@@ -26,8 +26,14 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 import org.jooq.DSLContext;
 
@@ -76,7 +82,7 @@ public final class WalletBook {
 
   /** Creates the wallet (and its accounts) unless it exists. */
   public void ensure(DSLContext tx, String name) {
-    ensureAll(tx, new java.util.TreeSet<>(List.of(name)));
+    ensureAll(tx, new TreeSet<>(List.of(name)));
   }
 
   /** A wallet's name as {@link #ensure} accepts it, else INVALID_ARGUMENT. */
@@ -87,7 +93,7 @@ public final class WalletBook {
   }
 
   /** {@link #ensure} for many wallets with two statements. */
-  public void ensureAll(DSLContext tx, java.util.SortedSet<String> names) {
+  public void ensureAll(DSLContext tx, SortedSet<String> names) {
     names.forEach(WalletBook::requireWalletName);
     List<String> sorted = List.copyOf(names);
     wallets.insertAllIfAbsent(tx, sorted, sorted.stream().map(Wallets::owner).toList(), policy.currency(),
@@ -107,10 +113,10 @@ public final class WalletBook {
   public List<WalletsRecord> housekeepAll(DSLContext tx, List<WalletsRecord> locked) {
     OffsetDateTime now = nowOdt();
     List<String> names = locked.stream().map(WalletsRecord::getName).toList();
-    Map<String, List<HoldsRecord>> dueHolds = new java.util.HashMap<>();
+    Map<String, List<HoldsRecord>> dueHolds = new HashMap<>();
     holdRows.duePendingHoldsOf(tx, names, now).forEach(h ->
         dueHolds.computeIfAbsent(h.getWallet(), k -> new ArrayList<>()).add(h));
-    Map<String, List<GrantsRecord>> dueGrants = new java.util.HashMap<>();
+    Map<String, List<GrantsRecord>> dueGrants = new HashMap<>();
     grantRows.dueGrantsOf(tx, names, now).forEach(g ->
         dueGrants.computeIfAbsent(g.getWallet(), k -> new ArrayList<>()).add(g));
     List<WalletsRecord> changed = new ArrayList<>();
@@ -134,7 +140,7 @@ public final class WalletBook {
     final List<String> charged = new ArrayList<>();
 
     void close(DSLContext tx, HoldDao holdRows, List<WalletsRecord> locked) {
-      Map<String, Long> freed = new java.util.HashMap<>(holdRows.closeHolds(tx, released, "expired", false));
+      Map<String, Long> freed = new HashMap<>(holdRows.closeHolds(tx, released, "expired", false));
       holdRows.closeHolds(tx, charged, "expired", true).forEach((w, amount) -> freed.merge(w, amount, Long::sum));
       for (WalletsRecord w : locked) {
         w.setHeld(w.getHeld() - freed.getOrDefault(w.getName(), 0L));
@@ -182,9 +188,9 @@ public final class WalletBook {
       accounts.add(Accounts.granted(n));
     });
     Map<String, Long> balances = ledger.balances(tx, accounts);
-    Map<String, List<LimitsRecord>> limits = new java.util.HashMap<>();
+    Map<String, List<LimitsRecord>> limits = new HashMap<>();
     limitRows.limitsOf(tx, names).forEach(l -> limits.computeIfAbsent(l.getWallet(), k -> new ArrayList<>()).add(l));
-    limits.values().forEach(l -> l.sort(java.util.Comparator.comparing(LimitsRecord::getSubject)
+    limits.values().forEach(l -> l.sort(Comparator.comparing(LimitsRecord::getSubject)
         .thenComparing(LimitsRecord::getPeriod)));
     List<LimitDao.SpendIncrement> windows = new ArrayList<>();
     List<LimitDao.SpendIncrement> defaultWindows = new ArrayList<>();
@@ -205,7 +211,7 @@ public final class WalletBook {
       String name = w.getName();
       Periods periods = periods(w);
       List<LimitsRecord> own = limits.getOrDefault(name, List.of());
-      java.util.Set<String> explicit = new java.util.HashSet<>();
+      Set<String> explicit = new HashSet<>();
       own.forEach(l -> explicit.add(l.getSubject() + "|" + l.getPeriod()));
       List<Snapshot.LimitState> states = new ArrayList<>();
       for (LimitsRecord l : own) {
