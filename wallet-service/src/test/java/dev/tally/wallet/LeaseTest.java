@@ -222,6 +222,51 @@ class LeaseTest {
     assertEquals(2 * DOLLAR - DOLLAR / 2, f.get(s.wallet()).getHeldNanos());
   }
 
+  /**
+   * A write that meets a transaction settling or releasing two of its holds before they are written (usage,
+   * Release: the wallet's lock, then a stand-in per hold, in their own order) could wait for that
+   * transaction's second stand-in while holding the first hold it wants: a deadlock PostgreSQL ends only
+   * after a second, failing one side. The write gives up such a wait at once and goes the locking way,
+   * which waits for the wallet's lock instead: neither side fails, each hold ends once.
+   */
+  @Test
+  void aWriteMeetingStandInsInAnotherOrderNeitherDeadlocksNorFails() throws Exception {
+    Subject s = subject("lease-cycle", 10 * DOLLAR);
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    SubHold first = sub(lease, 1, DOLLAR / 2);
+    SubHold second = sub(lease, 2, DOLLAR / 4);
+    java.util.concurrent.CompletableFuture<Integer> writing;
+    try (java.sql.Connection usage = f.walletSql()) {
+      usage.setAutoCommit(false);
+      lockWalletOf(usage, lease);
+      insertReleasedStandIn(usage, lease, second);
+      writing = java.util.concurrent.CompletableFuture.supplyAsync(() -> f.internal()
+          .withDeadlineAfter(20, java.util.concurrent.TimeUnit.SECONDS)
+          .writeSubHolds(WriteSubHoldsRequest.newBuilder().addSubHolds(first).addSubHolds(second).build())
+          .getWritten());
+      Thread.sleep(300); // the write is under way, waiting for the second hold's stand-in
+      long started = System.nanoTime();
+      insertReleasedStandIn(usage, lease, first);
+      assertEquals(true, Duration.ofNanos(System.nanoTime() - started).compareTo(Duration.ofMillis(500)) < 0,
+          "the other transaction's stand-in waited " + Duration.ofNanos(System.nanoTime() - started));
+      usage.commit();
+    }
+    writing.get(20, java.util.concurrent.TimeUnit.SECONDS);
+    assertEquals(2 * DOLLAR - DOLLAR / 2 - DOLLAR / 4, f.get(s.wallet()).getHeldNanos(),
+        "both requests ended before their write: their amounts freed from the lease");
+  }
+
+  /** A zero-amount stand-in of a request released before its hold was written, left uncommitted on {@code c}. */
+  private static void insertReleasedStandIn(java.sql.Connection c, Hold lease, SubHold sub)
+      throws java.sql.SQLException {
+    try (var ps = c.prepareStatement("insert into holds (id, wallet, amount, state, api_key, member, expire_time, "
+        + "close_time) select ?, wallet, 0, 'released', api_key, member, expire_time, now() from holds where id = ?")) {
+      ps.setString(1, sub.getId());
+      ps.setString(2, leaseId(lease));
+      assertEquals(1, ps.executeUpdate());
+    }
+  }
+
   /** The gateway's write of {@code sub} as {@code moveOutOfLeases} makes it, left uncommitted on {@code c}. */
   private static void writeUncommitted(java.sql.Connection c, Hold lease, SubHold sub) throws java.sql.SQLException {
     c.setAutoCommit(false);

@@ -69,6 +69,19 @@ public final class Failures {
     return Optional.empty();
   }
 
+  /**
+   * Whether {@code t} (or a cause) is a lock wait the database ended: {@code lock_timeout} passed, or a
+   * deadlock was found. The transaction is rolled back; taking its locks in another order can succeed.
+   */
+  public static boolean isLockWaitEnded(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      if (c instanceof SQLException sql && ("55P03".equals(sql.getSQLState()) || "40P01".equals(sql.getSQLState()))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   public static boolean isTransient(Throwable t) {
     return transientKind(t).isPresent();
   }

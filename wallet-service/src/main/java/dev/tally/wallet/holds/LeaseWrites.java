@@ -2,14 +2,17 @@ package dev.tally.wallet.holds;
 
 import dev.tally.common.admission.SubHoldIds;
 import dev.tally.common.db.Database;
+import dev.tally.common.error.Failures;
 import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
 import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.wallets.WalletBook;
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +61,8 @@ public final class LeaseWrites {
   }
 
   private static final NotPlain NOT_PLAIN = new NotPlain();
+  /** How long the lock-free write waits for a lock before it goes the locking way. */
+  static final Duration MOVE_LOCK_WAIT = Duration.ofMillis(50);
 
   /**
    * Writes {@code items}, then closes {@code closes}, each step in a transaction of its own. The items go the
@@ -71,7 +76,10 @@ public final class LeaseWrites {
       try {
         moved = db.transaction(tx -> moveAll(tx.dsl(), items));
         rest = List.of();
-      } catch (NotPlain e) {
+      } catch (RuntimeException e) {
+        if (e != NOT_PLAIN && !Failures.isLockWaitEnded(e)) {
+          throw e;
+        }
         // rolled back: the locking path below writes them all
       }
     }
@@ -92,7 +100,7 @@ public final class LeaseWrites {
    */
   int moveAll(DSLContext tx, List<SubHold> items) {
     List<HoldsRecord> rows = new ArrayList<>(items.size());
-    Set<String> ids = new java.util.HashSet<>();
+    Set<String> ids = new HashSet<>();
     for (SubHold i : items) {
       if (!wellFormed(i) || !ids.add(i.id())) {
         throw NOT_PLAIN;
@@ -104,6 +112,12 @@ public final class LeaseWrites {
       h.setExpireTime(i.expireTime());
       rows.add(h);
     }
+    // Its locks (leases, then holds) come in the items' order, not the wallet-first order of every other
+    // writer: a wait here can close a cycle with a transaction settling these holds before their write
+    // (usage, Release) or expiring these leases. Such a wait is given up at once — the locking path
+    // queues behind the wallet's lock instead — rather than left to PostgreSQL's deadlock check, which
+    // would fail one side after a second.
+    tx.execute("set local lock_timeout = '" + MOVE_LOCK_WAIT.toMillis() + "ms'");
     if (holdRows.moveOutOfLeases(tx, rows, book.nowOdt()) != rows.size()) {
       throw NOT_PLAIN;
     }
