@@ -20,8 +20,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.random.RandomGenerator;
 
 /**
  * Hard-mode admission from leased slices: per (wallet, key, member) this gateway holds a lease — a hold the
@@ -223,7 +225,8 @@ public final class LeaseBook implements AutoCloseable {
       // Not in any caller's context: one caller giving up must not fail everyone waiting for this lease.
       Context.CancellableContext context = Context.ROOT.withDeadlineAfter(5, TimeUnit.SECONDS, janitor);
       try {
-        return new Lease(context.call(() -> reservations.reserve(request)), askedAt + useFor);
+        return new Lease(context.call(() -> reservations.reserve(request)), askedAt + useFor,
+            renewalPoint(askedAt, useFor, ThreadLocalRandom.current()));
       } catch (RuntimeException e) {
         throw e;
       } catch (Exception e) {
@@ -277,12 +280,14 @@ public final class LeaseBook implements AutoCloseable {
     final long granted;
     final long availableAfterGrant;
     final long useUntil;
+    /** When it is renewed by time, if its money lasts that long. */
+    final long renewAt;
     /** Net nanos left; −1 once retired (nothing more is taken). */
     final AtomicLong remaining;
     final AtomicLong next = new AtomicLong();
     volatile long lastTake = System.nanoTime();
 
-    Lease(ReserveResponse r, long useUntil) {
+    Lease(ReserveResponse r, long useUntil, long renewAt) {
       this.name = r.getHold().getName();
       this.id = name.substring(name.lastIndexOf('/') + 1);
       this.holdsOf = name.substring(0, name.lastIndexOf('/') + 1);
@@ -291,6 +296,7 @@ public final class LeaseBook implements AutoCloseable {
       this.granted = r.getHold().getAmountNanos();
       this.availableAfterGrant = r.getAvailableNanos();
       this.useUntil = useUntil;
+      this.renewAt = renewAt;
       this.remaining = new AtomicLong(granted);
     }
 
@@ -299,11 +305,12 @@ public final class LeaseBook implements AutoCloseable {
     }
 
     /**
-     * A quarter of its money or of its time left: time to ask for the next, so callers find it ready. By time
-     * too, or a subject whose traffic slowed since the lease was sized would wait for one when this ends.
+     * A quarter of its money left, or its renewal point passed: time to ask for the next, so callers find it
+     * ready. By time too, or a subject whose traffic slowed since the lease was sized would wait for one when
+     * this ends.
      */
     boolean runningOut() {
-      return remaining.get() < granted / 4 || System.nanoTime() - (useUntil - useFor / 4) > 0;
+      return remaining.get() < granted / 4 || System.nanoTime() - renewAt > 0;
     }
 
     /** Takes {@code listCost} at this lease's discount, or null when it does not cover it. */
@@ -323,6 +330,16 @@ public final class LeaseBook implements AutoCloseable {
           .setExpireTime(ProtoTime.ts(expires)).build());
       return new Admitted(holdsOf + holdId, expires, net, availableAfterGrant + left - net);
     }
+  }
+
+  /**
+   * When a lease asked for at {@code askedAt} and used for {@code useFor} is renewed by time: at a point drawn
+   * between half and four fifths of its use. Leases born together (a cold start, a whole population resuming)
+   * would otherwise be renewed together, generation after generation — waves of hundreds of grants and closes
+   * in one batch that stall every other call on the machine; drawn apart, they spread within a few lives.
+   */
+  static long renewalPoint(long askedAt, long useFor, RandomGenerator random) {
+    return askedAt + useFor / 2 + (long) (random.nextDouble() * (useFor * 3 / 10));
   }
 
   private static long saturatingMultiply(long a, long b) {
