@@ -12,6 +12,7 @@ import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
 import dev.tally.common.auth.Caller;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
@@ -149,6 +150,14 @@ public final class Database implements AutoCloseable {
    */
   public static void readOneSnapshot(DSLContext tx) {
     tx.execute("set transaction isolation level repeatable read, read only");
+  }
+
+  /**
+   * Makes the running transaction give up any lock wait longer than {@code wait} (SQL state 55P03, see
+   * {@code Failures.isLockWaitEnded}) instead of waiting, or waiting for the deadlock check.
+   */
+  public static void waitForLocksAtMost(DSLContext tx, Duration wait) {
+    tx.execute("set local lock_timeout = '" + wait.toMillis() + "ms'");
   }
 
   /**

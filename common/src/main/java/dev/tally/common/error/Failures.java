@@ -14,6 +14,8 @@ public final class Failures {
   public static final String DATABASE_UNAVAILABLE = Reasons.DATABASE_UNAVAILABLE;
   public static final String KAFKA_UNAVAILABLE = Reasons.KAFKA_UNAVAILABLE;
   public static final String TRANSACTION_CONFLICT = Reasons.TRANSACTION_CONFLICT;
+  private static final String LOCK_NOT_AVAILABLE = "55P03"; // lock_timeout, NOWAIT
+  private static final String DEADLOCK = "40P01";
 
   /** What kind of transient failure a throwable is. */
   public enum Transient {
@@ -53,10 +55,10 @@ public final class Failures {
             || state.startsWith("53") // insufficient resources
             || state.startsWith("57P") // admin/crash shutdown, cannot connect now
             || state.equals("57014") // statement timeout or cancel
-            || state.equals("55P03")) { // lock not available
+            || state.equals(LOCK_NOT_AVAILABLE)) {
           return Optional.of(Transient.DATABASE);
         }
-        if (state.equals("40001") || state.equals("40P01")) { // serialization failure, deadlock
+        if (state.equals("40001") || state.equals(DEADLOCK)) { // serialization failure, deadlock
           return Optional.of(Transient.CONFLICT);
         }
       }
@@ -75,7 +77,8 @@ public final class Failures {
    */
   public static boolean isLockWaitEnded(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof SQLException sql && ("55P03".equals(sql.getSQLState()) || "40P01".equals(sql.getSQLState()))) {
+      if (c instanceof SQLException sql && (LOCK_NOT_AVAILABLE.equals(sql.getSQLState())
+          || DEADLOCK.equals(sql.getSQLState()))) {
         return true;
       }
     }

@@ -117,7 +117,7 @@ public final class LeaseWrites {
     // (usage, Release) or expiring these leases. Such a wait is given up at once — the locking path
     // queues behind the wallet's lock instead — rather than left to PostgreSQL's deadlock check, which
     // would fail one side after a second.
-    tx.execute("set local lock_timeout = '" + MOVE_LOCK_WAIT.toMillis() + "ms'");
+    Database.waitForLocksAtMost(tx, MOVE_LOCK_WAIT);
     if (holdRows.moveOutOfLeases(tx, rows, book.nowOdt()) != rows.size()) {
       throw NOT_PLAIN;
     }

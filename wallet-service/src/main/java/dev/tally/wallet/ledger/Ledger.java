@@ -6,6 +6,7 @@ import static dev.tally.wallet.db.jooq.Tables.TRANSFERS;
 
 import dev.tally.wallet.db.jooq.tables.records.TransfersRecord;
 import dev.tally.common.db.ColumnArrays;
+import dev.tally.common.db.Database;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.money.MoneyBounds;
 import java.math.BigInteger;
@@ -188,7 +189,7 @@ public final class Ledger {
    */
   public Reconciliation reconcile(DSLContext tx) {
     // A batch committing between the sums and the totals would show a mismatch that does not exist.
-    dev.tally.common.db.Database.readOneSnapshot(tx);
+    Database.readOneSnapshot(tx);
     var debits = tx.select(TRANSFERS.DEBIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT)).from(TRANSFERS)
         .groupBy(TRANSFERS.DEBIT_ACCOUNT).fetchMap(TRANSFERS.DEBIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT));
     var credits = tx.select(TRANSFERS.CREDIT_ACCOUNT, DSL.sum(TRANSFERS.AMOUNT)).from(TRANSFERS)

@@ -2,6 +2,7 @@ package dev.tally.wallet.limits;
 
 import dev.tally.common.admission.AdmissionRules;
 import dev.tally.common.auth.Caller;
+import dev.tally.common.db.Database;
 import dev.tally.common.error.Reasons;
 import dev.tally.common.error.TallyException;
 import dev.tally.common.ids.Wallets;
@@ -66,7 +67,7 @@ public final class EffectiveLimits {
 
   public Result of(DSLContext tx, Caller caller, String name, String subject) {
     // A lease given back between the balance and the holds showed its money held in one, not the other.
-    dev.tally.common.db.Database.readOneSnapshot(tx);
+    Database.readOneSnapshot(tx);
     String wallet = access.resolve(caller, name);
     Subject s = subject(wallet, subject);
     requireSelfOrViewer(caller, wallet, s.member(), s.keyOwner());
