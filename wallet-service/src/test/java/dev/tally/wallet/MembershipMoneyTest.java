@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tally.common.kafka.KafkaClients;
 import dev.tally.common.kafka.Topics;
+import dev.tally.common.testing.Await;
 import dev.tally.common.testing.TestInfra;
 import dev.tally.identity.config.IdentityPolicy;
 import dev.tally.proto.events.v1.IdentityEvent;
+import dev.tally.proto.events.v1.MemberJoined;
 import dev.tally.proto.identity.v1.DeleteTeamRequest;
 import dev.tally.proto.identity.v1.Team;
 import dev.tally.proto.wallet.v1.*;
@@ -86,6 +88,59 @@ class MembershipMoneyTest {
     assertEquals(0, closed.getBalanceNanos());
     assertEquals(WalletStatus.WALLET_STATUS_SUSPENDED, closed.getStatus());
     assertEquals(0, f.get(joiner.wallet()).getBalanceNanos(), "members get nothing of the team's balance");
+  }
+
+  /**
+   * A membership event can be the first thing to touch a wallet after one of its holds expired (under load
+   * the team's own events arrive late): its housekeeping closes the hold, and the wallet's stored held total
+   * must lose the amount with it — that stored total is what every later decision starts from.
+   */
+  @Test
+  void aMembershipEventThatReleasesAnExpiredHoldStoresTheWalletsHeldTotal() throws Exception {
+    TestUser owner = f.newUser("exp-owner");
+    Team team = f.newTeam(owner, "Expired hold");
+    f.deposit(team.getWallet(), DOLLAR, "pay_exp_hold");
+    f.internal().reserve(ReserveRequest.newBuilder().setWallet(team.getWallet()).setAmountNanos(DOLLAR / 2)
+        .setTtl(com.google.protobuf.Duration.newBuilder().setSeconds(60)).build());
+    assertEquals(DOLLAR / 2, storedHeld(team.getWallet()));
+    TestUser joiner = f.newUser("exp-joiner");
+    f.clock.advance(Duration.ofSeconds(61));
+    try {
+      String eventId = "late-join-" + System.nanoTime();
+      IdentityEvent late = IdentityEvent.newBuilder().setEventId(eventId).setMemberJoined(MemberJoined.newBuilder()
+          .setTeam(team.getName()).setUser(joiner.name()).setRole("roles/member").setTeamWallet(team.getWallet())
+          .setUserWallet(joiner.wallet()).setMovePaidBalance(false)).build();
+      f.producer.send(new ProducerRecord<>(Topics.IDENTITY, team.getWallet(), late.toByteArray()))
+          .get(30, TimeUnit.SECONDS);
+      Await.value("identity event " + eventId + " applied", Duration.ofSeconds(30), () -> applied(eventId), a -> a);
+      assertEquals(0, storedHeld(team.getWallet()), "the expired hold's amount stays in the stored held total");
+      assertEquals(0, f.get(team.getWallet()).getHeldNanos());
+      assertEquals(DOLLAR, f.get(team.getWallet()).getAvailableNanos());
+    } finally {
+      f.clock.advance(Duration.ofSeconds(-61));
+    }
+  }
+
+  private static long storedHeld(String wallet) throws Exception {
+    try (var c = f.walletSql(); var q = c.prepareStatement("select held from wallets where name = ?")) {
+      q.setString(1, wallet);
+      try (var rs = q.executeQuery()) {
+        assertTrue(rs.next(), wallet);
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  private static boolean applied(String eventId) {
+    try (var c = f.walletSql();
+        var q = c.prepareStatement("select 1 from applied_events where source = 'identity' and event_key = ?")) {
+      q.setString(1, eventId);
+      try (var rs = q.executeQuery()) {
+        return rs.next();
+      }
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private static List<ConsumerRecord<String, byte[]>> identityEventsOf(String teamWallet) throws Exception {
