@@ -55,7 +55,8 @@ public final class GatewayMain {
     ManagedChannel identity = channel(config.identityTarget(), runner);
     ManagedChannel wallet = channel(config.walletTarget(), runner);
     ManagedChannel metering = channel(config.meteringTarget(), runner);
-    KeyVerifier keys = new KeyVerifier(identity, signer, config.keyCacheTtl(), Clock.systemUTC()).metrics(registry);
+    KeyVerifier keys = runner.manage(new KeyVerifier(identity, signer, config.keyCacheTtl(), Clock.systemUTC()))
+        .metrics(registry);
     WalletStates states = new WalletStates();
     GatewayEvents events = runner.manage(new GatewayEvents(new KafkaClients(config.kafka(), registry),
         "gateway-" + UUID.randomUUID(), keys, states));

@@ -3,6 +3,7 @@ package dev.tally.gateway.auth;
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
+import com.google.common.util.concurrent.RateLimiter;
 import dev.tally.common.auth.Caller;
 import dev.tally.common.auth.CallerSigner;
 import dev.tally.common.ids.Sha256;
@@ -23,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -36,11 +38,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * nothing upstream.
  *
  * <p>Never a storm upstream: callers of a secret being verified wait for that one call (an async cache holds
- * the call in flight), and an answer in its last quarter of life is re-verified in the background by the
- * next caller while it is still served — so thousands of keys whose entries end together under load do not
- * each send every caller to identity at once.
+ * the call in flight), and an answer in its last quarter of life is re-verified in the background, at a
+ * steady pace, while it is still served — so thousands of keys whose entries end together under load neither
+ * send every caller to identity at once nor flood it with re-verifications.
  */
-public final class KeyVerifier {
+public final class KeyVerifier implements AutoCloseable {
   private static final Duration NEGATIVE_TTL = Duration.ofSeconds(2);
   private static final int MAX_ENTRIES = 200_000;
 
@@ -58,6 +60,12 @@ public final class KeyVerifier {
   private final java.util.concurrent.Semaphore verifying = new java.util.concurrent.Semaphore(32, true);
   /** Background re-verifications under way at most: they never crowd out callers' own. */
   private final java.util.concurrent.Semaphore refreshes = new java.util.concurrent.Semaphore(16);
+  /** Background re-verifications a second at least, however few keys are known. */
+  static final double MIN_REFRESHES_PER_SECOND = 20;
+  /** Answers due for a background re-verification, in the order they came due. */
+  private final LinkedBlockingQueue<Refresh> dueRefreshes = new LinkedBlockingQueue<>(MAX_ENTRIES);
+  private final RateLimiter refreshPace = RateLimiter.create(MIN_REFRESHES_PER_SECOND);
+  private final Thread refresher;
   /** Moves on every invalidation: a background re-verification begun before one is not kept. */
   private final AtomicLong generation = new AtomicLong();
   private final Map<String, Set<SecretHash>> byKey = new ConcurrentHashMap<>();
@@ -94,6 +102,7 @@ public final class KeyVerifier {
         .ticker(this::nowNanos)
         .expireAfter(Expiry.<SecretHash, Entry>writing((hash, e) -> Duration.ofNanos(e.keepNanos())))
         .recordStats().buildAsync();
+    refresher = Thread.ofVirtual().name("key-refresher").start(this::refreshInTurn);
   }
 
   /**
@@ -183,22 +192,57 @@ public final class KeyVerifier {
     return age(e) < e.lifeNanos() || eventsCurrent.getAsBoolean();
   }
 
-  /** In its last quarter of life, a valid answer is re-verified in the background (once) while still served. */
+  /**
+   * In its last quarter of life, a valid answer is re-verified in the background (once) while still served:
+   * queued, and sent in turn by {@link #refreshInTurn}.
+   */
   private void refreshIfOld(SecretHash hash, String secret, Entry e) {
     if (e.verified() == null || age(e) < e.lifeNanos() / 4 * 3 || !e.refreshing().compareAndSet(false, true)) {
       return;
     }
-    if (!refreshes.tryAcquire()) {
-      e.refreshing().set(false); // enough under way: a later caller of this key tries again
-      return;
+    if (!dueRefreshes.offer(new Refresh(hash, secret, e))) {
+      e.refreshing().set(false); // a full queue: a later caller of this key tries again
     }
-    long seen = generation.get();
-    CompletableFuture.supplyAsync(() -> load(hash, secret), loaders).whenComplete((fresh, failed) -> {
-      refreshes.release();
-      if (fresh != null && generation.get() == seen) {
-        bySecretHash.put(hash, CompletableFuture.completedFuture(fresh));
+  }
+
+  private record Refresh(SecretHash hash, String secret, Entry old) {}
+
+  /**
+   * Sends the queued re-verifications at a steady pace: at most twice the rate at which the keys known here
+   * come due (every key once per half TTL), and at least {@link #MIN_REFRESHES_PER_SECOND}. Keys first
+   * verified together — a gateway's cold start, a burst of new keys — come due together a TTL later; sent as
+   * they came due, a thousand such keys put ~100 verifications a second on identity and its database for ten
+   * seconds, in the middle of serving (soft-mode Admit lost 10–20 % of its rate in those seconds). Paced, the
+   * same refreshes take up to half a TTL, while the answers keep being served (stale ones only while events
+   * are current), and every generation after comes due spread out.
+   */
+  private void refreshInTurn() {
+    while (true) {
+      Refresh r;
+      try {
+        r = dueRefreshes.take();
+        refreshPace.setRate(refreshRate());
+        refreshPace.acquire();
+        refreshes.acquire();
+      } catch (InterruptedException stopped) {
+        return;
       }
-    }); // failed: the old answer lives out its time, and the next caller after it asks again
+      long seen = generation.get();
+      CompletableFuture.supplyAsync(() -> load(r.hash(), r.secret()), loaders).whenComplete((fresh, failed) -> {
+        refreshes.release();
+        if (fresh != null && generation.get() == seen) {
+          bySecretHash.put(r.hash(), CompletableFuture.completedFuture(fresh));
+        } else {
+          // Failed, or invalidated meanwhile: the old answer may be asked again by its next caller (paced too).
+          r.old().refreshing().set(false);
+        }
+      });
+    }
+  }
+
+  private double refreshRate() {
+    double ttlSeconds = Math.max(0.001, ttl.toNanos() / 1e9);
+    return Math.max(MIN_REFRESHES_PER_SECOND, 2 * bySecretHash.synchronous().estimatedSize() / ttlSeconds);
   }
 
   private Entry load(SecretHash hash, String secret) {
@@ -271,5 +315,11 @@ public final class KeyVerifier {
 
   private static void index(Map<String, Set<SecretHash>> index, String name, SecretHash hash) {
     index.computeIfAbsent(name, k -> ConcurrentHashMap.newKeySet()).add(hash);
+  }
+
+  /** Stops sending re-verifications (answers already cached are still served). */
+  @Override
+  public void close() {
+    refresher.interrupt();
   }
 }

@@ -147,4 +147,73 @@ class KeyVerifierTest {
     strict.verify(SECRET);
     assertEquals(before + 1, calls.get(), "verified again before answering");
   }
+
+  /**
+   * Keys first verified together come due together: their re-verifications go to identity at a steady pace —
+   * here twice the rate 300 keys with a 10 s TTL come due at, 60 a second — not all at once, and every answer
+   * is served meanwhile.
+   */
+  @Test
+  void reverificationsOfKeysComingDueTogetherAreSentAtASteadyPace() throws Exception {
+    MovableClock clock = new MovableClock();
+    KeyVerifier keys = new KeyVerifier(channel, new CallerSigner("test-signing-key-0123456789", Clock.systemUTC()),
+        Duration.ofSeconds(10), clock, 0);
+    int n = 300;
+    for (int i = 0; i < n; i++) {
+      keys.verify(SECRET + i);
+    }
+    assertEquals(n, calls.get());
+    clock.advance(Duration.ofSeconds(8)); // every answer in its last quarter
+    long dueAt = System.nanoTime();
+    // Callers keep coming for every key (as traffic does): each call may start a re-verification.
+    while (System.nanoTime() - dueAt < 1_500_000_000L) {
+      for (int i = 0; i < n; i++) {
+        org.junit.jupiter.api.Assertions.assertTrue(keys.cachedValid(SECRET + i).isPresent(), "served meanwhile");
+      }
+      Thread.sleep(10);
+    }
+    int sent = calls.get() - n;
+    double seconds = (System.nanoTime() - dueAt) / 1e9;
+    // At most a second's worth saved up while the pace was idle, then 60 a second.
+    long allowed = Math.round(60 + 60 * seconds) + 2;
+    org.junit.jupiter.api.Assertions.assertTrue(sent <= allowed,
+        sent + " re-verifications in " + seconds + " s, more than the pace allows (" + allowed + ")");
+    for (int round = 0; round < 1_000 && calls.get() < 2 * n; round++) {
+      for (int i = 0; i < n; i++) {
+        keys.cachedValid(SECRET + i);
+      }
+      Thread.sleep(10);
+    }
+    assertEquals(2 * n, calls.get(), "every key re-verified once, in time");
+    keys.close();
+  }
+
+  /** A clock tests move by hand (the cache's ages run on it). */
+  private static final class MovableClock extends Clock {
+    private final java.util.concurrent.atomic.AtomicLong offsetMillis = new java.util.concurrent.atomic.AtomicLong();
+
+    void advance(Duration d) {
+      offsetMillis.addAndGet(d.toMillis());
+    }
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return java.time.ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public java.time.Instant instant() {
+      return java.time.Instant.ofEpochMilli(millis());
+    }
+
+    @Override
+    public long millis() {
+      return System.currentTimeMillis() + offsetMillis.get();
+    }
+  }
 }
