@@ -9,16 +9,19 @@ import dev.tally.identity.config.IdentityPolicy;
 import dev.tally.proto.identity.v1.Team;
 import dev.tally.proto.wallet.v1.ExtendRequest;
 import dev.tally.proto.wallet.v1.Hold;
+import dev.tally.proto.wallet.v1.LeaseExtension;
 import dev.tally.proto.wallet.v1.Period;
 import dev.tally.proto.wallet.v1.ReleaseRequest;
 import dev.tally.proto.wallet.v1.ReserveRequest;
 import dev.tally.proto.wallet.v1.SetQuotaRequest;
 import dev.tally.proto.wallet.v1.SubHold;
 import dev.tally.proto.wallet.v1.WriteSubHoldsRequest;
+import dev.tally.proto.wallet.v1.WriteSubHoldsResponse;
 import dev.tally.wallet.WalletFixture.TestUser;
 import io.grpc.Status;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -306,6 +309,75 @@ class LeaseTest {
     reserve.get(20, java.util.concurrent.TimeUnit.SECONDS);
     assertEquals(DOLLAR / 2 + DOLLAR / 10, f.get(s.wallet()).getHeldNanos(),
         "the lease's $1.50 released, the written hold and the new reservation held");
+  }
+
+  /**
+   * A lease its gateway keeps using lives on in place: its expiry moves (with sub-holds in the same write, on
+   * the quick path or the locking one), never shorter and never past a minute after it was granted, and
+   * never for a lease that ended; its money stays held throughout, and the ledger is untouched.
+   */
+  @Test
+  void aLeaseInUseIsExtendedInPlaceWithinItsLifeAndAnEndedOneIsNot() throws Exception {
+    Subject s = subject("lease-extend", 10 * DOLLAR);
+    Instant granted = f.clock.instant();
+    Hold lease = lease(s, 2 * DOLLAR, DOLLAR / 10);
+    Hold other = lease(s, DOLLAR, DOLLAR / 10);
+    assertEquals(granted.plusSeconds(10), expiry(lease));
+    try {
+      f.clock.advance(Duration.ofSeconds(6));
+      var answer = f.internal().writeSubHolds(WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 1, DOLLAR / 10))
+          .addExtendLeases(extension(lease, 10)).build());
+      assertEquals(1, answer.getWritten());
+      assertEquals(Map.of(lease.getName(), Duration.ofSeconds(10)), extended(answer));
+      assertEquals(granted.plusSeconds(16), expiry(lease));
+      // A closed lease is not extended.
+      write(WriteSubHoldsRequest.newBuilder().addCloseLeases(other.getName()));
+      assertEquals(Map.of(), extended(f.internal().writeSubHolds(WriteSubHoldsRequest.newBuilder()
+          .addExtendLeases(extension(other, 10)).build())));
+
+      // Past its first expiry it is still pending, its money held.
+      f.clock.advance(Duration.ofSeconds(6));
+      f.wallet.housekeeper().runOnce();
+      assertEquals(2 * DOLLAR, f.get(s.wallet()).getHeldNanos());
+      // A retried item sends the write the locking way, the extension with it; a minute after the grant at most.
+      answer = f.internal().writeSubHolds(WriteSubHoldsRequest.newBuilder().addSubHolds(sub(lease, 1, DOLLAR / 10))
+          .addExtendLeases(extension(lease, 50)).build());
+      assertEquals(0, answer.getWritten());
+      assertEquals(Map.of(lease.getName(), Duration.ofSeconds(48)), extended(answer));
+      assertEquals(granted.plusSeconds(60), expiry(lease));
+      assertEquals(Map.of(), extended(f.internal().writeSubHolds(WriteSubHoldsRequest.newBuilder()
+          .addExtendLeases(extension(lease, 10)).build())), "never shorter than it was");
+
+      // Ended by time: not revived, and released as any expired lease.
+      f.clock.advance(Duration.ofSeconds(49));
+      assertEquals(Map.of(), extended(f.internal().writeSubHolds(WriteSubHoldsRequest.newBuilder()
+          .addExtendLeases(extension(lease, 10)).build())));
+      f.wallet.housekeeper().runOnce();
+      assertEquals(DOLLAR / 10, f.get(s.wallet()).getHeldNanos(), "the written sub-hold alone");
+    } finally {
+      f.clock.advance(Duration.ofSeconds(-61));
+    }
+  }
+
+  private static LeaseExtension extension(Hold lease, int seconds) {
+    return LeaseExtension.newBuilder().setLease(lease.getName()).setTtl(ProtoTime.duration(Duration.ofSeconds(seconds)))
+        .build();
+  }
+
+  private static Map<String, Duration> extended(WriteSubHoldsResponse answer) {
+    Map<String, Duration> m = new java.util.HashMap<>();
+    answer.getExtendedLeasesList().forEach(e -> m.put(e.getLease(), ProtoTime.duration(e.getTimeLeft())));
+    return m;
+  }
+
+  private static Instant expiry(Hold lease) throws java.sql.SQLException {
+    try (var c = f.walletSql(); var q = c.prepareStatement("select expire_time from holds where id = ?")) {
+      q.setString(1, leaseId(lease));
+      try (var rs = q.executeQuery()) {
+        rs.next();
+        return rs.getObject(1, java.time.OffsetDateTime.class).toInstant();
+      }
+    }
   }
 
   private static String leaseId(Hold lease) {

@@ -228,6 +228,43 @@ public final class HoldDao {
     return inserted[0];
   }
 
+  /** Lease {@code id} of {@code wallet} to live {@code ttl} from now. */
+  public record LeaseExtension(String id, String wallet, java.time.Duration ttl) {}
+
+  /** The longest a lease lives from when it was granted, however often it is extended. */
+  public static final java.time.Duration LEASE_MAX_LIFE = java.time.Duration.ofMinutes(1);
+
+  /**
+   * Extends pending leases not past their expiry to their {@code ttl} after {@code now}, never past {@link #LEASE_MAX_LIFE} after their creation and never shorter than they were; one
+   * statement, locking only those leases. Returns the new expiry of each lease extended.
+   */
+  public Map<String, OffsetDateTime> extendLeases(DSLContext tx, List<LeaseExtension> leases, OffsetDateTime now) {
+    Map<String, OffsetDateTime> extended = new HashMap<>();
+    if (leases.isEmpty()) {
+      return extended;
+    }
+    String[] types = {"text", "text", "bigint"};
+    tx.connection(c -> {
+      try (var ps = c.prepareStatement("with x(id, wallet, ttl_ms) as (select * from " + ColumnArrays.unnest(types)
+          + "), e as (select x.id, x.wallet, least(?::timestamptz + x.ttl_ms * interval '1 millisecond', "
+          + "l.create_time + ?::interval) as until from x join holds l on l.id = x.id) "
+          + "update holds l set expire_time = e.until from e where l.id = e.id and l.wallet = e.wallet "
+          + "and l.kind = '" + LEASE + "' and l.state = 'pending' and l.expire_time > ?::timestamptz "
+          + "and e.until > l.expire_time returning l.id, l.expire_time")) {
+        ColumnArrays.bind(c, ps, types, leases, e -> new Object[] {e.id(), e.wallet(), e.ttl().toMillis()});
+        ps.setString(types.length + 1, now.toString());
+        ps.setString(types.length + 2, LEASE_MAX_LIFE.toSeconds() + " seconds");
+        ps.setString(types.length + 3, now.toString());
+        try (var rs = ps.executeQuery()) {
+          while (rs.next()) {
+            extended.put(rs.getString(1), rs.getObject(2, OffsetDateTime.class));
+          }
+        }
+      }
+    });
+    return extended;
+  }
+
   /** Sets the amounts leases still hold, one statement. */
   public void storeLeaseAmounts(DSLContext tx, Map<String, Long> amounts) {
     if (amounts.isEmpty()) {

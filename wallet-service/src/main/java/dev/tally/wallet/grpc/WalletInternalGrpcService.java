@@ -10,6 +10,7 @@ import dev.tally.common.db.Database;
 import dev.tally.common.error.ErrorMapper;
 import dev.tally.common.ids.PageTokens;
 import dev.tally.proto.wallet.v1.*;
+import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.holds.HoldManager;
 import dev.tally.wallet.holds.LeaseWrites;
 import dev.tally.wallet.holds.ReserveBatcher;
@@ -18,6 +19,7 @@ import dev.tally.wallet.wallets.WalletBook;
 import dev.tally.wallet.wallets.WalletManager;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -138,9 +140,23 @@ public final class WalletInternalGrpcService extends WalletInternalServiceGrpc.W
         leaseName(lease, "close_leases");
         closes.add(new LeaseWrites.Close(WalletProtos.walletOfHold(lease), WalletProtos.holdId(lease)));
       }
-      LeaseWrites.Result done = leaseWrites.writeAll(db, items, closes);
+      List<HoldDao.LeaseExtension> extensions = new ArrayList<>(req.getExtendLeasesCount());
+      for (LeaseExtension e : req.getExtendLeasesList()) {
+        String lease = leaseName(e.getLease(), "extend_leases.lease");
+        extensions.add(new HoldDao.LeaseExtension(WalletProtos.holdId(lease), WalletProtos.walletOfHold(lease),
+            ProtoTime.duration(e.getTtl())));
+      }
+      LeaseWrites.Result done = leaseWrites.writeAll(db, items, extensions, closes);
       done.afterCommit().run();
-      return WriteSubHoldsResponse.newBuilder().setWritten(done.written()).build();
+      WriteSubHoldsResponse.Builder answer = WriteSubHoldsResponse.newBuilder().setWritten(done.written());
+      for (LeaseExtension e : req.getExtendLeasesList()) {
+        OffsetDateTime until = done.extended().get(WalletProtos.holdId(e.getLease()));
+        if (until != null) {
+          answer.addExtendedLeases(LeaseExtended.newBuilder().setLease(e.getLease())
+              .setTimeLeft(duration(Duration.between(book.nowOdt(), until))));
+        }
+      }
+      return answer.build();
     });
   }
 

@@ -39,8 +39,11 @@ public final class LeaseWrites {
   /** A lease its gateway no longer admits from. */
   public record Close(String wallet, String lease) {}
 
-  /** How many holds were written now, and what to run once the transaction committed. */
-  public record Result(int written, Runnable afterCommit) {}
+  /** How many holds were written now, the new expiry of each lease extended, what to run once committed. */
+  public record Result(int written, Map<String, OffsetDateTime> extended, Runnable afterCommit) {}
+
+  /** What the quick write did. */
+  private record Moved(int written, Map<String, OffsetDateTime> extended) {}
 
   private final WalletBook book;
   private final WalletDao wallets;
@@ -65,17 +68,25 @@ public final class LeaseWrites {
   static final Duration MOVE_LOCK_WAIT = Duration.ofMillis(50);
 
   /**
-   * Writes {@code items}, then closes {@code closes}, each step in a transaction of its own. The items go the
-   * quick way ({@link #moveAll}) when every one allows it — nearly always — and otherwise, like the closes,
-   * under the wallets' locks ({@link #write}); either way each is written once.
+   * Writes {@code items}, extends {@code extensions}, then closes {@code closes}, each step in a transaction of
+   * its own. The items and extensions go the quick way ({@link #moveAll}) when every item allows it — nearly
+   * always — and otherwise, like the closes, under the wallets' locks ({@link #write}); either way each item is
+   * written once. An extension only moves a pending lease's expiry (its money is held already, so nothing is
+   * decided again, and what this replica remembers for admission only ever expects it to end sooner).
    */
-  public Result writeAll(Database db, List<SubHold> items, List<Close> closes) {
-    int moved = 0;
+  public Result writeAll(Database db, List<SubHold> items, List<HoldDao.LeaseExtension> extensions,
+      List<Close> closes) {
+    Moved moved = new Moved(0, Map.of());
     List<SubHold> rest = items;
-    if (!items.isEmpty()) {
+    List<HoldDao.LeaseExtension> unextended = extensions;
+    if (!items.isEmpty() || !extensions.isEmpty()) {
       try {
-        moved = db.transaction(tx -> moveAll(tx.dsl(), items));
+        moved = db.transaction(tx -> {
+          int written = moveAll(tx.dsl(), items);
+          return new Moved(written, holdRows.extendLeases(tx.dsl(), extensions, book.nowOdt()));
+        });
         rest = List.of();
+        unextended = List.of();
       } catch (RuntimeException e) {
         if (e != NOT_PLAIN && !Failures.isLockWaitEnded(e)) {
           throw e;
@@ -83,12 +94,15 @@ public final class LeaseWrites {
         // rolled back: the locking path below writes them all
       }
     }
-    if (rest.isEmpty() && closes.isEmpty()) {
-      return new Result(moved, () -> {});
+    if (rest.isEmpty() && unextended.isEmpty() && closes.isEmpty()) {
+      return new Result(moved.written(), moved.extended(), () -> {});
     }
     List<SubHold> locked = rest;
-    Result r = db.transaction(tx -> write(tx.dsl(), locked, closes));
-    return new Result(moved + r.written(), r.afterCommit());
+    List<HoldDao.LeaseExtension> lockedExtensions = unextended;
+    Result r = db.transaction(tx -> write(tx.dsl(), locked, lockedExtensions, closes));
+    Map<String, OffsetDateTime> extended = new HashMap<>(moved.extended());
+    extended.putAll(r.extended());
+    return new Result(moved.written() + r.written(), extended, r.afterCommit());
   }
 
   /**
@@ -99,6 +113,10 @@ public final class LeaseWrites {
    * settled before its write, a hold ending before its lease, an item {@link #write} skips).
    */
   int moveAll(DSLContext tx, List<SubHold> items) {
+    if (items.isEmpty()) {
+      Database.waitForLocksAtMost(tx, MOVE_LOCK_WAIT); // the leases to extend, as below
+      return 0;
+    }
     List<HoldsRecord> rows = new ArrayList<>(items.size());
     Set<String> ids = new HashSet<>();
     for (SubHold i : items) {
@@ -129,13 +147,18 @@ public final class LeaseWrites {
     return i.lease().equals(SubHoldIds.leaseOf(i.id())) && i.id().length() <= 64 && i.amount() >= 0;
   }
 
-  /** Writes {@code items}, then closes {@code closes}, under the wallets' row locks. */
-  public Result write(DSLContext tx, List<SubHold> items, List<Close> closes) {
+  /** Writes {@code items}, extends {@code extensions}, then closes {@code closes}, under the wallets' row locks. */
+  public Result write(DSLContext tx, List<SubHold> items, List<HoldDao.LeaseExtension> extensions,
+      List<Close> closes) {
     TreeSet<String> names = new TreeSet<>();
     Set<String> leaseIds = new LinkedHashSet<>();
     items.forEach(i -> {
       names.add(i.wallet());
       leaseIds.add(i.lease());
+    });
+    extensions.forEach(e -> {
+      names.add(e.wallet());
+      leaseIds.add(e.id());
     });
     closes.forEach(c -> {
       names.add(c.wallet());
@@ -188,6 +211,7 @@ public final class LeaseWrites {
         free(freed, lease, -heldChange);
       }
     }
+    Map<String, OffsetDateTime> extended = holdRows.extendLeases(tx, extensions, now);
     List<String> closed = new ArrayList<>();
     for (Close c : closes) {
       HoldsRecord lease = leases.get(c.lease());
@@ -216,7 +240,7 @@ public final class LeaseWrites {
     for (WalletsRecord w : quiet) {
       remember.add(holds.leasesFreed(w, versions.get(w.getName()), freed.getOrDefault(w.getName(), Map.of())));
     }
-    return new Result(written.size(), () -> remember.forEach(Runnable::run));
+    return new Result(written.size(), extended, () -> remember.forEach(Runnable::run));
   }
 
   /** Counts {@code amount} given back by {@code lease} for its wallet, key and member, as holds are counted. */
