@@ -258,6 +258,31 @@ class GatewayEndToEndTest {
     assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatus().getCode());
   }
 
+  /** A forwarded call's request id comes back once: the gateway's, not also the upstream service's copy. */
+  @Test
+  void theRequestIdComesBackOnceThroughTheGateway() {
+    io.grpc.Metadata headers = new io.grpc.Metadata();
+    headers.put(dev.tally.common.grpc.RequestIds.HEADER, "req-e2e-once");
+    for (boolean fails : List.of(false, true)) {
+      var trailers = new java.util.concurrent.atomic.AtomicReference<io.grpc.Metadata>();
+      var stub = identity(gw.platform()).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers),
+          io.grpc.stub.MetadataUtils.newCaptureMetadataInterceptor(new java.util.concurrent.atomic.AtomicReference<>(),
+              trailers));
+      try {
+        if (fails) {
+          stub.getUser(GetUserRequest.newBuilder().setName("users/nobody").build());
+        } else {
+          stub.upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|request-id")
+              .setEmail("request-id@acme.test").build());
+        }
+      } catch (StatusRuntimeException refused) {
+        assertTrue(fails, refused.toString());
+      }
+      assertEquals(List.of("req-e2e-once"), com.google.common.collect.ImmutableList.copyOf(
+          trailers.get().getAll(dev.tally.common.grpc.RequestIds.HEADER)), "failing: " + fails);
+    }
+  }
+
   @Test
   void planFiguresShowWhatWasGrantedAndFewerSeatsTakeNothingBack() {
     User owner = identity(gw.platform()).upsertUser(UpsertUserRequest.newBuilder().setExternalId("auth0|planner")

@@ -61,6 +61,8 @@ public final class CallTelemetryInterceptor implements ServerInterceptor {
             long elapsed = System.nanoTime() - startNanos;
             timer(method, status.getCode(), reasonOf(status, trailers))
                 .record(elapsed, java.util.concurrent.TimeUnit.NANOSECONDS);
+            // Once: a forwarded call's trailers already carry the upstream service's copy of the same id.
+            trailers.discardAll(RequestIds.HEADER);
             trailers.put(RequestIds.HEADER, requestId);
             logCompletion(requestId, method, status, elapsed);
             super.close(status, trailers);
