@@ -592,6 +592,34 @@ class GatewayAdmissionTest {
         .getWallet().getHeldNanos());
   }
 
+  /**
+   * A subject calling steadily keeps one lease: at its renewal point, with money left, the gateway has the
+   * wallet extend it in place instead of granting a new one and closing the old (each a wallet transaction).
+   * Every admission's hold is named under its lease, so the leases used are seen in the answers.
+   */
+  @Test
+  void aLeaseInSteadyUseIsExtendedInPlaceNotReplaced() throws Exception {
+    Team t = team(100 * DOLLAR);
+    long until = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+    while (System.nanoTime() < until) { // the first leases, sized up to the subject's rate
+      admitCost(t.key(), 1_000);
+      Thread.sleep(20);
+    }
+    java.util.Set<String> leases = new java.util.TreeSet<>();
+    // Longer than any lease is used before its renewal point (4/5 of 7 s of a 10 s lease), shorter than the
+    // time its money lasts at this rate (3/4 of what 14 s of the rate takes).
+    until = System.nanoTime() + Duration.ofSeconds(7).toNanos();
+    int admitted = 0;
+    while (System.nanoTime() < until) {
+      String hold = admitCost(t.key(), 1_000).getHold();
+      leases.add(dev.tally.common.admission.SubHoldIds.leaseOf(hold.substring(hold.lastIndexOf('/') + 1)));
+      admitted++;
+      Thread.sleep(20);
+    }
+    assertTrue(admitted > 50, admitted + " admitted");
+    assertEquals(1, leases.size(), "one lease, extended in place: " + leases);
+  }
+
   @Test
   void softModeDecidesOnCachedStateWithoutHolds() throws Exception {
     Team t = team(DOLLAR);

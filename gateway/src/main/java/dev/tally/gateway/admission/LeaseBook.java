@@ -22,6 +22,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.random.RandomGenerator;
 
@@ -34,8 +35,10 @@ import java.util.random.RandomGenerator;
  * money its lease keeps until it expires.
  *
  * <p>A lease is used only for {@code ttl − margin} after it was asked for (the wallet's expiry counts from
- * when it granted it, later), given back when idle, replaced when it runs low or its wallet's policy
- * (limits, suspension, mode, discount) changes. When a lease cannot be had the refusal is the wallet's own,
+ * when it granted it, later); at a renewal point drawn in that use, with money left, it is extended in place
+ * by the next sub-hold write (the wallet keeps a lease a minute at most), so a subject calling steadily pays
+ * a grant and a close only when its lease's money runs low. It is given back when idle, replaced when it
+ * runs low, cannot be extended, or its wallet's policy (limits, suspension, mode, discount) changes. When a lease cannot be had the refusal is the wallet's own,
  * decided for this call's estimate — after this gateway's leases of the subject were given back, so money
  * leased here never refuses a call made here.
  */
@@ -47,6 +50,12 @@ public final class LeaseBook implements AutoCloseable {
   static final int MIN_ESTIMATES = 32;
   /** A lease nothing was taken from for this long is given back. */
   static final Duration IDLE = Duration.ofSeconds(1);
+  /**
+   * A lease is sized for this many of its uses at the subject's recent rate: extended in place while its
+   * money lasts ({@link Slot#extendInPlace}), it is replaced — a grant and a close, each a wallet
+   * transaction — once per two uses instead of every renewal point.
+   */
+  static final int SIZED_FOR_USES = 2;
 
   /** One admission: the hold to name in RecordUsage, its expiry, its amount (net) and available after it. */
   public record Admitted(String hold, Instant expireTime, long amountNanos, long availableNanos) {}
@@ -185,9 +194,33 @@ public final class LeaseBook implements AutoCloseable {
     private void admitted(long listCost, Lease lease) {
       admittedList.addAndGet(listCost);
       lastUse = lease.lastTake;
-      if (lease.runningOut()) {
+      if (lease.runningOut() && !(lease.moneyLeft() && extendInPlace(listCost, lease))) {
         renew(listCost, lease); // ahead of need: callers keep taking from this one meanwhile
       }
+    }
+
+    /**
+     * At its renewal point with money left, a lease is extended in place (with the next sub-hold write, no
+     * decision in the wallet: its money is held already) rather than replaced; true when that is asked now
+     * or already under way. Once the wallet will not (the lease ended, or reached the end of its life), the
+     * lease is replaced as usual.
+     */
+    private boolean extendInPlace(long listCost, Lease lease) {
+      if (lease.extendRefused) {
+        return false;
+      }
+      if (!lease.extending.compareAndSet(false, true)) {
+        return true;
+      }
+      long sentAt = System.nanoTime();
+      writer.extend(lease.name, ttl, timeLeft -> {
+        if (timeLeft == null || !lease.extendedTo(sentAt, timeLeft)) {
+          lease.extendRefused = true;
+          renew(listCost, lease);
+        }
+        lease.extending.set(false);
+      });
+      return true;
     }
 
     /** The next lease, asked for once however many callers need it; replaces {@code stale} when granted. */
@@ -205,7 +238,7 @@ public final class LeaseBook implements AutoCloseable {
       sizedAt = now;
       admittedAtSizing = admitted;
       long wanted = Math.max(saturatingMultiply(listCost, MIN_ESTIMATES),
-          saturatingMultiply(perSecond, useFor / 1_000_000_000L));
+          saturatingMultiply(perSecond, SIZED_FOR_USES * useFor / 1_000_000_000L));
       ReserveRequest request = ReserveRequest.newBuilder().setWallet(subject.wallet()).setApiKey(subject.apiKey())
           .setMember(subject.member()).setAmountNanos(Math.min(wanted, 1_000_000_000_000_000_000L))
           .setLease(true).setLeaseMinNanos(listCost).setTtl(ProtoTime.duration(ttl)).build();
@@ -279,9 +312,14 @@ public final class LeaseBook implements AutoCloseable {
     final Duration holdTtl;
     final long granted;
     final long availableAfterGrant;
-    final long useUntil;
-    /** When it is renewed by time, if its money lasts that long. */
-    final long renewAt;
+    /** Until when it is admitted from: moves when it is extended. */
+    volatile long useUntil;
+    /** When it is renewed (extended or replaced) by time, if its money lasts that long. */
+    volatile long renewAt;
+    /** An extension asked for and not answered yet. */
+    final AtomicBoolean extending = new AtomicBoolean();
+    /** The wallet would not extend it: it is replaced instead. */
+    volatile boolean extendRefused;
     /** Net nanos left; −1 once retired (nothing more is taken). */
     final AtomicLong remaining;
     final AtomicLong next = new AtomicLong();
@@ -305,12 +343,32 @@ public final class LeaseBook implements AutoCloseable {
     }
 
     /**
-     * A quarter of its money left, or its renewal point passed: time to ask for the next, so callers find it
-     * ready. By time too, or a subject whose traffic slowed since the lease was sized would wait for one when
-     * this ends.
+     * A quarter of its money left, or its renewal point passed: time to extend it or ask for the next, so
+     * callers find one ready. By time too, or a subject whose traffic slowed since the lease was sized would
+     * wait for one when this ends.
      */
     boolean runningOut() {
-      return remaining.get() < granted / 4 || System.nanoTime() - renewAt > 0;
+      return !moneyLeft() || System.nanoTime() - renewAt > 0;
+    }
+
+    /** More than a quarter of its money left. */
+    boolean moneyLeft() {
+      return remaining.get() >= granted / 4;
+    }
+
+    /**
+     * The wallet extended it, asked at {@code sentAt}, to live {@code timeLeft} from then or later: used until
+     * the same margin before that as a new lease, renewed by time again at a point drawn in that use. False
+     * when what is left of its life is too short to be worth it.
+     */
+    boolean extendedTo(long sentAt, Duration timeLeft) {
+      long use = timeLeft.toNanos() - (ttl.toNanos() - useFor);
+      if (use < useFor / 2) {
+        return false;
+      }
+      useUntil = sentAt + use;
+      renewAt = renewalPoint(sentAt, use, ThreadLocalRandom.current());
+      return true;
     }
 
     /** Takes {@code listCost} at this lease's discount, or null when it does not cover it. */

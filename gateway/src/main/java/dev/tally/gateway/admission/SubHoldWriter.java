@@ -1,15 +1,21 @@
 package dev.tally.gateway.admission;
 
+import dev.tally.common.grpc.ProtoTime;
+import dev.tally.proto.wallet.v1.LeaseExtension;
 import dev.tally.proto.wallet.v1.SubHold;
 import dev.tally.proto.wallet.v1.WalletInternalServiceGrpc;
 import dev.tally.proto.wallet.v1.WriteSubHoldsRequest;
+import dev.tally.proto.wallet.v1.WriteSubHoldsResponse;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -17,16 +23,16 @@ import java.util.logging.Logger;
  * Writes what this gateway admitted from its leases to the wallet, in order, at most once per {@link #TICK}
  * unless a call's worth waits or a caller flushes: one WriteSubHolds call for all wallets. A failed call is retried with the same items
  * (the wallet writes each once) until it succeeds, so a wallet-service restart delays writes but loses none;
- * until written, an admission's money stays held by its lease. Leases to close go after the items queued
- * before them.
+ * until written, an admission's money stays held by its lease. Leases to close or extend go after the items
+ * queued before them.
  */
 final class SubHoldWriter implements AutoCloseable {
   static final Duration TICK = Duration.ofMillis(5);
   static final int MAX_CALL = 4_096;
   private static final Logger LOG = Logger.getLogger(SubHoldWriter.class.getName());
 
-  /** A sub-hold to write, or (with {@code hold} null) a lease to close. */
-  private record Item(SubHold hold, String closeLease) {}
+  /** A sub-hold to write, a lease to close, or a lease to extend (told the time it has left, or null). */
+  private record Item(SubHold hold, String closeLease, LeaseExtension extend, Consumer<Duration> extended) {}
 
   private final WalletInternalServiceGrpc.WalletInternalServiceBlockingStub wallet;
   private final ConcurrentLinkedQueue<Item> queue = new ConcurrentLinkedQueue<>();
@@ -44,11 +50,21 @@ final class SubHoldWriter implements AutoCloseable {
   }
 
   void add(SubHold hold) {
-    enqueue(new Item(hold, null));
+    enqueue(new Item(hold, null, null, null));
   }
 
   void close(String lease) {
-    enqueue(new Item(null, lease));
+    enqueue(new Item(null, lease, null, null));
+  }
+
+  /**
+   * Asks the wallet to extend {@code lease} by {@code ttl} from when it does, with the next write; {@code
+   * extended} is told, on the writer's thread, how long the lease has left then — or null when it was not
+   * extended (it ended, or reached the end of its life).
+   */
+  void extend(String lease, Duration ttl, Consumer<Duration> extended) {
+    enqueue(new Item(null, null, LeaseExtension.newBuilder().setLease(lease).setTtl(ProtoTime.duration(ttl)).build(),
+        extended));
   }
 
   private void enqueue(Item item) {
@@ -119,11 +135,22 @@ final class SubHoldWriter implements AutoCloseable {
     for (Item i : batch) {
       if (i.hold() != null) {
         request.addSubHolds(i.hold());
-      } else {
+      } else if (i.closeLease() != null) {
         request.addCloseLeases(i.closeLease());
+      } else {
+        request.addExtendLeases(i.extend());
       }
     }
-    wallet.withDeadlineAfter(5, TimeUnit.SECONDS).writeSubHolds(request.build());
+    WriteSubHoldsResponse answer = wallet.withDeadlineAfter(5, TimeUnit.SECONDS).writeSubHolds(request.build());
+    if (request.getExtendLeasesCount() > 0) {
+      Map<String, Duration> extended = new HashMap<>();
+      answer.getExtendedLeasesList().forEach(e -> extended.put(e.getLease(), ProtoTime.duration(e.getTimeLeft())));
+      for (Item i : batch) {
+        if (i.extend() != null) {
+          i.extended().accept(extended.get(i.extend().getLease()));
+        }
+      }
+    }
   }
 
   @Override
