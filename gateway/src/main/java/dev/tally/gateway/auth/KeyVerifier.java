@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * until the entry's time is up or an identity.v1 event about the key, its owner's membership or its team
  * drops it. An entry never outlives the answer it holds: its time is the shorter of the cache TTL and the
  * key's expiry (or a rotated-out secret's grace end), so an expired key is refused on time everywhere.
- * Secrets are held only as their SHA-256. Refusals are remembered briefly too, so a hammered bad key costs
+ * The cache holds secrets only as their SHA-256 (one queued for re-verification waits in memory in clear,
+ * as a call in flight does, until it is sent). Refusals are remembered briefly too, so a hammered bad key costs
  * nothing upstream.
  *
  * <p>Never a storm upstream: callers of a secret being verified wait for that one call (an async cache holds
