@@ -38,9 +38,9 @@ import java.util.random.RandomGenerator;
  * when it granted it, later); at a renewal point drawn in that use, with money left, it is extended in place
  * by the next sub-hold write (the wallet keeps a lease a minute at most), so a subject calling steadily pays
  * a grant and a close only when its lease's money runs low. It is given back when idle, replaced when it
- * runs low, cannot be extended, or its wallet's policy (limits, suspension, mode, discount) changes. When a lease cannot be had the refusal is the wallet's own,
- * decided for this call's estimate — after this gateway's leases of the subject were given back, so money
- * leased here never refuses a call made here.
+ * runs low, cannot be extended, or its wallet's policy (limits, suspension, mode, discount) changes. When a
+ * lease cannot be had the refusal is the wallet's own, decided for this call's estimate — after this
+ * gateway's leases of the subject were given back, so money leased here never refuses a call made here.
  */
 public final class LeaseBook implements AutoCloseable {
   /**

@@ -147,7 +147,12 @@ final class SubHoldWriter implements AutoCloseable {
       answer.getExtendedLeasesList().forEach(e -> extended.put(e.getLease(), ProtoTime.duration(e.getTimeLeft())));
       for (Item i : batch) {
         if (i.extend() != null) {
-          i.extended().accept(extended.get(i.extend().getLease()));
+          try {
+            i.extended().accept(extended.get(i.extend().getLease()));
+          } catch (RuntimeException e) {
+            // Written already: a listener's failure (e.g. while closing) must not make the batch go again.
+            LOG.log(Level.FINE, "a lease extension's listener failed", e);
+          }
         }
       }
     }
