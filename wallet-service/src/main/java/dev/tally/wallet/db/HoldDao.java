@@ -5,6 +5,7 @@ import static dev.tally.wallet.db.jooq.Tables.HOLDS;
 import dev.tally.common.admission.SubHoldIds;
 import dev.tally.common.db.ColumnArrays;
 import dev.tally.wallet.db.jooq.tables.records.HoldsRecord;
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -229,14 +230,15 @@ public final class HoldDao {
   }
 
   /** Lease {@code id} of {@code wallet} to live {@code ttl} from now. */
-  public record LeaseExtension(String id, String wallet, java.time.Duration ttl) {}
+  public record LeaseExtension(String id, String wallet, Duration ttl) {}
 
   /** The longest a lease lives from when it was granted, however often it is extended. */
-  public static final java.time.Duration LEASE_MAX_LIFE = java.time.Duration.ofMinutes(1);
+  public static final Duration LEASE_MAX_LIFE = Duration.ofMinutes(1);
 
   /**
-   * Extends pending leases not past their expiry to their {@code ttl} after {@code now}, never past {@link #LEASE_MAX_LIFE} after their creation and never shorter than they were; one
-   * statement, locking only those leases. Returns the new expiry of each lease extended.
+   * Extends pending leases not past their expiry to their {@code ttl} after {@code now}, never past
+   * {@link #LEASE_MAX_LIFE} after their creation and never shorter than they were; one statement, locking only
+   * those leases. Returns the new expiry of each lease extended.
    */
   public Map<String, OffsetDateTime> extendLeases(DSLContext tx, List<LeaseExtension> leases, OffsetDateTime now) {
     Map<String, OffsetDateTime> extended = new HashMap<>();
