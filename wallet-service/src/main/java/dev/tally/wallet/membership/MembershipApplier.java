@@ -112,11 +112,7 @@ public final class MembershipApplier {
     }
     Map<String, WalletsRecord> m = new TreeMap<>();
     for (WalletsRecord w : wallets.lockAll(tx, List.of(a, b))) {
-      // Stored when housekeeping changed it, as lockFresh does: expired holds closed here and their amounts
-      // taken off the held total in this row only would otherwise leave the stored total held for good.
-      if (book.housekeep(tx, w)) {
-        book.afterChange(tx, w);
-      }
+      book.bringUpToDate(tx, w);
       m.put(w.getName(), w);
     }
     return m;

@@ -3,7 +3,6 @@ package dev.tally.wallet.wallets;
 import dev.tally.common.db.Database;
 import dev.tally.wallet.db.HoldDao;
 import dev.tally.wallet.db.WalletDao;
-import dev.tally.wallet.db.jooq.tables.records.WalletsRecord;
 import dev.tally.wallet.limits.EndedAlerts;
 import java.time.Duration;
 import java.util.LinkedHashSet;
@@ -48,10 +47,7 @@ public final class Housekeeper implements AutoCloseable {
     due.addAll(db.transaction(tx -> wallets.walletsWithDueGrantsOrPlans(tx.dsl(), book.nowOdt(), BATCH)));
     for (String name : due) {
       db.transaction(tx -> {
-        WalletsRecord w = wallets.lock(tx.dsl(), name).orElseThrow();
-        if (book.housekeep(tx.dsl(), w)) {
-          book.afterChange(tx.dsl(), w);
-        }
+        book.bringUpToDate(tx.dsl(), wallets.lock(tx.dsl(), name).orElseThrow());
         return null;
       });
     }

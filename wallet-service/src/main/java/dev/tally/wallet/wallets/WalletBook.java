@@ -152,17 +152,13 @@ public final class WalletBook {
   public WalletsRecord lockFresh(DSLContext tx, String name) {
     ensure(tx, name);
     WalletsRecord w = wallets.lock(tx, name).orElseThrow();
-    if (housekeep(tx, w)) {
-      afterChange(tx, w);
-    }
+    bringUpToDate(tx, w);
     return w;
   }
 
   public WalletsRecord lockExisting(DSLContext tx, String name) {
     WalletsRecord w = wallets.lock(tx, name).orElseThrow(() -> notFound(name));
-    if (housekeep(tx, w)) {
-      afterChange(tx, w);
-    }
+    bringUpToDate(tx, w);
     return w;
   }
 
@@ -244,10 +240,21 @@ public final class WalletBook {
   }
 
   /**
+   * Brings a locked wallet up to date ({@link #housekeep}) and stores it when that changed anything: what
+   * housekeeping closes or takes back changes the row object, and a caller that did not store it left the
+   * stored held total holding expired holds' money for good.
+   */
+  public void bringUpToDate(DSLContext tx, WalletsRecord w) {
+    if (housekeep(tx, w)) {
+      afterChange(tx, w);
+    }
+  }
+
+  /**
    * Releases expired holds, takes back expired grants and renews the plan grant at a new period. Returns
    * whether anything changed. The wallet must be locked.
    */
-  public boolean housekeep(DSLContext tx, WalletsRecord w) {
+  private boolean housekeep(DSLContext tx, WalletsRecord w) {
     OffsetDateTime now = nowOdt();
     ClosingHolds closing = new ClosingHolds();
     boolean changed = housekeep(tx, w, holdRows.duePendingHoldsOf(tx, List.of(w.getName()), now),
