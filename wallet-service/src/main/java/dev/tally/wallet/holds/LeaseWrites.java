@@ -69,7 +69,7 @@ public final class LeaseWrites {
 
   /**
    * Writes {@code items}, extends {@code extensions}, then closes {@code closes}, each step in a transaction of
-   * its own. The items and extensions go the quick way ({@link #moveAll}) when every item allows it — nearly
+   * its own. The items and extensions go the quick way ({@link #withoutWalletLocks}) when every item allows it — nearly
    * always — and otherwise, like the closes, under the wallets' locks ({@link #write}); either way each item is
    * written once. An extension only moves a pending lease's expiry (its money is held already, so nothing is
    * decided again, and what this replica remembers for admission only ever expects it to end sooner).
@@ -81,10 +81,7 @@ public final class LeaseWrites {
     List<HoldDao.LeaseExtension> unextended = extensions;
     if (!items.isEmpty() || !extensions.isEmpty()) {
       try {
-        moved = db.transaction(tx -> {
-          int written = moveAll(tx.dsl(), items);
-          return new Moved(written, holdRows.extendLeases(tx.dsl(), extensions, book.nowOdt()));
-        });
+        moved = db.transaction(tx -> withoutWalletLocks(tx.dsl(), items, extensions));
         rest = List.of();
         unextended = List.of();
       } catch (RuntimeException e) {
@@ -106,17 +103,26 @@ public final class LeaseWrites {
   }
 
   /**
+   * The items ({@link #moveAll}) and the extensions, locking only the leases and the new holds. Those locks
+   * come in the items' order, not the wallet-first order of every other writer: a wait here can close a
+   * cycle with a transaction settling these holds before their write (usage, Release) or expiring these
+   * leases. Such a wait is given up at once — the locking path queues behind the wallet's lock instead —
+   * rather than left to PostgreSQL's deadlock check, which would fail one side after a second.
+   */
+  private Moved withoutWalletLocks(DSLContext tx, List<SubHold> items, List<HoldDao.LeaseExtension> extensions) {
+    Database.waitForLocksAtMost(tx, MOVE_LOCK_WAIT);
+    int written = moveAll(tx, items);
+    return new Moved(written, holdRows.extendLeases(tx, extensions, book.nowOdt()));
+  }
+
+  /**
    * The usual write, without the wallets' locks: every item a new hold whose amount moves out of a pending
    * lease that covers it and ends no later, keeping the lease's key and member — so no wallet's held total,
    * no subject's, no wallet row and nothing this replica remembers for admission changes. One statement.
    * Throws {@link NotPlain} when any item is something else (a retry, a lease ended or short, a request
    * settled before its write, a hold ending before its lease, an item {@link #write} skips).
    */
-  int moveAll(DSLContext tx, List<SubHold> items) {
-    if (items.isEmpty()) {
-      Database.waitForLocksAtMost(tx, MOVE_LOCK_WAIT); // the leases to extend, as below
-      return 0;
-    }
+  private int moveAll(DSLContext tx, List<SubHold> items) {
     List<HoldsRecord> rows = new ArrayList<>(items.size());
     Set<String> ids = new HashSet<>();
     for (SubHold i : items) {
@@ -130,12 +136,6 @@ public final class LeaseWrites {
       h.setExpireTime(i.expireTime());
       rows.add(h);
     }
-    // Its locks (leases, then holds) come in the items' order, not the wallet-first order of every other
-    // writer: a wait here can close a cycle with a transaction settling these holds before their write
-    // (usage, Release) or expiring these leases. Such a wait is given up at once — the locking path
-    // queues behind the wallet's lock instead — rather than left to PostgreSQL's deadlock check, which
-    // would fail one side after a second.
-    Database.waitForLocksAtMost(tx, MOVE_LOCK_WAIT);
     if (holdRows.moveOutOfLeases(tx, rows, book.nowOdt()) != rows.size()) {
       throw NOT_PLAIN;
     }
