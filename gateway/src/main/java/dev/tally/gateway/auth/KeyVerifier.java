@@ -213,9 +213,9 @@ public final class KeyVerifier implements AutoCloseable {
    * come due (every key once per half TTL), and at least {@link #MIN_REFRESHES_PER_SECOND}. Keys first
    * verified together — a gateway's cold start, a burst of new keys — come due together a TTL later; sent as
    * they came due, a thousand such keys put ~100 verifications a second on identity and its database for ten
-   * seconds, in the middle of serving (soft-mode Admit lost 10–20 % of its rate in those seconds). Paced, the
-   * same refreshes take up to half a TTL, while the answers keep being served (stale ones only while events
-   * are current), and every generation after comes due spread out.
+   * seconds, in the middle of serving (bench rounds that met such a wave ran ~20 % slower). Paced, the same
+   * refreshes take up to half a TTL, while the answers keep being served (stale ones only while events are
+   * current), and every generation after comes due spread out.
    */
   private void refreshInTurn() {
     while (true) {
